@@ -1,0 +1,342 @@
+"""Settings for the access portal, read from the environment.
+
+A fresh clone runs with no environment at all when DEBUG is on: SQLite under ``var/``,
+tasks through the embedded worker (no broker), and a fake Identity Center started by
+``make run``. Production sets ``SECRET_KEY``, ``DATABASE_URL``, ``CELERY_BROKER_URL`` and
+the standard boto3 variables.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", BASE_DIR / "var"))
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+DEBUG = env_bool("DEBUG", False)
+
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set it to a long random value, or set DEBUG=1 for development."
+        )
+    SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.saml",
+    "allauth.mfa",
+    "accessgroups",
+    "provisioning",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    # Serves collected static files (API docs, admin) from gunicorn: no CDN, no extra server.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    # After authentication: approvers and admins without MFA are sent to enrol first.
+    "accessgroups.mfa.RequireMFAMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "accessgroups.web.navigation.navigation",
+            ],
+        },
+    },
+]
+
+if not os.environ.get("DATABASE_URL"):
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'portal.sqlite3'}",
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded worker writes while the web process reads: wait for the lock
+    # instead of failing with "database is locked".
+    # IMMEDIATE transactions take the write lock up front, so that two writers
+    # serialise instead of one failing halfway through.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    )
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accessgroups.User"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+
+# --- Sign-in (django-allauth) -----------------------------------------------------------
+from portal.sso import oidc_apps, saml_apps
+
+AUTHENTICATION_BACKENDS = [
+    # The admin and the API's session login (/api-auth/) sign in by username.
+    "django.contrib.auth.backends.ModelBackend",
+    # The portal's sign-in page: username or email, and SSO.
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+ACCOUNT_LOGOUT_REDIRECT_URL = "/accounts/login/"
+ACCOUNT_ADAPTER = "accessgroups.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "accessgroups.adapters.SocialAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+# Local signup is closed (the adapter says so); these fields describe the account SSO creates.
+ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+# Users are created by admins and SSO, not by signing up: no verification mail to send.
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
+# A reset asked for an unknown address sends nothing: there is no signup to point it to.
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
+ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Access portal] "
+# SSO: a provider's VERIFIED email finds an existing user and links the identity to it; a
+# new employee's first sign-in creates their user from the claims. Unverified addresses
+# never match (the social adapter refuses them).
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_REQUIRED = True
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_PROVIDERS = {
+    "openid_connect": {"APPS": oidc_apps(os.environ)},
+    "saml": {"APPS": saml_apps(os.environ)},
+}
+# MFA: authenticator apps (TOTP), security keys and passkeys (WebAuthn), recovery codes.
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+MFA_PASSKEY_LOGIN_ENABLED = env_bool("MFA_PASSKEY_LOGIN_ENABLED", True)
+MFA_TOTP_ISSUER = os.environ.get("MFA_TOTP_ISSUER", "Access portal")
+# WebAuthn needs HTTPS except on localhost during development.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
+# Approvers and admins must enrol an authenticator before they may use any page.
+REQUIRE_MFA_FOR_APPROVERS = env_bool("REQUIRE_MFA_FOR_APPROVERS", not DEBUG)
+# Password reset mail goes through the email settings below (console in `make run`).
+
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "accessgroups.api.errors.exception_handler",
+    "URL_FORMAT_OVERRIDE": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Access portal API",
+    "DESCRIPTION": "Self-service access to AWS accounts through IAM Identity Center.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Celery -----------------------------------------------------------------------------
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+if not CELERY_BROKER_URL:
+    # No broker configured: the embedded worker and the web process share a folder.
+    _broker_dir = VAR_DIR / "broker"
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        # kombu's default is "control" under the current directory: every process must
+        # share one, wherever it was started from.
+        "control_folder": str(_broker_dir / "control"),
+        "store_processed": False,
+    }
+    # kombu writes into these folders but does not create them.
+    for _folder in ("queue", "processed", "control"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+    EMBEDDED_WORKER = True
+else:
+    EMBEDDED_WORKER = False
+    if os.environ.get("CELERY_BROKER_KEY_PREFIX"):
+        # Portals (or test runs) that share one Redis keep their queues apart by prefix.
+        CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": os.environ["CELERY_BROKER_KEY_PREFIX"]}
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+# Identity Center writes go to their own queue so that the fleet's share of AWS's
+# limits can be reasoned about in one place.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_ROUTES = {"provisioning.tasks.*": {"queue": "identity-center"}}
+CELERY_BEAT_SCHEDULE = {
+    "expire-memberships": {
+        "task": "provisioning.tasks.memberships_expire_task",
+        "schedule": env_int("EXPIRY_SWEEP_SECONDS", 60),
+    },
+    "expiry-reminders": {
+        "task": "accessgroups.tasks.expiry_reminders_task",
+        "schedule": env_int("EXPIRY_REMINDER_SWEEP_SECONDS", 300),
+    },
+    "close-access-reviews": {
+        "task": "accessgroups.tasks.access_reviews_close_task",
+        "schedule": env_int("ACCESS_REVIEW_SWEEP_SECONDS", 300),
+    },
+}
+# What an access review does at its deadline with memberships nobody reviewed: "revoke"
+# them, or "flag" them for the auditor and leave access as it is.
+ACCESS_REVIEW_UNREVIEWED = os.environ.get("ACCESS_REVIEW_UNREVIEWED", "revoke").strip().lower()
+if ACCESS_REVIEW_UNREVIEWED not in ("revoke", "flag"):
+    raise ImproperlyConfigured("ACCESS_REVIEW_UNREVIEWED must be 'revoke' or 'flag'.")
+CELERY_TASK_ALWAYS_EAGER = False
+
+# --- Email ------------------------------------------------------------------------------
+# EMAIL_URL (smtp://user:password@host:587?tls=1, smtps://... for implicit TLS, console://)
+# or the EMAIL_HOST/EMAIL_PORT/... variables. With DEBUG and neither, mail is printed to
+# the console (make run shows it in the serve log).
+def _email_from_url(url: str) -> dict:
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "console":
+        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    if parts.scheme not in ("smtp", "smtps"):
+        raise ImproperlyConfigured(f"EMAIL_URL: unknown scheme {parts.scheme!r} (smtp, smtps, console).")
+    query = {k: v[-1].strip().lower() for k, v in parse_qs(parts.query).items()}
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": parts.hostname or "localhost",
+        "EMAIL_PORT": parts.port or (465 if parts.scheme == "smtps" else 25),
+        "EMAIL_HOST_USER": unquote(parts.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+        "EMAIL_USE_SSL": parts.scheme == "smtps",
+        "EMAIL_USE_TLS": query.get("tls") in ("1", "true", "yes", "on"),
+    }
+
+
+if os.environ.get("EMAIL_URL"):
+    globals().update(_email_from_url(os.environ["EMAIL_URL"]))
+else:
+    EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+        "django.core.mail.backends.console.EmailBackend"
+        if DEBUG and not os.environ.get("EMAIL_HOST")
+        else "django.core.mail.backends.smtp.EmailBackend"
+    )
+    EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+    EMAIL_PORT = env_int("EMAIL_PORT", 25)
+    EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+    EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Access portal <access-portal@localhost>")
+SERVER_EMAIL = os.environ.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+# Links in mail point here: the address people reach the portal at.
+PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:8000")
+
+# --- Identity Center ---------------------------------------------------------------------
+AWS_REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+AWS_ENDPOINT_URL = os.environ.get("AWS_ENDPOINT_URL", "")
+IDENTITY_CENTER_INSTANCE_ARN = os.environ.get("IDENTITY_CENTER_INSTANCE_ARN", "")
+IDENTITY_STORE_ID = os.environ.get("IDENTITY_STORE_ID", "")
+# Role the portal assumes in member accounts to check that customer managed policies
+# exist before they are attached; empty: no check, the assignment's failure is shown.
+MEMBER_ACCOUNT_ROLE_NAME = os.environ.get("MEMBER_ACCOUNT_ROLE_NAME", "")
+# AWS's default quota of managed plus customer managed policies per permission set.
+PERMISSION_SET_MANAGED_POLICY_QUOTA = env_int("PERMISSION_SET_MANAGED_POLICY_QUOTA", 20)
+# Limits of the whole fleet (AWS quotas for IAM Identity Center).
+SSO_ADMIN_TPS = env_int("SSO_ADMIN_TPS", 20)
+MAX_OUTSTANDING_ASSIGNMENT_CREATIONS = env_int("MAX_OUTSTANDING_ASSIGNMENT_CREATIONS", 15)
+MAX_CONCURRENT_PERMISSION_SET_PROVISIONS = env_int("MAX_CONCURRENT_PERMISSION_SET_PROVISIONS", 3)
+# Where the fleet-wide limits live; defaults to the broker when it is Redis.
+PROVISIONING_REDIS_URL = os.environ.get("PROVISIONING_REDIS_URL") or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
+)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "botocore": {"level": "WARNING"},
+        "django.db.backends": {"level": "INFO"},
+    },
+}
