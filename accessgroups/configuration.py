@@ -1,0 +1,430 @@
+"""Admin configuration: onboarding users, accounts, access groups and their approvers.
+
+Access groups keep their history: a changed account or policy list end-dates the rows
+that left and adds rows for what arrived, so "what did this group grant on date D" can be
+answered later. Provisioning runs after commit; nothing here calls AWS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accessgroups import validators
+from accessgroups.audit import audit_record
+from accessgroups.errors import Conflict, InvalidTransition
+from accessgroups.models import (
+    AccessGroup,
+    AccessGroupAccount,
+    AccessGroupPolicy,
+    Account,
+    AccountSource,
+    EndReason,
+    Membership,
+    PolicyKind,
+    ProvisioningStatus,
+    RequestStatus,
+    User,
+)
+from accessgroups.services import membership_end, enqueue
+
+ROLES = ("auditor", "admin")
+_UNSET: Any = object()
+
+
+def _require_admin(actor: User) -> None:
+    if not actor.is_admin:
+        raise PermissionDenied("Only admins can change the portal's configuration.")
+
+
+# --- users --------------------------------------------------------------------------------
+
+
+def _validate_roles(roles: Iterable[str]) -> list[str]:
+    roles = list(roles)
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        raise ValidationError({"roles": f"Unknown role(s) {', '.join(map(repr, unknown))}; use {', '.join(ROLES)}."})
+    return roles
+
+
+def user_onboard(
+    *,
+    actor: User,
+    username: str,
+    email: str,
+    given_name: str,
+    family_name: str,
+    display_name: str = "",
+    roles: Iterable[str] = (),
+) -> User:
+    """Create a portal user and onboard them into the Identity Center identity store."""
+    _require_admin(actor)
+    errors: dict[str, str] = {}
+    username = (username or "").strip()
+    try:
+        if not username.isascii():
+            raise ValidationError("Usernames are ASCII.")
+        UnicodeUsernameValidator()(username)
+    except ValidationError:
+        errors["username"] = "Use letters, digits and @ . + - _ only (ASCII)."
+    email = (email or "").strip()
+    try:
+        validate_email(email)
+    except ValidationError:
+        errors["email"] = "Enter a valid email address."
+    for field, value in (("given_name", given_name), ("family_name", family_name)):
+        if not (value or "").strip():
+            errors[field] = "Identity Center needs this name."
+    if errors:
+        raise ValidationError(errors)
+    roles = _validate_roles(roles)
+    if User.objects.filter(username=username).exists():
+        raise ValidationError({"username": "A user with this username exists."})
+    if User.objects.for_email(email).exists():
+        raise ValidationError({"email": "A user with this email exists."})
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                user = User(
+                    username=username,
+                    email=email,
+                    given_name=given_name.strip(),
+                    family_name=family_name.strip(),
+                    display_name=(display_name or "").strip() or f"{given_name.strip()} {family_name.strip()}",
+                    is_auditor="auditor" in roles,
+                    is_portal_admin="admin" in roles,
+                    onboarding_requested=True,
+                )
+                # Sign-in is through SSO or a password reset; no password is ever sent.
+                user.set_unusable_password()
+                user.save()
+        except IntegrityError:
+            raise Conflict("A user with this username or email was just created.", field="username") from None
+        audit_record(action="user.onboarded", actor=actor, obj=user, subject=user, data={"roles": roles})
+        enqueue("user_onboard_task", user.pk)
+    return user
+
+
+def user_request_onboarding(user: User) -> None:
+    """Make sure a user will be onboarded (e.g. before their first membership)."""
+    if not user.onboarding_requested:
+        User.objects.filter(pk=user.pk).update(onboarding_requested=True)
+
+
+def user_deactivate(*, user: User, actor: User) -> User:
+    """Deactivating a user revokes all their access and cancels their open requests."""
+    _require_admin(actor)
+    if user.pk == actor.pk:
+        raise ValidationError({"user": "You cannot deactivate yourself."})
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(is_active=False)
+        for membership in Membership.objects.active().filter(user=user).select_related("access_group", "user"):
+            membership_end(membership, reason=EndReason.DEACTIVATED, by=actor)
+        user.access_requests.open().update(status=RequestStatus.CANCELLED, updated_at=timezone.now())
+        audit_record(action="user.deactivated", actor=actor, obj=user, subject=user)
+    user.refresh_from_db()
+    return user
+
+
+# --- accounts -----------------------------------------------------------------------------
+
+
+def account_create(*, actor: User, account_id: str, name: str, email: str = "") -> Account:
+    _require_admin(actor)
+    account_id = validators.validate_account_id(account_id)
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "Give the account a name."})
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise ValidationError({"email": "Enter a valid email address."}) from None
+    if Account.objects.filter(account_id=account_id).exists():
+        raise ValidationError({"account_id": "This account is already known."})
+    with transaction.atomic():
+        account = Account.objects.create(account_id=account_id, name=name, email=email, source=AccountSource.MANUAL)
+        audit_record(action="account.created", actor=actor, obj=account, data={"account_id": account_id, "name": name})
+    return account
+
+
+def accounts_sync(*, actor: User) -> None:
+    """Ask a worker to read the accounts from AWS Organizations."""
+    _require_admin(actor)
+    with transaction.atomic():
+        audit_record(action="account.sync_requested", actor=actor)
+        enqueue("accounts_sync_task", actor.pk)
+
+
+# --- access groups ------------------------------------------------------------------------
+
+
+def _resolve_accounts(account_ids: Iterable[str]) -> list[Account]:
+    ids = [validators.validate_account_id(a, field="accounts") for a in account_ids]
+    if len(set(ids)) != len(ids):
+        raise ValidationError({"accounts": "Each account may be listed once."})
+    found = {a.account_id: a for a in Account.objects.filter(account_id__in=ids)}
+    unknown = [a for a in ids if a not in found]
+    if unknown:
+        raise ValidationError({"accounts": f"Unknown account(s): {', '.join(unknown)}. Add or sync them first."})
+    return [found[a] for a in ids]
+
+
+def _resolve_approvers(usernames: Iterable[str]) -> list[User]:
+    names = list(usernames)
+    found = {u.username: u for u in User.objects.filter(username__in=names, is_active=True)}
+    unknown = [n for n in names if n not in found]
+    if unknown:
+        raise ValidationError({"approvers": f"No active user named {', '.join(map(repr, unknown))}."})
+    return list(found.values())
+
+
+def _clean_group_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """Validate what an admin sent for an access group; returns cleaned values."""
+    cleaned: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+
+    def check(field: str, fn, *args) -> None:
+        try:
+            cleaned[field] = fn(*args)
+        except ValidationError as exc:
+            for key, messages in exc.message_dict.items():
+                errors.setdefault(key, []).extend(messages)
+
+    if "name" in fields:
+        check("name", validators.validate_group_name, fields["name"])
+    if "session_duration" in fields:
+        check("session_duration", validators.validate_session_duration, fields["session_duration"])
+    if "aws_managed_policies" in fields:
+        check("aws_managed_policies", validators.validate_managed_policy_arns, list(fields["aws_managed_policies"]))
+    if "customer_managed_policies" in fields:
+        check(
+            "customer_managed_policies",
+            validators.validate_customer_managed_policies,
+            list(fields["customer_managed_policies"]),
+        )
+    if "inline_policy" in fields:
+        check("inline_policy", validators.validate_inline_policy, fields["inline_policy"])
+    if "max_duration_hours" in fields:
+        check("max_duration_hours", validators.validate_max_duration, fields["max_duration_hours"])
+    if "accounts" in fields:
+        check("accounts", _resolve_accounts, fields["accounts"])
+    if "approvers" in fields:
+        check("approvers", _resolve_approvers, fields["approvers"])
+    for text in ("description", "applications_note"):
+        if text in fields:
+            cleaned[text] = (fields[text] or "").strip()
+    if "requestable" in fields:
+        cleaned["requestable"] = bool(fields["requestable"])
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def _policy_keys(group: AccessGroup) -> tuple[dict, dict, AccessGroupPolicy | None]:
+    managed, customer, inline = {}, {}, None
+    for policy in group.current_policies():
+        if policy.kind == PolicyKind.AWS_MANAGED:
+            managed[policy.arn] = policy
+        elif policy.kind == PolicyKind.CUSTOMER_MANAGED:
+            customer[(policy.path, policy.name)] = policy
+        else:
+            inline = policy
+    return managed, customer, inline
+
+
+def _apply_versions(group: AccessGroup, cleaned: dict[str, Any], now) -> dict[str, Any]:
+    """End-date what left, add what arrived; returns the changes for the audit log."""
+    changes: dict[str, Any] = {}
+    managed, customer, inline = _policy_keys(group)
+    ended: list[int] = []
+    added: list[AccessGroupPolicy] = []
+
+    if "aws_managed_policies" in cleaned:
+        wanted = cleaned["aws_managed_policies"]
+        gone = [arn for arn in managed if arn not in wanted]
+        new = [arn for arn in wanted if arn not in managed]
+        ended += [managed[arn].pk for arn in gone]
+        added += [AccessGroupPolicy(access_group=group, kind=PolicyKind.AWS_MANAGED, arn=a, valid_from=now) for a in new]
+        if gone or new:
+            changes["aws_managed_policies"] = {"added": new, "removed": gone}
+    if "customer_managed_policies" in cleaned:
+        wanted = [(c["path"], c["name"]) for c in cleaned["customer_managed_policies"]]
+        gone = [key for key in customer if key not in wanted]
+        new = [key for key in wanted if key not in customer]
+        ended += [customer[key].pk for key in gone]
+        added += [
+            AccessGroupPolicy(access_group=group, kind=PolicyKind.CUSTOMER_MANAGED, path=p, name=n, valid_from=now)
+            for p, n in new
+        ]
+        if gone or new:
+            changes["customer_managed_policies"] = {
+                "added": [p + n for p, n in new],
+                "removed": [p + n for p, n in gone],
+            }
+    if "inline_policy" in cleaned:
+        wanted = cleaned["inline_policy"]
+        current = inline.document if inline else None
+        if wanted != current:
+            if inline:
+                ended.append(inline.pk)
+            if wanted is not None:
+                added.append(AccessGroupPolicy(access_group=group, kind=PolicyKind.INLINE, document=wanted, valid_from=now))
+            changes["inline_policy"] = {"set": wanted is not None}
+    if ended:
+        AccessGroupPolicy.objects.filter(pk__in=ended).update(valid_to=now)
+    if added:
+        AccessGroupPolicy.objects.bulk_create(added)
+
+    if "accounts" in cleaned:
+        links = {link.account_id: link for link in group.account_links.filter(valid_to__isnull=True)}
+        wanted_accounts = {a.pk: a for a in cleaned["accounts"]}
+        gone_links = [link for pk, link in links.items() if pk not in wanted_accounts]
+        new_accounts = [a for pk, a in wanted_accounts.items() if pk not in links]
+        if gone_links:
+            # The assignment must now be deleted: its row goes back to pending.
+            AccessGroupAccount.objects.filter(pk__in=[link.pk for link in gone_links]).update(
+                valid_to=now, provisioning_status=ProvisioningStatus.PENDING, last_error=""
+            )
+        AccessGroupAccount.objects.bulk_create(
+            [AccessGroupAccount(access_group=group, account=a, valid_from=now) for a in new_accounts]
+        )
+        if gone_links or new_accounts:
+            changes["accounts"] = {
+                "added": [a.account_id for a in new_accounts],
+                "removed": [link.account.account_id for link in gone_links],
+            }
+    return changes
+
+
+def access_group_create(*, actor: User, name: str, **fields: Any) -> AccessGroup:
+    """Create an access group; a worker then creates its Identity Center side."""
+    _require_admin(actor)
+    fields = {"name": name, **fields}
+    fields.setdefault("session_duration", "PT1H")
+    for key in ("accounts", "aws_managed_policies", "customer_managed_policies", "approvers"):
+        fields.setdefault(key, [])
+    fields.setdefault("inline_policy", None)
+    cleaned = _clean_group_fields(fields)
+    validators.validate_policy_quota(len(cleaned["aws_managed_policies"]), len(cleaned["customer_managed_policies"]))
+    if AccessGroup.objects.live().filter(name__iexact=cleaned["name"]).exists():
+        raise ValidationError({"name": "An access group with this name exists."})
+    with transaction.atomic():
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                group = AccessGroup.objects.create(
+                    name=cleaned["name"],
+                    description=cleaned.get("description", ""),
+                    session_duration=cleaned["session_duration"],
+                    requestable=cleaned.get("requestable", True),
+                    max_duration_hours=cleaned.get("max_duration_hours"),
+                    applications_note=cleaned.get("applications_note", ""),
+                    created_at=now,
+                )
+        except IntegrityError:
+            raise Conflict("An access group with this name was just created.", field="name") from None
+        group.approvers.set(cleaned["approvers"])
+        changes = _apply_versions(group, cleaned, now)
+        audit_record(
+            action="access_group.created",
+            actor=actor,
+            obj=group,
+            access_group=group,
+            data={
+                **changes,
+                "session_duration": group.session_duration,
+                "approvers": sorted(u.username for u in cleaned["approvers"]),
+                "requestable": group.requestable,
+                "max_duration_hours": group.max_duration_hours,
+            },
+        )
+        enqueue("access_group_sync_task", group.pk)
+    return group
+
+
+def access_group_update(*, actor: User, access_group: AccessGroup, **fields: Any) -> AccessGroup:
+    """Change an access group. Its name is fixed: Identity Center cannot rename a permission set."""
+    _require_admin(actor)
+    if access_group.is_archived:
+        raise InvalidTransition("This access group has been archived.")
+    if "name" in fields and fields["name"] != access_group.name:
+        raise ValidationError({"name": "The name cannot be changed; Identity Center cannot rename a permission set."})
+    fields.pop("name", None)
+    cleaned = _clean_group_fields(fields)
+    with transaction.atomic():
+        group = AccessGroup.objects.select_for_update().get(pk=access_group.pk)
+        managed, customer, _ = _policy_keys(group)
+        validators.validate_policy_quota(
+            len(cleaned.get("aws_managed_policies", managed)),
+            len(cleaned.get("customer_managed_policies", customer)),
+        )
+        now = timezone.now()
+        changes = _apply_versions(group, cleaned, now)
+        for field in ("description", "session_duration", "requestable", "max_duration_hours", "applications_note"):
+            if field in cleaned and getattr(group, field) != cleaned[field]:
+                changes[field] = {"from": getattr(group, field), "to": cleaned[field]}
+                setattr(group, field, cleaned[field])
+        if "approvers" in cleaned:
+            before = set(group.approvers.values_list("username", flat=True))
+            after = {u.username for u in cleaned["approvers"]}
+            if before != after:
+                group.approvers.set(cleaned["approvers"])
+                changes["approvers"] = {"added": sorted(after - before), "removed": sorted(before - after)}
+        if not changes:
+            return group
+        group.save()
+        # Only what Identity Center holds needs another provisioning run.
+        if changes.keys() & {"description", "session_duration", "aws_managed_policies",
+                             "customer_managed_policies", "inline_policy", "accounts"}:
+            AccessGroup.objects.filter(pk=group.pk).update(
+                generation=F("generation") + 1, provisioning_status=ProvisioningStatus.PENDING
+            )
+            enqueue("access_group_sync_task", group.pk)
+        audit_record(action="access_group.updated", actor=actor, obj=group, access_group=group, data=changes)
+    group.refresh_from_db()
+    return group
+
+
+def access_group_archive(*, actor: User, access_group: AccessGroup) -> AccessGroup:
+    """Delete = archive: cancel pending requests, end memberships, tear down in Identity Center."""
+    _require_admin(actor)
+    with transaction.atomic():
+        group = AccessGroup.objects.select_for_update().get(pk=access_group.pk)
+        if group.is_archived:
+            raise InvalidTransition("This access group is already archived.")
+        now = timezone.now()
+        cancelled = group.requests.open().update(status=RequestStatus.CANCELLED, updated_at=now)
+        ended = 0
+        for membership in group.memberships.active().select_related("user", "access_group"):
+            # The group itself is deleted from Identity Center, taking its memberships along.
+            ended += membership_end(membership, reason=EndReason.ARCHIVED, by=actor, enqueue_sync=False)
+        group.account_links.filter(valid_to__isnull=True).update(
+            valid_to=now, provisioning_status=ProvisioningStatus.PENDING, last_error=""
+        )
+        group.policies.filter(valid_to__isnull=True).update(valid_to=now)
+        AccessGroup.objects.filter(pk=group.pk).update(
+            archived_at=now,
+            requestable=False,
+            generation=F("generation") + 1,
+            provisioning_status=ProvisioningStatus.PENDING,
+            last_error="",
+        )
+        audit_record(
+            action="access_group.archived",
+            actor=actor,
+            obj=group,
+            access_group=group,
+            data={"requests_cancelled": cancelled, "memberships_ended": ended},
+        )
+        enqueue("access_group_sync_task", group.pk)
+    group.refresh_from_db()
+    return group

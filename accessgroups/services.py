@@ -1,0 +1,454 @@
+"""The access workflow: requests, decisions, memberships.
+
+Every function checks on the server that the actor may do what is asked and that the row is
+in a status the action can start from, changes rows inside one transaction, writes an audit
+event, and enqueues provisioning with ``transaction.on_commit``. Nothing here calls AWS.
+Configuration (users, accounts, access groups) lives in accessgroups/configuration.py.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accessgroups import notifications
+from accessgroups.audit import audit_record
+from accessgroups.errors import Conflict, InvalidTransition
+from accessgroups.models import (
+    OPEN_STATUSES,
+    AccessGroup,
+    AccessRequest,
+    Decision,
+    DecisionOutcome,
+    EndReason,
+    Membership,
+    MembershipSource,
+    ProvisioningStatus,
+    RequestStatus,
+    User,
+)
+from accessgroups.validators import validate_requested_duration
+
+# Requests that hold a membership which is, or is becoming, access.
+LIVE_REQUEST_STATUSES = (
+    RequestStatus.APPROVED,
+    RequestStatus.PROVISIONING,
+    RequestStatus.ACTIVE,
+    RequestStatus.FAILED,
+)
+
+
+def enqueue(task_name: str, *args: int) -> None:
+    """Send a provisioning task once the current transaction has committed."""
+
+    def send() -> None:
+        from provisioning import tasks
+
+        getattr(tasks, task_name).delay(*args)
+
+    transaction.on_commit(send)
+
+
+def _enqueue_membership_sync(membership: Membership) -> None:
+    def send() -> None:
+        from provisioning import tasks
+
+        tasks.membership_sync_task.delay(membership.pk)
+        # Handed over to the workers: approved requests now wait on provisioning.
+        AccessRequest.objects.filter(membership_id=membership.pk, status=RequestStatus.APPROVED).update(
+            status=RequestStatus.PROVISIONING, updated_at=timezone.now()
+        )
+
+    transaction.on_commit(send)
+
+
+def is_approver(user: User, access_group: AccessGroup) -> bool:
+    return user.is_active and access_group.approvers.filter(pk=user.pk).exists()
+
+
+def can_decide(user: User, access_group: AccessGroup) -> bool:
+    """Approvers of the group and admins decide; auditors never change anything."""
+    return user.is_active and (user.is_admin or is_approver(user, access_group))
+
+
+def _lock_request(access_request: AccessRequest) -> AccessRequest:
+    return AccessRequest.objects.select_for_update().select_related("access_group", "requester").get(
+        pk=access_request.pk
+    )
+
+
+# --- requests -----------------------------------------------------------------------------
+
+
+def access_request_create(
+    *,
+    requester: User,
+    access_group: AccessGroup,
+    justification: str,
+    duration_hours: int | None = None,
+) -> AccessRequest:
+    if not requester.is_active:
+        raise PermissionDenied("Inactive users cannot request access.")
+    if access_group.is_archived or not access_group.requestable:
+        raise ValidationError({"access_group": "This access group cannot be requested."})
+    justification = (justification or "").strip()
+    if not justification:
+        raise ValidationError({"justification": "Say why you need this access."})
+    validate_requested_duration(duration_hours, access_group.max_duration_hours)
+
+    with transaction.atomic():
+        if AccessRequest.objects.open().filter(requester=requester, access_group=access_group).exists():
+            raise Conflict("You already have an open request for this access group.", field="access_group")
+        extends = Membership.objects.active().filter(user=requester, access_group=access_group).exists()
+        try:
+            with transaction.atomic():
+                request = AccessRequest.objects.create(
+                    requester=requester,
+                    access_group=access_group,
+                    justification=justification,
+                    duration_hours=duration_hours,
+                    is_extension=extends,
+                )
+        except IntegrityError:
+            # Another request from the same person won the race for the open slot.
+            raise Conflict(
+                "You already have an open request for this access group.", field="access_group"
+            ) from None
+        audit_record(
+            action="request.created",
+            actor=requester,
+            obj=request,
+            access_group=access_group,
+            subject=requester,
+            data={"duration_hours": duration_hours, "extension": extends, "justification": justification},
+        )
+        notifications.notify_request_submitted(request)
+    return request
+
+
+def _decide(
+    *, access_request: AccessRequest, approver: User, outcome: str, comment: str
+) -> tuple[AccessRequest, Decision]:
+    request = _lock_request(access_request)
+    if request.requester_id == approver.pk:
+        raise PermissionDenied("Nobody can decide their own request.")
+    if not can_decide(approver, request.access_group):
+        raise PermissionDenied("Only the access group's approvers or an admin can decide this request.")
+    if request.status != RequestStatus.PENDING:
+        raise InvalidTransition(f"This request is {request.status}, not pending; it cannot be decided again.")
+    decision = Decision.objects.create(
+        request=request,
+        requester=request.requester,
+        decided_by=approver,
+        outcome=outcome,
+        comment=(comment or "").strip(),
+    )
+    return request, decision
+
+
+def access_request_approve(*, access_request: AccessRequest, approver: User, comment: str = "") -> AccessRequest:
+    with transaction.atomic():
+        request, decision = _decide(
+            access_request=access_request, approver=approver, outcome=DecisionOutcome.APPROVE, comment=comment
+        )
+        group = request.access_group
+        if group.is_archived:
+            raise InvalidTransition("This access group has been archived.")
+        now = timezone.now()
+        membership = (
+            Membership.objects.select_for_update()
+            .filter(user=request.requester, access_group=group, ended_at__isnull=True)
+            .first()
+        )
+        if membership is None:
+            membership = Membership.objects.create(
+                user=request.requester,
+                access_group=group,
+                source=MembershipSource.REQUEST,
+                justification=request.justification,
+                granted_at=now,
+                granted_by=approver,
+                duration_hours=request.duration_hours,
+            )
+            request.status = RequestStatus.APPROVED
+            _enqueue_membership_sync(membership)
+        else:
+            _extend(membership, request.duration_hours, now)
+            request.status = RequestStatus.ACTIVE if membership.activated_at else RequestStatus.APPROVED
+            if not membership.activated_at:
+                _enqueue_membership_sync(membership)
+        request.membership = membership
+        request.save(update_fields=["status", "membership", "updated_at"])
+        audit_record(
+            action="request.approved",
+            actor=approver,
+            obj=request,
+            access_group=group,
+            subject=request.requester,
+            message=decision.comment,
+            data={"membership": membership.pk, "expires_at": membership.expires_at, "extension": request.is_extension},
+        )
+        notifications.notify_request_decided(request)
+    return request
+
+
+def _extend(membership: Membership, duration_hours: int | None, now: datetime) -> None:
+    """Move an existing membership's expiry; never shorten it, never add a second one."""
+    if membership.activated_at is None:
+        # Not active yet: expiry will count from activation.
+        if membership.duration_hours is not None:
+            membership.duration_hours = (
+                None if duration_hours is None else max(duration_hours, membership.duration_hours)
+            )
+        membership.save(update_fields=["duration_hours"])
+        return
+    if duration_hours is None:
+        membership.expires_at = None
+    elif membership.expires_at is not None:
+        membership.expires_at = max(membership.expires_at, now + timedelta(hours=duration_hours))
+    membership.duration_hours = duration_hours
+    membership.save(update_fields=["expires_at", "duration_hours"])
+
+
+def access_request_reject(*, access_request: AccessRequest, approver: User, comment: str = "") -> AccessRequest:
+    with transaction.atomic():
+        request, decision = _decide(
+            access_request=access_request, approver=approver, outcome=DecisionOutcome.REJECT, comment=comment
+        )
+        request.status = RequestStatus.REJECTED
+        request.save(update_fields=["status", "updated_at"])
+        audit_record(
+            action="request.rejected",
+            actor=approver,
+            obj=request,
+            access_group=request.access_group,
+            subject=request.requester,
+            message=decision.comment,
+        )
+        notifications.notify_request_decided(request)
+    return request
+
+
+def access_request_cancel(*, access_request: AccessRequest, user: User, comment: str = "") -> AccessRequest:
+    """The requester (or an admin) withdraws an open request."""
+    with transaction.atomic():
+        request = _lock_request(access_request)
+        if request.requester_id != user.pk and not user.is_admin:
+            raise PermissionDenied("Only the requester or an admin can cancel a request.")
+        if request.status not in OPEN_STATUSES:
+            raise InvalidTransition(f"This request is {request.status}; only open requests can be cancelled.")
+        request.status = RequestStatus.CANCELLED
+        request.save(update_fields=["status", "updated_at"])
+        if request.membership_id and not request.is_extension:
+            membership_end(request.membership, reason=EndReason.REVOKED, by=user, comment="request cancelled")
+        audit_record(
+            action="request.cancelled",
+            actor=user,
+            obj=request,
+            access_group=request.access_group,
+            subject=request.requester,
+            message=(comment or "").strip(),
+        )
+    return request
+
+
+def access_request_revoke(*, access_request: AccessRequest, user: User, comment: str = "") -> AccessRequest:
+    """End the access a request granted: its approvers, an admin, or the requester giving it up."""
+    with transaction.atomic():
+        request = _lock_request(access_request)
+        if request.requester_id != user.pk and not can_decide(user, request.access_group):
+            raise PermissionDenied("Only the group's approvers, an admin or the requester can revoke this access.")
+        if request.status != RequestStatus.ACTIVE or request.membership_id is None:
+            raise InvalidTransition(f"This request is {request.status}; only active access can be revoked.")
+        membership_end(request.membership, reason=EndReason.REVOKED, by=user, comment=comment)
+        request.refresh_from_db()
+    return request
+
+
+# --- memberships --------------------------------------------------------------------------
+
+
+def membership_grant(
+    *,
+    user: User,
+    access_group: AccessGroup,
+    granted_by: User,
+    justification: str,
+    duration_hours: int | None = None,
+    source: str = MembershipSource.ADMIN,
+) -> Membership:
+    """An admin grant, audited like a request; extends an active membership instead of adding one."""
+    if not granted_by.is_admin:
+        raise PermissionDenied("Only admins grant access directly.")
+    if not user.is_active:
+        raise ValidationError({"user": "This user is deactivated."})
+    if access_group.is_archived:
+        raise ValidationError({"access_group": "This access group has been archived."})
+    justification = (justification or "").strip()
+    if not justification:
+        raise ValidationError({"justification": "Say why this access is granted."})
+    validate_requested_duration(duration_hours, None)
+    with transaction.atomic():
+        now = timezone.now()
+        membership = (
+            Membership.objects.select_for_update()
+            .filter(user=user, access_group=access_group, ended_at__isnull=True)
+            .first()
+        )
+        if membership is None:
+            try:
+                with transaction.atomic():
+                    membership = Membership.objects.create(
+                        user=user,
+                        access_group=access_group,
+                        source=source,
+                        justification=justification,
+                        granted_at=now,
+                        granted_by=granted_by,
+                        duration_hours=duration_hours,
+                    )
+            except IntegrityError:
+                raise Conflict("This user was just given this access by someone else.", field="user") from None
+            _enqueue_membership_sync(membership)
+            action = "membership.granted"
+        else:
+            _extend(membership, duration_hours, now)
+            action = "membership.extended"
+        audit_record(
+            action=action,
+            actor=granted_by,
+            obj=membership,
+            access_group=access_group,
+            subject=user,
+            message=justification,
+            data={"duration_hours": duration_hours, "source": source, "expires_at": membership.expires_at},
+        )
+    return membership
+
+
+def can_revoke_membership(user: User, membership: Membership) -> bool:
+    return user.is_active and (membership.user_id == user.pk or can_decide(user, membership.access_group))
+
+
+def membership_revoke(*, membership: Membership, revoked_by: User, comment: str = "") -> Membership:
+    if not can_revoke_membership(revoked_by, membership):
+        raise PermissionDenied("Only the group's approvers, an admin or the member can revoke this access.")
+    with transaction.atomic():
+        membership_end(membership, reason=EndReason.REVOKED, by=revoked_by, comment=comment)
+    membership.refresh_from_db()
+    return membership
+
+
+_REQUEST_STATUS_FOR_END = {
+    EndReason.EXPIRED: RequestStatus.EXPIRED,
+    EndReason.REVOKED: RequestStatus.REVOKED,
+    EndReason.ARCHIVED: RequestStatus.REVOKED,
+    EndReason.DEACTIVATED: RequestStatus.REVOKED,
+}
+
+
+def membership_end(
+    membership: Membership, *, reason: str, by: User | None, comment: str = "", enqueue_sync: bool = True
+) -> bool:
+    """End-date a membership (never delete it). False when it had already ended.
+
+    The one way access ends, whoever or whatever ends it (a revocation, expiry, an archived
+    group, a deactivated user, an access review's deadline); callers check who may.
+    """
+    now = timezone.now()
+    ended = Membership.objects.filter(pk=membership.pk, ended_at__isnull=True).update(
+        ended_at=now,
+        end_reason=reason,
+        ended_by=by,
+        generation=F("generation") + 1,
+        provisioning_status=ProvisioningStatus.PENDING,
+        last_error="",
+    )
+    if not ended:
+        if reason == EndReason.EXPIRED:
+            return False
+        raise InvalidTransition("This access has already ended.")
+    AccessRequest.objects.filter(membership=membership, status__in=LIVE_REQUEST_STATUSES).update(
+        status=_REQUEST_STATUS_FOR_END[reason], updated_at=now
+    )
+    audit_record(
+        action=f"membership.{reason}",
+        actor=by,
+        obj=membership,
+        access_group=membership.access_group,
+        subject=membership.user,
+        message=(comment or "").strip(),
+        data={"expires_at": membership.expires_at},
+    )
+    notifications.notify_membership_ended(membership)
+    if enqueue_sync:
+        enqueue("membership_sync_task", membership.pk)
+    return True
+
+
+def memberships_expire(*, now: datetime) -> int:
+    """End every time-limited membership whose expiry has passed; returns how many."""
+    count = 0
+    expiring = Membership.objects.expiring_before(now).select_related("user", "access_group")
+    for membership in expiring.iterator(chunk_size=500):
+        with transaction.atomic():
+            count += membership_end(membership, reason=EndReason.EXPIRED, by=None)
+    return count
+
+
+def membership_activated(*, membership_id: int) -> None:
+    """Called by provisioning once the Identity Center membership exists."""
+    with transaction.atomic():
+        membership = Membership.objects.select_for_update().get(pk=membership_id)
+        if membership.ended_at is not None:
+            return
+        if membership.activated_at is None:
+            membership.activated_at = timezone.now()
+            membership.expires_at = membership.expiry_from(membership.activated_at)
+            membership.save(update_fields=["activated_at", "expires_at"])
+            audit_record(
+                action="membership.activated",
+                obj=membership,
+                access_group=membership.access_group,
+                subject=membership.user,
+                data={"expires_at": membership.expires_at},
+            )
+            notifications.notify_membership_activated(membership)
+        AccessRequest.objects.filter(
+            membership=membership,
+            status__in=(RequestStatus.APPROVED, RequestStatus.PROVISIONING, RequestStatus.FAILED),
+        ).update(status=RequestStatus.ACTIVE, last_error="", updated_at=timezone.now())
+
+
+def membership_provisioning_failed(*, membership_id: int, error: str) -> None:
+    """Called by provisioning when a membership could not be made; its requests show why."""
+    AccessRequest.objects.filter(
+        membership_id=membership_id, status__in=(RequestStatus.APPROVED, RequestStatus.PROVISIONING)
+    ).update(status=RequestStatus.FAILED, last_error=error, updated_at=timezone.now())
+
+
+def provisioning_retry(*, obj: User | AccessGroup | Membership, actor: User) -> None:
+    """An admin asks for a failed row to be provisioned again."""
+    if not actor.is_admin:
+        raise PermissionDenied("Only admins retry provisioning.")
+    model = type(obj)
+    with transaction.atomic():
+        updated = model.objects.filter(pk=obj.pk, provisioning_status=ProvisioningStatus.FAILED).update(
+            provisioning_status=ProvisioningStatus.PENDING, generation=F("generation") + 1
+        )
+        if not updated:
+            raise InvalidTransition("Only a failed provisioning can be retried.")
+        audit_record(action="provisioning.retry", actor=actor, obj=obj, data={"last_error": obj.last_error})
+        if isinstance(obj, Membership):
+            AccessRequest.objects.filter(membership=obj, status=RequestStatus.FAILED).update(
+                status=RequestStatus.APPROVED, last_error="", updated_at=timezone.now()
+            )
+            _enqueue_membership_sync(obj)
+        elif isinstance(obj, AccessGroup):
+            enqueue("access_group_sync_task", obj.pk)
+        else:
+            enqueue("user_onboard_task", obj.pk)

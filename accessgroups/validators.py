@@ -1,0 +1,165 @@
+"""Checks on what an admin or requester sends, before anything is saved.
+
+Each check raises Django's ValidationError keyed by the API field it is about, so the REST
+API and the forms can put the reason next to the field.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
+# Permission set names (and so access group names): Identity Center's own pattern.
+GROUP_NAME_RE = re.compile(r"^[\w+=,.@-]{1,32}$", re.ASCII)
+MANAGED_POLICY_ARN_RE = re.compile(
+    r"^arn:aws(-[a-z]+)*:iam::aws:policy/([\w+=,.@-]+/)*[\w+=,.@-]{1,128}$", re.ASCII
+)
+CUSTOMER_POLICY_NAME_RE = re.compile(r"^[\w+=,.@-]{1,128}$", re.ASCII)
+CUSTOMER_POLICY_PATH_RE = re.compile(r"^/([\x21-\x7e]+/)*$")
+ISO_DURATION_RE = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?$")
+
+INLINE_POLICY_MAX_BYTES = 32_768
+INLINE_POLICY_MAX_NON_WHITESPACE = 10_240
+SESSION_MIN = timedelta(hours=1)
+SESSION_MAX = timedelta(hours=12)
+
+
+def validate_account_id(value: str, field: str = "account_id") -> str:
+    value = (value or "").strip()
+    if not ACCOUNT_ID_RE.match(value):
+        raise ValidationError({field: f"An AWS account id is exactly 12 digits; got {value!r}."})
+    return value
+
+
+def validate_group_name(value: str, field: str = "name") -> str:
+    if not isinstance(value, str) or not GROUP_NAME_RE.match(value):
+        raise ValidationError(
+            {
+                field: "Use 1 to 32 ASCII letters, digits or the characters + = , . @ _ - "
+                "(it becomes the Identity Center permission set name)."
+            }
+        )
+    return value
+
+
+def parse_session_duration(value: str) -> timedelta | None:
+    match = ISO_DURATION_RE.match(value or "")
+    if not match or not any(match.groups()):
+        return None
+    hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return timedelta(hours=hours, minutes=minutes, seconds=seconds)
+
+
+def validate_session_duration(value: str, field: str = "session_duration") -> str:
+    duration = parse_session_duration(value) if isinstance(value, str) else None
+    if duration is None:
+        raise ValidationError({field: "Give an ISO 8601 duration such as PT1H, PT1H30M or PT12H."})
+    if not SESSION_MIN <= duration <= SESSION_MAX:
+        raise ValidationError({field: "The session duration must be between PT1H and PT12H."})
+    return value
+
+
+def validate_managed_policy_arns(values: list[str], field: str = "aws_managed_policies") -> list[str]:
+    errors = [
+        f"{arn!r} is not an AWS managed policy ARN (arn:aws:iam::aws:policy/NAME)."
+        for arn in values
+        if not isinstance(arn, str) or not MANAGED_POLICY_ARN_RE.match(arn)
+    ]
+    if len(set(values)) != len(values):
+        errors.append("Each AWS managed policy may be listed once.")
+    if errors:
+        raise ValidationError({field: errors})
+    return list(values)
+
+
+def validate_customer_managed_policies(
+    values: list[dict[str, str]], field: str = "customer_managed_policies"
+) -> list[dict[str, str]]:
+    errors, cleaned = [], []
+    for ref in values:
+        if not isinstance(ref, dict):
+            errors.append("Each customer managed policy is an object with a name and a path.")
+            continue
+        name, path = ref.get("name", ""), ref.get("path") or "/"
+        if not isinstance(name, str) or not CUSTOMER_POLICY_NAME_RE.match(name):
+            errors.append(f"{name!r} is not a valid IAM policy name (1-128 of letters, digits, +=,.@_-).")
+            continue
+        if not isinstance(path, str) or len(path) > 512 or not CUSTOMER_POLICY_PATH_RE.match(path):
+            errors.append(f"{path!r} is not a valid IAM path (it starts and ends with '/').")
+            continue
+        cleaned.append({"name": name, "path": path})
+    keys = [(c["path"], c["name"]) for c in cleaned]
+    if len(set(keys)) != len(keys):
+        errors.append("Each customer managed policy may be listed once.")
+    if errors:
+        raise ValidationError({field: errors})
+    return cleaned
+
+
+def validate_policy_quota(managed: int, customer_managed: int) -> None:
+    quota = settings.PERMISSION_SET_MANAGED_POLICY_QUOTA
+    if managed + customer_managed > quota:
+        raise ValidationError(
+            {
+                "aws_managed_policies": (
+                    f"A permission set takes at most {quota} AWS managed and customer managed "
+                    f"policies together; this group lists {managed + customer_managed}."
+                )
+            }
+        )
+
+
+def validate_inline_policy(document: Any, field: str = "inline_policy") -> dict | None:
+    if document is None:
+        return None
+    if isinstance(document, str):
+        try:
+            document = json.loads(document)
+        except ValueError as exc:
+            raise ValidationError({field: f"The inline policy is not valid JSON: {exc}."}) from None
+    if not isinstance(document, dict):
+        raise ValidationError({field: "The inline policy must be a JSON object."})
+    missing = [key for key in ("Version", "Statement") if key not in document]
+    if missing:
+        raise ValidationError({field: f"The inline policy needs {' and '.join(missing)}."})
+    statement = document["Statement"]
+    if not isinstance(statement, (list, dict)) or not statement:
+        raise ValidationError({field: "Statement must be a statement object or a non-empty list."})
+    text = json.dumps(document)
+    if len(text.encode()) > INLINE_POLICY_MAX_BYTES:
+        raise ValidationError({field: f"The inline policy is over {INLINE_POLICY_MAX_BYTES} bytes."})
+    non_whitespace = sum(1 for ch in json.dumps(document, separators=(",", ":")) if not ch.isspace())
+    if non_whitespace > INLINE_POLICY_MAX_NON_WHITESPACE:
+        raise ValidationError(
+            {
+                field: f"The inline policy has {non_whitespace} characters other than white space; "
+                f"Identity Center allows {INLINE_POLICY_MAX_NON_WHITESPACE}."
+            }
+        )
+    return document
+
+
+def validate_max_duration(value: int | None, field: str = "max_duration_hours") -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError({field: "Give a whole number of hours of at least 1, or null for no limit."})
+    return value
+
+
+def validate_requested_duration(value: int | None, max_hours: int | None, field: str = "duration_hours") -> int | None:
+    """A request's duration: required and within the maximum when the group has one."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValidationError({field: "Give a whole number of hours of at least 1."})
+    if max_hours is not None:
+        if value is None:
+            raise ValidationError({field: f"This group grants access for at most {max_hours} hours; say how many."})
+        if value > max_hours:
+            raise ValidationError({field: f"This group grants access for at most {max_hours} hours."})
+    return value
