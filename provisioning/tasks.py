@@ -1,0 +1,111 @@
+"""Celery tasks: thin, idempotent, given ids only.
+
+Each task runs one service under the claiming protocol (provisioning.identity_center) and
+turns its outcome into Celery's terms: a transient error retries with exponential backoff
+and jitter, up to ``MAX_RETRIES`` times, then the row fails with the last error; a row
+that changed while it was being worked on is enqueued again.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+
+from celery import Task, shared_task
+from django.utils import timezone
+
+from accessgroups.audit import audit_record
+from accessgroups.models import User
+from provisioning.accounts import accounts_sync
+from provisioning.errors import PermanentError, TransientError
+from provisioning.groups import access_group_sync
+from provisioning.identity_center import Claim, Outcome, Result, give_up
+from provisioning.memberships import membership_give_up, membership_sync
+from provisioning.users import user_sync
+
+logger = logging.getLogger(__name__)
+
+# 8 retries with the delays below cover about 40 minutes: longer than AWS's throttling
+# or an emulator restart lasts, short enough that a real outage shows up as failed rows.
+MAX_RETRIES = 8
+BACKOFF_BASE_SECONDS = 10.0
+BACKOFF_CAP_SECONDS = 600.0
+
+
+def backoff(retries: int) -> float:
+    """Seconds before retry number ``retries + 1``: exponential, capped, with full jitter."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**retries)
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def _finish(
+    task: Task, result: Result, pk: int, give_up_with: Callable[[Claim, str], object] = give_up
+) -> str:
+    if result.outcome is Outcome.CHANGED:
+        task.delay(pk)
+    elif result.outcome is Outcome.RETRY:
+        assert result.error is not None and result.claim is not None
+        if task.request.retries >= MAX_RETRIES:
+            message = f"Gave up after {MAX_RETRIES} retries. Last error: {result.error.message}"
+            give_up_with(result.claim, message)
+            return Outcome.FAILED.value
+        raise task.retry(
+            exc=result.error, countdown=backoff(task.request.retries), max_retries=MAX_RETRIES
+        )
+    return result.outcome.value
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES)
+def user_onboard_task(self: Task, user_id: int) -> str:
+    result = user_sync(user_id=user_id)
+    return _finish(self, result, user_id)
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES)
+def access_group_sync_task(self: Task, access_group_id: int) -> str:
+    result = access_group_sync(access_group_id=access_group_id)
+    return _finish(self, result, access_group_id)
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES)
+def membership_sync_task(self: Task, membership_id: int) -> str:
+    result = membership_sync(membership_id=membership_id)
+    return _finish(self, result, membership_id, membership_give_up)
+
+
+@shared_task
+def memberships_expire_task() -> int:
+    from accessgroups.services import memberships_expire
+
+    return memberships_expire(now=timezone.now())
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES)
+def accounts_sync_task(self: Task, actor_id: int | None = None) -> str:
+    try:
+        summary = accounts_sync(actor_id=actor_id)
+    except TransientError as exc:
+        if self.request.retries >= MAX_RETRIES:
+            _accounts_sync_failed(
+                actor_id, f"Gave up after {MAX_RETRIES} retries. Last error: {exc.message}"
+            )
+            return Outcome.FAILED.value
+        raise self.retry(
+            exc=exc, countdown=backoff(self.request.retries), max_retries=MAX_RETRIES
+        ) from exc
+    except PermanentError as exc:
+        _accounts_sync_failed(actor_id, exc.message)
+        return Outcome.FAILED.value
+    logger.info("Accounts synced from Organizations: %s", summary)
+    return Outcome.IN_SYNC.value
+
+
+def _accounts_sync_failed(actor_id: int | None, message: str) -> None:
+    # No row carries this sync's status: the audit log is where an admin sees why.
+    logger.warning("Accounts sync from Organizations failed: %s", message)
+    audit_record(
+        action="account.sync_failed",
+        actor=User.objects.filter(pk=actor_id).first() if actor_id else None,
+        message=message,
+    )

@@ -1,0 +1,134 @@
+"""Portal users as Identity Center identity store users (``UserName`` = portal username)."""
+
+from __future__ import annotations
+
+from django.db.models import F
+from django.utils import timezone
+
+from accessgroups.models import Membership, ProvisioningStatus, User
+from provisioning import aws
+from provisioning.errors import NotFoundError, PermanentError, TransientError
+from provisioning.identity_center import (
+    Claim,
+    Result,
+    lookup,
+    provision,
+    record_drift,
+    resync_memberships,
+    write,
+)
+
+_FIELD_WORDS = {"email": "email address", "given_name": "given name", "family_name": "family name"}
+
+
+def user_sync(*, user_id: int) -> Result:
+    """Onboard the user into the identity store, or check that their stored id still holds."""
+    return provision(User, user_id, _user_work)
+
+
+def _user_work(c: Claim) -> None:
+    user = User.objects.get(pk=c.pk)
+    stored = user.identity_center_user_id
+    if stored:
+        try:
+            aws.call(
+                "identitystore",
+                "DescribeUser",
+                IdentityStoreId=aws.instance().identity_store_id,
+                UserId=stored,
+            )
+            return
+        except NotFoundError:
+            ensure_user(user, stale_id=forget_user_id(user))
+            return
+    ensure_user(user)
+
+
+def forget_user_id(user: User) -> str:
+    """Clear a stored user id that Identity Center no longer knows; returns the old one."""
+    old = user.identity_center_user_id
+    User.objects.filter(pk=user.pk, identity_center_user_id=old).update(identity_center_user_id="")
+    user.identity_center_user_id = ""
+    return old
+
+
+def ensure_user(user: User, *, stale_id: str = "", for_membership: int | None = None) -> str:
+    """The user's Identity Center UserId: the stored one, else found by username, else created.
+
+    Raises PermanentError naming the missing field when the user cannot be onboarded.
+    ``stale_id`` is a stored id just found missing in Identity Center (recorded as drift);
+    ``for_membership`` is the membership being provisioned, which needs no re-sync of its own.
+    """
+    if user.identity_center_user_id:
+        return user.identity_center_user_id
+    old = stale_id
+    store = aws.instance().identity_store_id
+    user_id = lookup(
+        "identitystore",
+        "GetUserId",
+        "UserId",
+        IdentityStoreId=store,
+        AlternateIdentifier={
+            "UniqueAttribute": {"AttributePath": "userName", "AttributeValue": user.username}
+        },
+    )
+    if user_id is None:
+        user_id = _create_user(user, store)
+    User.objects.filter(pk=user.pk).update(identity_center_user_id=user_id)
+    user.identity_center_user_id = user_id
+    # Onboarded on the way (for a membership): the user row says so too, unless its own
+    # task holds it and will say it.
+    User.objects.filter(pk=user.pk).exclude(
+        provisioning_status__in=(ProvisioningStatus.IN_SYNC, ProvisioningStatus.PROVISIONING)
+    ).update(
+        provisioning_status=ProvisioningStatus.IN_SYNC,
+        synced_generation=F("generation"),
+        last_error="",
+        onboarding_requested=True,
+        provisioned_at=timezone.now(),
+    )
+    if old:
+        record_drift(obj=user, subject=user, what="user", old_id=old, new_id=user_id)
+        # Their group memberships were made for the old user: make them again.
+        resync_memberships(Membership.objects.active().filter(user=user), exclude_pk=for_membership)
+    return user_id
+
+
+def _create_user(user: User, store: str) -> str:
+    missing = [_FIELD_WORDS[f] for f in user.missing_identity_fields()]
+    if missing:
+        raise PermanentError(
+            f"{user.username} cannot be onboarded into Identity Center: the {' and '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} missing. Fill in the user's "
+            f"{' and '.join(missing)} and retry."
+        )
+    try:
+        response = write(
+            "identitystore",
+            "CreateUser",
+            obj=user,
+            subject=user,
+            result=lambda r: {"UserId": r["UserId"]},
+            IdentityStoreId=store,
+            UserName=user.username,
+            DisplayName=user.effective_display_name,
+            Name={"GivenName": user.given_name, "FamilyName": user.family_name},
+            Emails=[{"Value": user.email, "Type": "work", "Primary": True}],
+        )
+    except TransientError as exc:
+        if exc.code != "ConflictException":
+            raise
+        # Created by someone else between our look-up and our write: use theirs.
+        found = lookup(
+            "identitystore",
+            "GetUserId",
+            "UserId",
+            IdentityStoreId=store,
+            AlternateIdentifier={
+                "UniqueAttribute": {"AttributePath": "userName", "AttributeValue": user.username}
+            },
+        )
+        if found is None:
+            raise
+        return found
+    return response["UserId"]
