@@ -1,0 +1,97 @@
+"""django-allauth adapters: who may sign up, and how SSO identities become portal users.
+
+Local accounts are made by admins (API, admin pages, `createsuperuser`), never by signing
+up. Single sign-on is open: a new employee's first sign-in creates their portal user from
+the provider's claims. An SSO identity finds an existing user only through an email address
+the provider says is verified; an unverified address that belongs to someone is refused
+outright, so that nobody can sign in as another person by typing their address at an IdP.
+"""
+
+from __future__ import annotations
+
+import re
+
+from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.utils import user_email, user_username
+from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.models import SocialLogin
+from django.http import HttpRequest
+from django.shortcuts import render
+
+from accessgroups.models import User
+
+# Usernames are Identity Center UserNames too: ASCII, and what Django's validator accepts.
+_USERNAME_UNSAFE = re.compile(r"[^A-Za-z0-9@.+_-]")
+_USERNAME_MAX = 150
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def is_open_for_signup(self, request: HttpRequest) -> bool:
+        # No self-signup with a password: admins create local accounts.
+        return False
+
+
+def _clean_username(value: str) -> str:
+    return _USERNAME_UNSAFE.sub("", value)[:_USERNAME_MAX]
+
+
+def _unique_username(base: str) -> str:
+    base = base or "user"
+    candidate, n = base, 1
+    while User.objects.filter(username__iexact=candidate).exists():
+        n += 1
+        suffix = str(n)
+        candidate = base[: _USERNAME_MAX - len(suffix)] + suffix
+    return candidate
+
+
+def _refuse(request: HttpRequest, sociallogin: SocialLogin, reason: str) -> ImmediateHttpResponse:
+    response = render(
+        request,
+        "socialaccount/refused.html",
+        {"provider_name": sociallogin.provider.name, "reason": reason},
+        status=403,
+    )
+    return ImmediateHttpResponse(response)
+
+
+class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    def is_open_for_signup(self, request: HttpRequest, sociallogin: SocialLogin) -> bool:
+        # The identity provider vouches for its people: their first sign-in creates them.
+        return True
+
+    def pre_social_login(self, request: HttpRequest, sociallogin: SocialLogin) -> None:
+        # Runs after allauth looked the identity up: by its provider uid (already linked)
+        # or by a verified email (EMAIL_AUTHENTICATION). Anything else would be a new user.
+        if sociallogin.is_existing or sociallogin.user is None or sociallogin.user.pk:
+            return
+        verified = [a.email for a in sociallogin.email_addresses if a.verified]
+        if not verified:
+            email = user_email(sociallogin.user) or ""
+            if email and User.objects.for_email(email).exists():
+                raise _refuse(
+                    request,
+                    sociallogin,
+                    "The identity provider did not confirm that the email address is yours, "
+                    "and a portal user already has it. Ask the provider's administrator to "
+                    "mark the address as verified, or sign in with your portal password.",
+                )
+            raise _refuse(
+                request,
+                sociallogin,
+                "The identity provider did not give a verified email address, which the "
+                "portal needs to create your user.",
+            )
+        # A verified address is the portal user's address: it must be the one saved.
+        user_email(sociallogin.user, verified[0])
+
+    def populate_user(self, request: HttpRequest, sociallogin: SocialLogin, data: dict) -> User:
+        user = super().populate_user(request, sociallogin, data)
+        email = user_email(user) or ""
+        base = _clean_username(data.get("username") or email.partition("@")[0])
+        user_username(user, _unique_username(base))
+        name_parts = (data.get("name") or "").partition(" ")
+        user.given_name = (data.get("first_name") or name_parts[0] or "")[:64]
+        user.family_name = (data.get("last_name") or name_parts[2] or "")[:64]
+        return user

@@ -1,0 +1,110 @@
+"""What every API view shares: authentication and roles, input and output, query filters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, time
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import serializers, status, viewsets
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accessgroups.api.permissions import ActionRoles
+from accessgroups.models import ProvisioningStatus
+
+
+class PortalViewSet(viewsets.GenericViewSet):
+    # Signed in, then the role each action names in ``action_roles`` (an action missing
+    # there is refused). Subclasses carry a docstring: it is the endpoint's text in the docs.
+
+    permission_classes = [IsAuthenticated, ActionRoles]
+    action_roles: dict[str, str] = {}
+    lookup_value_regex = r"[0-9]+"
+
+    def read_input(
+        self, serializer_class: type[serializers.Serializer], **kwargs: Any
+    ) -> dict[str, Any]:
+        """The request body checked by an input serializer; 400 naming the field if not."""
+        serializer = serializer_class(data=self.request.data, **kwargs)
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+
+    def respond(self, obj: Any, code: int = status.HTTP_200_OK) -> Response:
+        """The row as a list shows it: re-read through the view's queryset."""
+        fresh = self.get_queryset().get(pk=obj.pk)
+        return Response(self.get_serializer(fresh).data, status=code)
+
+
+def query_text(request: Request, name: str) -> str | None:
+    """A free-text filter; None when absent. NUL never matches anything and PostgreSQL
+    refuses it in a query, so it is refused here, naming the parameter."""
+    value = request.query_params.get(name)
+    if value in (None, ""):
+        return None
+    if "\x00" in value:
+        raise ValidationError({name: "Remove the NUL character."})
+    return value
+
+
+def query_choice(
+    request: Request, name: str, choices: Iterable[str], default: str | None = None
+) -> str | None:
+    value = request.query_params.get(name, default)
+    if value is None or value == "":
+        return default
+    if value not in choices:
+        raise ValidationError({name: f"Use one of: {', '.join(choices)}."})
+    return value
+
+
+def query_int(request: Request, name: str) -> int | None:
+    value = request.query_params.get(name)
+    if value in (None, ""):
+        return None
+    # isdigit() alone accepts digits such as "²" that int() refuses.
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
+        raise ValidationError({name: "Give a numeric id."})
+    return int(value)
+
+
+def query_time(request: Request, name: str, *, end_of_day: bool = False) -> datetime | None:
+    """An ISO 8601 date-time, or a date (its start, or with end_of_day its end); UTC if naive."""
+    value = request.query_params.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        # A bare date first: parse_datetime would read "2025-01-31" as its midnight,
+        # and "until" a day means to the end of it.
+        day = parse_date(value) if "T" not in value and " " not in value else None
+        if day is not None:
+            moment = datetime.combine(day, time.max if end_of_day else time.min)
+        else:
+            moment = parse_datetime(value)
+    except ValueError:  # well-formed but impossible, e.g. month 13
+        moment = None
+    if moment is None:
+        raise ValidationError(
+            {name: "Give an ISO 8601 date or date and time, e.g. 2025-01-31T12:00:00Z."}
+        )
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, UTC)
+    return moment
+
+
+BOOLEAN_CHOICES = ("true", "false")
+PROVISIONING_STATUSES = [c.value for c in ProvisioningStatus]
+PROVISIONING_FILTER = OpenApiParameter(
+    "provisioning_status", str, enum=PROVISIONING_STATUSES, description="Only rows in this state."
+)
+
+
+def filter_provisioning(request: Request, queryset: QuerySet) -> QuerySet:
+    wanted = query_choice(request, "provisioning_status", PROVISIONING_STATUSES)
+    return queryset.filter(provisioning_status=wanted) if wanted else queryset

@@ -1,0 +1,230 @@
+"""Demo data for `make run`: accounts, access groups and the personas, idempotently.
+
+Every run gives the demo users fresh random passwords and prints them with their API
+tokens: this printout is deliberate, for a local demo, and the only place the portal shows
+a secret. Every run also re-enqueues provisioning of everything that has an Identity Center
+side, because the embedded fake Identity Center starts empty each time.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+from django.db.models import F
+from rest_framework.authtoken.models import Token
+
+from accessgroups import configuration
+from accessgroups.models import (
+    AccessGroup,
+    AccessGroupAccount,
+    Account,
+    Membership,
+    ProvisioningStatus,
+    User,
+)
+from accessgroups.services import enqueue, membership_grant
+
+ACCOUNTS = [
+    ("111122223333", "sandbox"),
+    ("222233334444", "staging"),
+    ("333344445555", "production"),
+    ("444455556666", "security-audit"),
+]
+
+# Developers may use the console's Systems Manager sessions but never touch IAM users.
+DEVELOPERS_INLINE_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "NoLongLivedCredentials",
+            "Effect": "Deny",
+            "Action": ["iam:CreateUser", "iam:CreateAccessKey", "iam:CreateLoginProfile"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "SessionManager",
+            "Effect": "Allow",
+            "Action": ["ssm:StartSession", "ssm:TerminateSession", "ssm:ResumeSession"],
+            "Resource": "*",
+        },
+    ],
+}
+
+ACCESS_GROUPS = [
+    {
+        "name": "ReadOnly",
+        "description": "Read-only access to every account.",
+        "accounts": [a for a, _ in ACCOUNTS],
+        "aws_managed_policies": ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+        "session_duration": "PT8H",
+        "approvers": ["bob"],
+        "requestable": True,
+        "max_duration_hours": None,
+    },
+    {
+        "name": "Developers",
+        "description": "Build and debug in the sandbox and staging accounts.",
+        "accounts": ["111122223333", "222233334444"],
+        "aws_managed_policies": ["arn:aws:iam::aws:policy/PowerUserAccess"],
+        "inline_policy": DEVELOPERS_INLINE_POLICY,
+        "session_duration": "PT4H",
+        "approvers": ["bob"],
+        "requestable": True,
+        "max_duration_hours": 8,
+    },
+    {
+        "name": "ProductionAdmin",
+        "description": "Break-glass administration of production.",
+        "accounts": ["333344445555"],
+        "aws_managed_policies": ["arn:aws:iam::aws:policy/AdministratorAccess"],
+        "session_duration": "PT1H",
+        "approvers": ["bob"],
+        "requestable": True,
+        "max_duration_hours": 4,
+    },
+]
+
+
+@dataclass(frozen=True)
+class Persona:
+    username: str
+    given_name: str
+    family_name: str
+    role: str
+    roles: tuple[str, ...] = ()
+
+
+PERSONAS = [
+    Persona("alice", "Alice", "Archer", "requester"),
+    Persona("bob", "Bob", "Baker", "approver of every demo group"),
+    Persona("carol", "Carol", "Carter", "auditor", roles=("auditor",)),
+]
+ADMIN = Persona("admin", "Ada", "Admin", "admin (superuser)")
+EMAIL_DOMAIN = "example.com"
+
+
+def _admin() -> User:
+    admin = User.objects.filter(username=ADMIN.username).first()
+    if admin is None:
+        admin = User.objects.create_superuser(
+            ADMIN.username,
+            f"{ADMIN.username}@{EMAIL_DOMAIN}",
+            None,
+            given_name=ADMIN.given_name,
+            family_name=ADMIN.family_name,
+            display_name=f"{ADMIN.given_name} {ADMIN.family_name}",
+        )
+    return admin
+
+
+def _persona(admin: User, persona: Persona) -> User:
+    user = User.objects.filter(username=persona.username).first()
+    if user is None:
+        user = configuration.user_onboard(
+            actor=admin,
+            username=persona.username,
+            email=f"{persona.username}@{EMAIL_DOMAIN}",
+            given_name=persona.given_name,
+            family_name=persona.family_name,
+            roles=persona.roles,
+        )
+    return user
+
+
+def resync_identity_center() -> dict[str, int]:
+    """Make every row with an Identity Center side go through provisioning again.
+
+    Rows marked in sync say nothing about an Identity Center that was just started empty;
+    bumping ``generation`` makes the tasks do the work (and heal stale ids) instead of
+    returning early.
+    """
+    stale = {"generation": F("generation") + 1, "provisioning_status": ProvisioningStatus.PENDING, "last_error": ""}
+    with transaction.atomic():
+        users = list(
+            User.objects.filter(is_active=True, onboarding_requested=True).values_list("pk", flat=True)
+        )
+        groups = list(AccessGroup.objects.live().values_list("pk", flat=True))
+        memberships = list(Membership.objects.active().values_list("pk", flat=True))
+        User.objects.filter(pk__in=users).update(**stale)
+        AccessGroup.objects.filter(pk__in=groups).update(**stale)
+        AccessGroupAccount.objects.filter(access_group__in=groups, valid_to__isnull=True).update(
+            provisioning_status=ProvisioningStatus.PENDING, last_error=""
+        )
+        Membership.objects.filter(pk__in=memberships).update(**stale)
+        for pk in users:
+            enqueue("user_onboard_task", pk)
+        for pk in groups:
+            enqueue("access_group_sync_task", pk)
+        for pk in memberships:
+            enqueue("membership_sync_task", pk)
+    return {"users": len(users), "access_groups": len(groups), "memberships": len(memberships)}
+
+
+class Command(BaseCommand):
+    help = (
+        "Create demo accounts, access groups and users (idempotent), give the demo users new "
+        "passwords, print them with API tokens, and re-enqueue Identity Center provisioning."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--base-url", default="http://127.0.0.1:8000", help="Where the portal is served, for the printout."
+        )
+
+    def handle(self, *args, base_url: str, **options) -> None:
+        admin = _admin()
+        users = [_persona(admin, persona) for persona in PERSONAS]
+        for account_id, name in ACCOUNTS:
+            if not Account.objects.filter(account_id=account_id).exists():
+                configuration.account_create(actor=admin, account_id=account_id, name=name)
+        for spec in ACCESS_GROUPS:
+            if not AccessGroup.objects.live().filter(name=spec["name"]).exists():
+                configuration.access_group_create(actor=admin, **spec)
+        alice = users[0]
+        read_only = AccessGroup.objects.live().get(name="ReadOnly")
+        if not Membership.objects.active().filter(user=alice, access_group=read_only).exists():
+            membership_grant(
+                user=alice,
+                access_group=read_only,
+                granted_by=admin,
+                justification="Demo data: everyone starts with read-only access.",
+            )
+        counts = resync_identity_center()
+
+        rows = []
+        for persona, user in [*zip(PERSONAS, users, strict=True), (ADMIN, admin)]:
+            password = secrets.token_urlsafe(12)
+            user.set_password(password)
+            user.save(update_fields=["password"])
+            token, _ = Token.objects.get_or_create(user=user)
+            rows.append((user.username, persona.role, password, token.key))
+        self._print(rows, counts, base_url.rstrip("/"))
+
+    def _print(self, rows: list[tuple[str, str, str, str]], counts: dict[str, int], base_url: str) -> None:
+        out = self.stdout
+        out.write("")
+        out.write(self.style.SUCCESS("Demo users (new passwords every run):"))
+        out.write(f"  {'username':<8}  {'password':<16}  {'API token':<40}  role")
+        for username, role, password, token in rows:
+            out.write(f"  {username:<8}  {password:<16}  {token:<40}  {role}")
+        out.write("")
+        out.write(f"  API docs:      {base_url}/api/docs/")
+        out.write(f"  Sign in:       {base_url}/accounts/login/  (username or email)")
+        if settings.REQUIRE_MFA_FOR_APPROVERS:
+            out.write(f"  MFA:           required for approvers and admins; enrol at {base_url}/accounts/2fa/")
+        else:
+            out.write(
+                "  MFA:           NOT required in this demo (REQUIRE_MFA_FOR_APPROVERS=0); "
+                f"production requires it for approvers and admins. Try it at {base_url}/accounts/2fa/"
+            )
+        out.write(f"  Django admin:  {base_url}/admin/  (user admin)")
+        out.write(f"  Try:           curl -H 'Authorization: Token {rows[0][3]}' {base_url}/api/v1/access-groups/")
+        out.write(
+            f"  Provisioning re-enqueued for {counts['users']} users, {counts['access_groups']} access groups "
+            f"and {counts['memberships']} memberships."
+        )
+        out.write("")

@@ -1,0 +1,213 @@
+"""`manage.py serve`: the portal with everything it needs, as one process tree.
+
+Starts, as child processes: a fake Identity Center (unless ``AWS_ENDPOINT_URL`` is set), a
+Celery worker on the queues ``celery`` and ``identity-center``, Celery beat, and the web
+server. With no ``CELERY_BROKER_URL`` the worker and the web server share kombu's
+filesystem transport under the var folder, so no broker has to be installed; tasks still
+run in the worker, never inside a web request.
+
+Each child runs in its own process group, so a Ctrl+C in the terminal reaches this process
+only, which then stops the children in order (web first, fake last) and waits for them.
+On Linux the children are also told to stop if this process dies without cleaning up.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from types import FrameType
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from provisioning.fake import FakeIdentityCenter, wait_for_http
+
+QUEUES = "celery,identity-center"
+# How long a child may take to stop after SIGTERM: a worker finishes its running tasks.
+STOP_TIMEOUT_SECONDS = 30
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM when the parent dies (Linux only)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return
+    PR_SET_PDEATHSIG = 1
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class StopRequested(BaseException):
+    """Raised by the signal handler: not an Exception, so no ``except Exception`` eats it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen
+    stopped: bool = field(default=False)
+
+    def signal_group(self, signum: int) -> None:
+        try:
+            os.killpg(self.process.pid, signum)
+        except ProcessLookupError:
+            pass
+
+
+class Supervisor:
+    """Starts children, notices when one dies, and stops them all."""
+
+    def __init__(self, env: dict[str, str], log) -> None:
+        self.env = env
+        self.log = log
+        self.children: list[Child] = []
+
+    def spawn(self, name: str, command: list[str]) -> subprocess.Popen:
+        process = subprocess.Popen(
+            command,
+            env=self.env,
+            cwd=str(settings.BASE_DIR),
+            process_group=0,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        )
+        self.children.append(Child(name, process))
+        self.log(f"started {name} (pid {process.pid})")
+        return process
+
+    def adopt(self, name: str, process: subprocess.Popen) -> None:
+        self.children.append(Child(name, process))
+
+    @staticmethod
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        raise StopRequested(signum)
+
+    def dead_child(self) -> Child | None:
+        return next((c for c in self.children if c.process.poll() is not None), None)
+
+    def stop_all(self) -> None:
+        # Newest first: the web server stops taking requests before the worker goes away.
+        for child in reversed(self.children):
+            if child.process.poll() is None:
+                child.signal_group(signal.SIGTERM)
+                try:
+                    child.process.wait(STOP_TIMEOUT_SECONDS)
+                except subprocess.TimeoutExpired:
+                    self.log(f"{child.name} did not stop within {STOP_TIMEOUT_SECONDS} s; killing it")
+                    child.signal_group(signal.SIGKILL)
+                    child.process.wait()
+            # Anything the child left behind in its group (e.g. gunicorn's workers).
+            child.signal_group(signal.SIGKILL)
+            self.log(f"stopped {child.name}")
+
+
+class Command(BaseCommand):
+    help = (
+        "Serve the portal with an embedded Celery worker and beat, and a fake Identity Center "
+        "unless AWS_ENDPOINT_URL is set. Stops them all on Ctrl+C or SIGTERM."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument(
+            "--server",
+            choices=("runserver", "gunicorn"),
+            default="runserver",
+            help="runserver (serves static files with DEBUG on) or gunicorn (as in production).",
+        )
+        parser.add_argument("--concurrency", type=int, default=4, help="Threads of the embedded worker.")
+        parser.add_argument(
+            "--fake-port", type=int, default=0, help="Port of the fake Identity Center (0: any free port)."
+        )
+        parser.add_argument("--seed-demo", action="store_true", help="Run seed_demo once the portal answers.")
+        parser.add_argument("--ready-timeout", type=float, default=120)
+
+    def log(self, message: str) -> None:
+        self.stdout.write(f"[serve] {message}")
+        self.stdout.flush()
+
+    def handle(self, *args, **options) -> None:
+        env = dict(os.environ)
+        env["DJANGO_SETTINGS_MODULE"] = settings.SETTINGS_MODULE
+        env["PYTHONUNBUFFERED"] = "1"
+        supervisor = Supervisor(env, self.log)
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, supervisor.request_stop)
+
+        base_url = f"http://{options['host']}:{options['port']}"
+        failed: str | None = None
+        try:
+            self._start(supervisor, options, base_url)
+            if options["seed_demo"]:
+                # In this process, after the web server answers, so the printout is the
+                # last thing on screen; the worker picks up what seeding enqueues.
+                call_command("seed_demo", base_url=base_url, stdout=self.stdout)
+            self.log(f"the portal is ready at {base_url}/ (Ctrl+C stops everything)")
+            while (dead := supervisor.dead_child()) is None:
+                time.sleep(0.5)
+            failed = f"{dead.name} exited with code {dead.process.returncode}"
+        except StopRequested as stop:
+            self.log(f"{stop}: stopping")
+        except Exception as exc:
+            failed = f"{type(exc).__name__}: {exc}"
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(signum, signal.SIG_IGN)
+            supervisor.stop_all()
+        if failed:
+            raise CommandError(f"stopped because {failed}")
+
+    def _start(self, supervisor: Supervisor, options: dict, base_url: str) -> None:
+        env = supervisor.env
+        python = sys.executable
+        if not env.get("AWS_ENDPOINT_URL"):
+            fake = FakeIdentityCenter(port=options["fake_port"])
+            fake.start(
+                env=env,
+                process_group=0,
+                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            )
+            supervisor.adopt("fake Identity Center", fake.process)
+            env.update(fake.environment())
+            self.log(f"fake Identity Center (moto server) at {fake.endpoint_url}")
+        else:
+            self.log(f"Identity Center endpoint: {env['AWS_ENDPOINT_URL']}")
+
+        var_dir = str(settings.VAR_DIR)
+        supervisor.spawn(
+            "worker",
+            [
+                python, "-m", "celery", "-A", "portal", "worker",
+                "-Q", QUEUES,
+                "--pool", "threads",
+                "--concurrency", str(options["concurrency"]),
+                "--hostname", f"embedded-{os.getpid()}@%h",
+                "--without-mingle", "--without-gossip",
+                "--loglevel", "INFO",
+            ],
+        )
+        supervisor.spawn(
+            "beat",
+            [
+                python, "-m", "celery", "-A", "portal", "beat",
+                "--schedule", os.path.join(var_dir, "celerybeat-schedule"),
+                "--loglevel", "INFO",
+            ],
+        )
+        address = f"{options['host']}:{options['port']}"
+        if options["server"] == "gunicorn":
+            web = [python, "-m", "gunicorn", "portal.wsgi", "--bind", address, "--workers", "2",
+                   "--access-logfile", "-"]
+        else:
+            web = [python, "-m", "django", "runserver", "--noreload", address]
+        process = supervisor.spawn("web", web)
+        wait_for_http(f"{base_url}/api/schema/", timeout=options["ready_timeout"], process=process)

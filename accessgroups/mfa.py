@@ -1,0 +1,57 @@
+"""Approvers and admins must use multi-factor authentication before they use the portal.
+
+With ``REQUIRE_MFA_FOR_APPROVERS`` on, a signed-in approver (named approver of any access
+group) or admin who has no TOTP or WebAuthn authenticator is sent to the two-factor page
+before any other page; session calls to the API get a 403 that says why. API calls with a
+token are not affected: the session middleware does not see them (DRF authenticates them
+later), and tokens are issued by admins on purpose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from allauth.mfa.models import Authenticator
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+
+# Pages a user without MFA still needs: allauth's own (enrolment, sign-out, password
+# change) and the static files those pages use.
+_ALWAYS_ALLOWED = ("/accounts/",)
+
+# Authenticators that are a second factor on their own (recovery codes come with them).
+_SECOND_FACTORS = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
+
+
+def mfa_required(user) -> bool:
+    """True when this user must enrol an authenticator before using the portal."""
+    if not getattr(settings, "REQUIRE_MFA_FOR_APPROVERS", False):
+        return False
+    if not user.is_authenticated or not user.is_active:
+        return False
+    # Cheapest test first: most users are requesters, who need one query to rule out.
+    if not (user.is_admin or user.approver_of.exists()):
+        return False
+    return not Authenticator.objects.filter(user=user, type__in=_SECOND_FACTORS).exists()
+
+
+class RequireMFAMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not self._exempt(request.path_info) and mfa_required(request.user):
+            if request.path_info.startswith("/api/"):
+                return JsonResponse(
+                    {"detail": "Set up two-factor authentication in the portal first."},
+                    status=403,
+                )
+            return redirect(reverse("mfa_index"))
+        return self.get_response(request)
+
+    @staticmethod
+    def _exempt(path: str) -> bool:
+        static = "/" + settings.STATIC_URL.lstrip("/")
+        return path.startswith(_ALWAYS_ALLOWED) or path.startswith(static)
