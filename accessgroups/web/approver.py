@@ -1,0 +1,141 @@
+"""Approver pages: the queue of requests this user may decide, their past decisions, and the
+active access they may revoke. Who may decide what is the services' and querysets' rule
+(``AccessRequest.objects.decidable_by``, ``services.can_decide``), not this module's."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from accessgroups import services
+from accessgroups.errors import Conflict
+from accessgroups.models import AccessRequest, Decision, Membership, User
+from accessgroups.web.requester import current_accounts_prefetch, paginate
+from accessgroups.web.requester_forms import CommentForm
+
+
+def may_approve(user: User) -> bool:
+    """Admins and the approvers of some access group see the approval pages."""
+    return user.is_active and (user.is_admin or user.approver_of.exists())
+
+
+def _require_approver(user: User) -> None:
+    if not may_approve(user):
+        raise PermissionDenied("Only approvers and admins can open the approval pages.")
+
+
+def revocable_memberships(user: User) -> QuerySet[Membership]:
+    """Active memberships of the groups this user decides for (every group for an admin)."""
+    memberships = Membership.objects.active()
+    if not user.is_admin:
+        memberships = memberships.filter(access_group__approvers=user)
+    return (
+        memberships.select_related("user", "access_group", "granted_by")
+        .prefetch_related(current_accounts_prefetch("access_group__"))
+        .order_by("access_group__name", "user__username", "id")
+    )
+
+
+def _render_approvals(
+    request: HttpRequest, failed: tuple[int, CommentForm] | None = None, status: int = 200
+) -> HttpResponse:
+    user = request.user
+    queue = (
+        AccessRequest.objects.decidable_by(user)
+        .select_related("requester", "access_group")
+        .prefetch_related(current_accounts_prefetch("access_group__"))
+        .order_by("created_at", "id")
+    )
+    queue_page = paginate(request, queue)
+    for item in queue_page.object_list:
+        # A comment that was refused comes back with its error, by its own request.
+        if failed is not None and failed[0] == item.pk:
+            item.comment_form = failed[1]
+        else:
+            item.comment_form = CommentForm(prefix=f"r{item.pk}")
+    decisions = (
+        Decision.objects.filter(decided_by=user)
+        .select_related("request__access_group", "requester")
+        .order_by("-created_at", "-id")
+    )
+    return render(
+        request,
+        "accessgroups/approvals/approvals.html",
+        {
+            "queue_page": queue_page,
+            "decisions_page": paginate(request, decisions, param="dpage"),
+            "memberships_page": paginate(request, revocable_memberships(user), param="mpage"),
+        },
+        status=status,
+    )
+
+
+@require_GET
+@login_required
+def approvals(request: HttpRequest) -> HttpResponse:
+    _require_approver(request.user)
+    return _render_approvals(request)
+
+
+def _decide(request: HttpRequest, pk: int, approve: bool) -> HttpResponse:
+    _require_approver(request.user)
+    access_request = get_object_or_404(
+        AccessRequest.objects.visible_to(request.user).select_related("access_group", "requester"),
+        pk=pk,
+    )
+    form = CommentForm(request.POST, prefix=f"r{pk}")
+    if not form.is_valid():
+        return _render_approvals(request, failed=(pk, form), status=400)
+    action = services.access_request_approve if approve else services.access_request_reject
+    try:
+        # PermissionDenied (e.g. one's own request) becomes a 403 and changes nothing.
+        action(
+            access_request=access_request,
+            approver=request.user,
+            comment=form.cleaned_data["comment"],
+        )
+    except Conflict as refusal:
+        messages.error(request, refusal.message)
+    else:
+        verb = "approved" if approve else "rejected"
+        messages.success(
+            request,
+            f"You {verb} {access_request.requester.username}'s request for {access_request.access_group.name}.",
+        )
+    return redirect("web:approvals")
+
+
+@require_POST
+@login_required
+def request_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    return _decide(request, pk, approve=True)
+
+
+@require_POST
+@login_required
+def request_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    return _decide(request, pk, approve=False)
+
+
+@require_POST
+@login_required
+def membership_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_approver(request.user)
+    membership = get_object_or_404(Membership.objects.select_related("user", "access_group"), pk=pk)
+    try:
+        services.membership_revoke(
+            membership=membership, revoked_by=request.user, comment="revoked by an approver"
+        )
+    except Conflict as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(
+            request,
+            f"{membership.user.username}'s access to {membership.access_group.name} is being removed.",
+        )
+    return redirect("web:approvals")

@@ -1,0 +1,230 @@
+"""Auditor pages: who has access, and the audit log.
+
+Both read the same selector and queryset as the API's reports, and their "Export CSV" links
+point at the API's own CSV endpoints with the same filters (the API accepts the browser
+session), so a page and its export can never disagree on what a filter means.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, time
+from typing import Any
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from accessgroups.models import AccessGroup, Account, AuditEvent, User
+from accessgroups.selectors import who_has_access as who_has_access_rows
+from accessgroups.web.requester import paginate
+
+REPORT_PAGE_SIZE = 50
+TEXT_MAX = 150
+
+
+def require_auditor(user: User) -> None:
+    if not user.can_audit:
+        raise PermissionDenied("Only auditors and admins can open the reports.")
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL refuses NUL in a query; it can never match anything anyway.
+    if "\x00" in value:
+        raise forms.ValidationError("Remove the NUL character.")
+    return value.strip()
+
+
+# --- who has access ---------------------------------------------------------------------------
+
+
+class WhoHasAccessFilters(forms.Form):
+    user = forms.CharField(label="User", required=False, max_length=TEXT_MAX)
+    access_group = forms.TypedChoiceField(
+        label="Access group", required=False, coerce=int, empty_value=None
+    )
+    account = forms.ChoiceField(label="Account", required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["access_group"].choices = [("", "Any access group")] + [
+            (g.pk, g.name)
+            for g in AccessGroup.objects.live().only("id", "name").order_by("name", "id")
+        ]
+        self.fields["account"].choices = [("", "Any account")] + [
+            (a.account_id, f"{a.name} ({a.account_id})")
+            for a in Account.objects.only("account_id", "name").order_by("name", "account_id")
+        ]
+
+    def clean_user(self) -> User | None:
+        username = _no_nul(self.cleaned_data["user"])
+        if not username:
+            return None
+        found = User.objects.filter(username=username).first()
+        if found is None:
+            raise forms.ValidationError(f"No user {username!r}.")
+        return found
+
+    def selector_filters(self) -> dict[str, Any]:
+        """The keyword arguments of the selector (and, below, of the API's query)."""
+        data = self.cleaned_data
+        found: dict[str, Any] = {}
+        if data.get("user"):
+            found["user"] = data["user"]
+        if data.get("access_group"):
+            found["access_group"] = AccessGroup(pk=data["access_group"])
+        if data.get("account"):
+            found["account"] = Account.objects.get(account_id=data["account"])
+        return found
+
+    def api_query(self) -> dict[str, str]:
+        data = self.cleaned_data
+        query: dict[str, str] = {}
+        if data.get("user"):
+            query["user"] = data["user"].username
+        if data.get("access_group"):
+            query["access_group"] = str(data["access_group"])
+        if data.get("account"):
+            query["account"] = data["account"]
+        return query
+
+
+@require_GET
+@login_required
+def who_has_access(request: HttpRequest) -> HttpResponse:
+    require_auditor(request.user)
+    # Always bound: no filters at all is a valid (empty) filter.
+    form = WhoHasAccessFilters(request.GET)
+    rows: Any = []
+    export_url = None
+    if form.is_valid():
+        rows = who_has_access_rows(**form.selector_filters())
+        export_url = (
+            f"{reverse('who-has-access-list')}?{urlencode({'format': 'csv', **form.api_query()})}"
+        )
+    # A filter that names nothing known lists nothing, rather than everything.
+    return render(
+        request,
+        "accessgroups/reports/who_has_access.html",
+        {
+            "form": form,
+            "page": paginate(request, rows, per_page=REPORT_PAGE_SIZE),
+            "export_url": export_url,
+        },
+        status=200 if form.is_valid() else 400,
+    )
+
+
+# --- audit log ------------------------------------------------------------------------------
+
+
+class AuditLogFilters(forms.Form):
+    action = forms.CharField(
+        label="Action", required=False, max_length=128, help_text="e.g. request.approved"
+    )
+    actor = forms.CharField(
+        label="Actor", required=False, max_length=TEXT_MAX, help_text="Username of who acted."
+    )
+    object_type = forms.CharField(
+        label="Object type",
+        required=False,
+        max_length=32,
+        help_text="e.g. accessrequest, accessgroup",
+    )
+    object_id = forms.CharField(label="Object id", required=False, max_length=64)
+    since = forms.DateField(
+        label="Since", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label="Until", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean_action(self) -> str:
+        return _no_nul(self.cleaned_data["action"])
+
+    def clean_actor(self) -> str:
+        return _no_nul(self.cleaned_data["actor"])
+
+    def clean_object_type(self) -> str:
+        return _no_nul(self.cleaned_data["object_type"])
+
+    def clean_object_id(self) -> str:
+        return _no_nul(self.cleaned_data["object_id"])
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            self.add_error("until", "Until is before since.")
+        return data
+
+    def filter(self, events: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
+        data = self.cleaned_data
+        for name, lookup in (
+            ("action", "action"),
+            ("actor", "actor_username"),
+            ("object_type", "object_type"),
+            ("object_id", "object_id"),
+        ):
+            if data.get(name):
+                events = events.filter(**{lookup: data[name]})
+        since, until = self.moments()
+        if since:
+            events = events.filter(created_at__gte=since)
+        if until:
+            events = events.filter(created_at__lte=until)
+        return events
+
+    def moments(self) -> tuple[datetime | None, datetime | None]:
+        """Days are UTC days: since from the start of its day, until to the end of its day."""
+        data = self.cleaned_data
+        since = datetime.combine(data["since"], time.min, UTC) if data.get("since") else None
+        until = datetime.combine(data["until"], time.max, UTC) if data.get("until") else None
+        return since, until
+
+    def api_query(self) -> dict[str, str]:
+        data = self.cleaned_data
+        query = {
+            name: data[name]
+            for name in ("action", "actor", "object_type", "object_id")
+            if data.get(name)
+        }
+        # Exact moments, not dates: the export then means what the page shows, whatever
+        # way the API reads a bare date.
+        for name, moment in zip(("since", "until"), self.moments(), strict=True):
+            if moment:
+                query[name] = moment.isoformat()
+        return query
+
+
+@require_GET
+@login_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    require_auditor(request.user)
+    form = AuditLogFilters(request.GET)
+    events: Any = AuditEvent.objects.none()
+    export_url = None
+    if form.is_valid():
+        events = form.filter(AuditEvent.objects.order_by("-sequence"))
+        export_url = (
+            f"{reverse('audit-event-list')}?{urlencode({'format': 'csv', **form.api_query()})}"
+        )
+    page = paginate(request, events, per_page=REPORT_PAGE_SIZE)
+    for event in page.object_list:
+        # The same JSON the CSV export writes, rather than a Python repr.
+        event.data_json = json.dumps(event.data, sort_keys=True) if event.data else ""
+    return render(
+        request,
+        "accessgroups/reports/audit_log.html",
+        {
+            "form": form,
+            "page": page,
+            "export_url": export_url,
+        },
+        status=200 if form.is_valid() else 400,
+    )

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from accessgroups.web import auditor, matrix
+
+urlpatterns = [
+    path("", auditor.who_has_access, name="who-has-access"),
+    path("audit-log/", auditor.audit_log, name="audit-log"),
+    path("matrix/", matrix.access_matrix_page, name="access-matrix"),
+]

@@ -1,0 +1,185 @@
+"""Forms of the admin pages. They check shapes only (lengths, numbers, one item per line);
+the rules live in accessgroups/configuration.py, whose field-keyed errors ``show_refusal``
+puts back by the field they name."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+
+from accessgroups.configuration import ROLES
+from accessgroups.models import AccessGroup, Account, PolicyKind, User
+
+TEXT_MAX = 4000
+# An inline policy is at most 32,768 bytes; the service checks the real limits.
+POLICY_TEXT_MAX = 40_000
+HOURS_MAX = 2_147_483_647
+
+
+class AccountForm(forms.Form):
+    account_id = forms.CharField(label="Account id", max_length=12, help_text="12 digits.")
+    name = forms.CharField(label="Name", max_length=128)
+    email = forms.CharField(label="Email", max_length=254, required=False)
+
+
+class OnboardForm(forms.Form):
+    username = forms.CharField(label="Username", max_length=150)
+    email = forms.CharField(label="Email", max_length=254)
+    given_name = forms.CharField(label="Given name", max_length=64)
+    family_name = forms.CharField(label="Family name", max_length=64)
+    display_name = forms.CharField(
+        label="Display name",
+        max_length=128,
+        required=False,
+        help_text="Empty: given and family name.",
+    )
+    roles = forms.MultipleChoiceField(
+        label="Roles",
+        required=False,
+        choices=[(role, role.capitalize()) for role in ROLES],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Everyone can request access; these add auditing or administration.",
+    )
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+class AccessGroupForm(forms.Form):
+    """Every field of an access group. ``name`` only exists when the group is created:
+    Identity Center cannot rename a permission set."""
+
+    name = forms.CharField(
+        label="Name",
+        max_length=64,
+        help_text="Letters, digits and +=,.@_- (up to 32); fixed once created.",
+    )
+    description = forms.CharField(
+        label="Description",
+        max_length=TEXT_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    accounts = forms.MultipleChoiceField(
+        label="Accounts", required=False, help_text="The AWS accounts this group grants access to."
+    )
+    aws_managed_policies = forms.CharField(
+        label="AWS managed policies",
+        required=False,
+        max_length=TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One ARN per line, e.g. arn:aws:iam::aws:policy/ReadOnlyAccess.",
+    )
+    customer_managed_policies = forms.CharField(
+        label="Customer managed policies",
+        required=False,
+        max_length=TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text='One per line: "path name" (e.g. "/team/ DeployPolicy"), or just the name for path /. '
+        "Each must exist in every account.",
+    )
+    inline_policy = forms.CharField(
+        label="Inline policy",
+        required=False,
+        max_length=POLICY_TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false"}),
+        help_text="A JSON policy document; empty for none.",
+    )
+    session_duration = forms.CharField(
+        label="Session duration",
+        max_length=16,
+        initial="PT1H",
+        help_text="ISO 8601, from PT1H to PT12H (e.g. PT1H30M).",
+    )
+    approvers = forms.MultipleChoiceField(label="Approvers", required=False)
+    requestable = forms.BooleanField(
+        label="Requestable",
+        required=False,
+        initial=True,
+        help_text="Shown in the catalogue; people can ask for it.",
+    )
+    max_duration_hours = forms.IntegerField(
+        label="Maximum duration (hours)",
+        required=False,
+        min_value=1,
+        max_value=HOURS_MAX,
+        help_text="The longest grant a request may ask for; empty for no limit.",
+    )
+    applications_note = forms.CharField(
+        label="Applications",
+        max_length=TEXT_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Applications this group opens, noted by hand (no API attaches them).",
+    )
+
+    def __init__(self, *args: Any, access_group: AccessGroup | None = None, **kwargs: Any) -> None:
+        data = args[0] if args else kwargs.get("data")
+        if access_group is not None and data is None:
+            kwargs["initial"] = initial_for(access_group)
+        super().__init__(*args, **kwargs)
+        self.access_group = access_group
+        if access_group is not None:
+            del self.fields["name"]
+        self.fields["accounts"].choices = [
+            (a.account_id, f"{a.name} ({a.account_id})")
+            for a in Account.objects.only("account_id", "name").order_by("name", "account_id")
+        ]
+        self.fields["approvers"].choices = [
+            (u.username, u.username if not u.display_name else f"{u.display_name} ({u.username})")
+            for u in User.objects.filter(is_active=True)
+            .only("username", "display_name")
+            .order_by("username")
+        ]
+        for name in ("accounts", "approvers"):
+            self.fields[name].widget.attrs["size"] = 8
+
+    def clean_customer_managed_policies(self) -> list[dict[str, str]]:
+        policies = []
+        for line in _lines(self.cleaned_data["customer_managed_policies"]):
+            parts = line.split()
+            if len(parts) == 1:
+                policies.append({"path": "/", "name": parts[0]})
+            elif len(parts) == 2:
+                policies.append({"path": parts[0], "name": parts[1]})
+            else:
+                raise forms.ValidationError(f'Write "path name" or just the name; got {line!r}.')
+        return policies
+
+    def clean_aws_managed_policies(self) -> list[str]:
+        return _lines(self.cleaned_data["aws_managed_policies"])
+
+    def clean_inline_policy(self) -> str | None:
+        # The service parses and checks the JSON, naming this field when it is wrong.
+        return self.cleaned_data["inline_policy"].strip() or None
+
+    def service_fields(self) -> dict[str, Any]:
+        """The cleaned form as configuration.access_group_create/update take it."""
+        return dict(self.cleaned_data)
+
+
+def initial_for(group: AccessGroup) -> dict[str, Any]:
+    """The form's values for an existing group (its current accounts and policies)."""
+    managed, customer, inline = [], [], ""
+    for policy in group.current_policies():
+        if policy.kind == PolicyKind.AWS_MANAGED:
+            managed.append(policy.arn)
+        elif policy.kind == PolicyKind.CUSTOMER_MANAGED:
+            customer.append(f"{policy.path} {policy.name}")
+        else:
+            inline = json.dumps(policy.document, indent=2)
+    return {
+        "description": group.description,
+        "accounts": [a.account_id for a in group.current_accounts()],
+        "aws_managed_policies": "\n".join(managed),
+        "customer_managed_policies": "\n".join(customer),
+        "inline_policy": inline,
+        "session_duration": group.session_duration,
+        "approvers": list(group.approvers.values_list("username", flat=True)),
+        "requestable": group.requestable,
+        "max_duration_hours": group.max_duration_hours,
+        "applications_note": group.applications_note,
+    }

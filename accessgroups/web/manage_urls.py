@@ -1,0 +1,17 @@
+from django.urls import path
+
+from accessgroups.web import manage
+
+urlpatterns = [
+    path("accounts/", manage.accounts, name="manage-accounts"),
+    path("accounts/sync/", manage.accounts_sync, name="manage-accounts-sync"),
+    path("users/", manage.users, name="manage-users"),
+    path("users/<int:pk>/deactivate/", manage.user_deactivate, name="manage-user-deactivate"),
+    path("users/<int:pk>/retry/", manage.user_retry, name="manage-user-retry"),
+    path("groups/", manage.groups, name="manage-groups"),
+    path("groups/new/", manage.group_create, name="manage-group-create"),
+    path("groups/<int:pk>/", manage.group_detail, name="manage-group-detail"),
+    path("groups/<int:pk>/edit/", manage.group_edit, name="manage-group-edit"),
+    path("groups/<int:pk>/archive/", manage.group_archive, name="manage-group-archive"),
+    path("groups/<int:pk>/retry/", manage.group_retry, name="manage-group-retry"),
+]

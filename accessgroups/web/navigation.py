@@ -1,0 +1,47 @@
+"""Navigation per role, in one place: the layout shows what the signed-in user may open."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+from accessgroups.reviews import has_open_review_items
+
+# (label, URL name, who sees it). Labels are accessible names scripts and tests rely on.
+ITEMS = (
+    ("Access groups", "web:catalogue", "everyone"),
+    ("My requests", "web:my-requests", "everyone"),
+    ("My access", "web:my-access", "everyone"),
+    ("Approvals", "web:approvals", "approvers"),
+    ("Reports", "web:who-has-access", "auditors"),
+    ("Audit log", "web:audit-log", "auditors"),
+    ("Reviews", "web:reviews", "reviewers"),
+    ("Accounts", "web:manage-accounts", "admins"),
+    ("Users", "web:manage-users", "admins"),
+    ("Manage groups", "web:manage-groups", "admins"),
+)
+
+
+def _may_see(user, audience: str) -> bool:
+    if audience == "everyone":
+        return True
+    if audience == "approvers":
+        return user.is_admin or user.approver_of.exists()
+    if audience == "auditors":
+        return user.can_audit
+    if audience == "reviewers":
+        return user.can_audit or has_open_review_items(user)
+    return user.is_admin
+
+
+def navigation(request: HttpRequest) -> dict:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": []}
+    items = []
+    for label, name, audience in ITEMS:
+        if not _may_see(user, audience):
+            continue
+        url = reverse(name)
+        items.append({"label": label, "url": url, "current": request.path.startswith(url) if url != "/" else request.path == "/"})
+    return {"nav_items": items}

@@ -1,0 +1,281 @@
+"""Requester pages: the catalogue, the request form, My requests and My access.
+
+Views only read through querysets and write through accessgroups.services; every list is
+paginated and costs the same number of queries whatever its length (related rows come
+from select_related / prefetch_related, never from a query per row).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Page, Paginator
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accessgroups import services
+from accessgroups.errors import Conflict
+from accessgroups.models import (
+    AccessGroup,
+    AccessGroupAccount,
+    AccessGroupPolicy,
+    AccessRequest,
+    Account,
+    Decision,
+    DecisionOutcome,
+    Membership,
+    RequestStatus,
+)
+from accessgroups.web.requester_forms import AccessRequestForm, show_refusal
+
+PAGE_SIZE = 20
+CATALOGUE_PAGE_SIZE = 24
+SEARCH_MAX = 100
+
+
+def paginate(
+    request: HttpRequest, items, *, per_page: int = PAGE_SIZE, param: str = "page"
+) -> Page:
+    """One page of ``items``; a page number out of range or not a number gives the nearest page."""
+    return Paginator(items, per_page).get_page(request.GET.get(param))
+
+
+def current_accounts_prefetch(prefix: str = "") -> Prefetch:
+    """The accounts an access group grants now, as ``<group>.current_links``, in one query."""
+    return Prefetch(
+        f"{prefix}account_links",
+        queryset=AccessGroupAccount.objects.filter(valid_to__isnull=True)
+        .select_related("account")
+        .order_by("account__name", "account__account_id"),
+        to_attr="current_links",
+    )
+
+
+def current_policies_prefetch(prefix: str = "") -> Prefetch:
+    return Prefetch(
+        f"{prefix}policies",
+        queryset=AccessGroupPolicy.objects.filter(valid_to__isnull=True),
+        to_attr="current_policy_rows",
+    )
+
+
+# --- catalogue ------------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def catalogue(request: HttpRequest) -> HttpResponse:
+    groups = AccessGroup.objects.requestable().prefetch_related(
+        current_accounts_prefetch(), current_policies_prefetch(), "approvers"
+    )
+    search = request.GET.get("q", "").replace("\x00", "").strip()[:SEARCH_MAX]
+    if search:
+        groups = groups.filter(Q(name__icontains=search) | Q(description__icontains=search))
+    account_id = request.GET.get("account", "").strip()
+    if account_id:
+        groups = groups.filter(
+            account_links__account__account_id=account_id, account_links__valid_to__isnull=True
+        ).distinct()
+    limited = request.GET.get("limited", "")
+    if limited == "yes":
+        groups = groups.filter(max_duration_hours__isnull=False)
+    elif limited == "no":
+        groups = groups.filter(max_duration_hours__isnull=True)
+    page = paginate(request, groups.order_by("name", "id"), per_page=CATALOGUE_PAGE_SIZE)
+    open_groups = set(
+        AccessRequest.objects.open()
+        .filter(requester=request.user)
+        .values_list("access_group_id", flat=True)
+    )
+    return render(
+        request,
+        "accessgroups/requests/catalogue.html",
+        {
+            "page": page,
+            "open_groups": open_groups,
+            "accounts": Account.objects.only("account_id", "name"),
+            "search": search,
+            "account_filter": account_id,
+            "limited": limited,
+        },
+    )
+
+
+# --- the request form -----------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def request_create(request: HttpRequest, group_id: int) -> HttpResponse:
+    group = get_object_or_404(
+        AccessGroup.objects.requestable().prefetch_related(current_accounts_prefetch()),
+        pk=group_id,
+    )
+    form = AccessRequestForm(request.POST or None, access_group=group)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.access_request_create(
+                requester=request.user,
+                access_group=group,
+                justification=form.cleaned_data["justification"],
+                duration_hours=form.cleaned_data["duration_hours"],
+            )
+        except (ValidationError, Conflict) as refusal:
+            show_refusal(form, refusal)
+        else:
+            messages.success(request, f"Your request for {group.name} was sent to its approvers.")
+            return redirect("web:my-requests")
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request, "accessgroups/requests/form.html", {"group": group, "form": form}, status=status
+    )
+
+
+# --- My requests ----------------------------------------------------------------------------
+
+
+@dataclass
+class Step:
+    """One line of a request's timeline. ``state`` is done, current, failed or ended."""
+
+    label: str
+    state: str
+    when: datetime | None = None
+    detail: str = ""
+
+
+def timeline(access_request: AccessRequest) -> list[Step]:
+    """What happened to a request so far, and what it waits for, in words."""
+    r = access_request
+    steps = [Step("Submitted", "done", r.created_at, r.justification)]
+    decisions = list(r.decisions.all())  # prefetched
+    decision = decisions[0] if decisions else None
+    if decision is None:
+        if r.status == RequestStatus.PENDING:
+            steps.append(Step("Waiting for an approver", "current"))
+        elif r.status == RequestStatus.CANCELLED:
+            steps.append(Step("Cancelled", "ended", r.updated_at))
+        return steps
+    verb = "Approved" if decision.outcome == DecisionOutcome.APPROVE else "Rejected"
+    steps.append(
+        Step(
+            f"{verb} by {decision.decided_by.username}",
+            "done" if decision.outcome == DecisionOutcome.APPROVE else "failed",
+            decision.created_at,
+            decision.comment,
+        )
+    )
+    if decision.outcome == DecisionOutcome.REJECT:
+        return steps
+    membership = r.membership
+    if r.status in (RequestStatus.APPROVED, RequestStatus.PROVISIONING):
+        steps.append(Step("Being set up in Identity Center", "current"))
+    elif r.status == RequestStatus.FAILED:
+        steps.append(Step("Setting up failed", "failed", r.updated_at, r.last_error))
+    elif r.status == RequestStatus.CANCELLED:
+        steps.append(Step("Cancelled", "ended", r.updated_at))
+    if membership is not None and membership.activated_at is not None:
+        steps.append(Step("Set up in Identity Center", "done", membership.activated_at))
+        expiry = (
+            f"Expires {membership.expires_at:%Y-%m-%d %H:%M} UTC"
+            if membership.expires_at
+            else "Does not expire"
+        )
+        if r.status == RequestStatus.ACTIVE:
+            steps.append(Step("Active", "current", membership.activated_at, expiry))
+    if membership is not None and membership.ended_at is not None:
+        label = membership.get_end_reason_display() or "Ended"
+        if membership.ended_by is not None:
+            label = f"{label} by {membership.ended_by.username}"
+        steps.append(Step(label, "ended", membership.ended_at))
+    return steps
+
+
+def _my_requests_page(request: HttpRequest) -> dict:
+    requests = (
+        AccessRequest.objects.filter(requester=request.user)
+        .select_related("access_group", "membership", "membership__ended_by")
+        .prefetch_related(
+            Prefetch("decisions", queryset=Decision.objects.select_related("decided_by")),
+        )
+    )
+    page = paginate(request, requests)
+    rows = [{"request": r, "steps": timeline(r)} for r in page.object_list]
+    return {
+        "page": page,
+        "rows": rows,
+        # Poll only while something on this page can still change by itself.
+        "polling": any(r.is_open for r in page.object_list),
+    }
+
+
+@require_GET
+@login_required
+def my_requests(request: HttpRequest) -> HttpResponse:
+    return render(request, "accessgroups/requests/my_requests.html", _my_requests_page(request))
+
+
+@require_GET
+@login_required
+def my_requests_fragment(request: HttpRequest) -> HttpResponse:
+    """The list alone, which the page fetches every 2 s (htmx) while a request is open."""
+    return render(request, "accessgroups/requests/_request_list.html", _my_requests_page(request))
+
+
+@require_POST
+@login_required
+def request_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    access_request = get_object_or_404(AccessRequest, pk=pk, requester=request.user)
+    try:
+        services.access_request_cancel(access_request=access_request, user=request.user)
+    except Conflict as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(
+            request, f"Your request for {access_request.access_group.name} was cancelled."
+        )
+    return redirect("web:my-requests")
+
+
+# --- My access ------------------------------------------------------------------------------
+
+
+def my_memberships(user) -> QuerySet[Membership]:
+    return (
+        Membership.objects.active()
+        .filter(user=user)
+        .select_related("access_group", "granted_by")
+        .prefetch_related(current_accounts_prefetch("access_group__"))
+        .order_by("access_group__name", "id")
+    )
+
+
+@require_GET
+@login_required
+def my_access(request: HttpRequest) -> HttpResponse:
+    page = paginate(request, my_memberships(request.user))
+    return render(request, "accessgroups/requests/my_access.html", {"page": page})
+
+
+@require_POST
+@login_required
+def my_access_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    """The member gives up their own access."""
+    membership = get_object_or_404(Membership.objects.active(), pk=pk, user=request.user)
+    try:
+        services.membership_revoke(
+            membership=membership, revoked_by=request.user, comment="given up by the member"
+        )
+    except Conflict as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(
+            request, f"Your access to {membership.access_group.name} is being removed."
+        )
+    return redirect("web:my-access")

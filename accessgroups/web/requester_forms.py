@@ -1,0 +1,65 @@
+"""Forms of the requester and approver pages. They check shapes only; the rules are in
+accessgroups/services.py, whose errors are put back on these forms by ``show_refusal``."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from accessgroups.errors import Conflict
+from accessgroups.models import AccessGroup
+
+# The same bounds as the API's serializers.
+TEXT_MAX = 4000
+# What a PositiveIntegerField holds on every database; the group's maximum is the real limit.
+HOURS_MAX = 2_147_483_647
+
+
+class AccessRequestForm(forms.Form):
+    justification = forms.CharField(
+        label="Justification",
+        max_length=TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="What you will do with this access, and why you need it.",
+    )
+    duration_hours = forms.IntegerField(
+        label="Duration (hours)",
+        min_value=1,
+        max_value=HOURS_MAX,
+        required=False,
+        help_text="Leave empty for access that does not expire.",
+    )
+
+    def __init__(self, *args, access_group: AccessGroup, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        limit = access_group.max_duration_hours
+        if limit is not None:
+            # The group's maximum makes the duration required and bounded (the service
+            # checks the same; the form says so before the request is sent).
+            self.fields["duration_hours"] = forms.IntegerField(
+                label="Duration (hours)",
+                min_value=1,
+                max_value=limit,
+                help_text=f"Required: at most {limit} hours.",
+            )
+
+
+class CommentForm(forms.Form):
+    comment = forms.CharField(
+        label="Comment",
+        max_length=TEXT_MAX,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+def show_refusal(form: forms.Form, error: ValidationError | Conflict) -> None:
+    """Put a service's refusal on the form: by the field it names, else above the form."""
+    if isinstance(error, Conflict):
+        form.add_error(error.field if error.field in form.fields else None, error.message)
+        return
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error.messages)
