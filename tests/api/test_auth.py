@@ -1,0 +1,63 @@
+"""Token and browser-session authentication, and the browsable API pages."""
+
+import pytest
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from accessgroups.models import AccessRequest
+from tests.api.helpers import database_fingerprint
+from tests.api.test_permission_matrix import ROUTES
+
+
+def test_anonymous_calls_get_401_with_a_token_challenge(db):
+    response = APIClient().get("/api/v1/access-groups/")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+
+
+def test_a_wrong_token_is_401(db):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Token not-a-real-key")
+    assert client.get("/api/v1/access-groups/").status_code == 401
+
+
+def test_browser_session_works_and_needs_csrf_for_writes(alice, readonly):
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(alice)
+    assert client.get("/api/v1/access-groups/").status_code == 200
+    before = database_fingerprint()
+    response = client.post(
+        "/api/v1/access-requests/",
+        {"access_group": readonly.pk, "justification": "x"},
+        format="json",
+    )
+    assert response.status_code == 403
+    assert "CSRF" in str(response.data["detail"])
+    assert database_fingerprint() == before
+
+
+def test_browser_session_write_with_csrf_token(alice, readonly):
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(alice)
+    client.get("/api-auth/login/")  # sets the csrftoken cookie
+    token = client.cookies["csrftoken"].value
+    response = client.post(
+        "/api/v1/access-requests/",
+        {"access_group": readonly.pk, "justification": "x"},
+        format="json",
+        HTTP_X_CSRFTOKEN=token,
+    )
+    assert response.status_code == 201, response.data
+    assert AccessRequest.objects.filter(requester=alice).count() == 1
+
+
+@pytest.mark.parametrize(
+    "route",
+    sorted({name for name, method in ROUTES if method == "GET" and not name.endswith("-detail")}),
+)
+def test_browsable_api_pages_render(route, dave, readonly):
+    client = APIClient()
+    client.force_login(dave)
+    response = client.get(reverse(route), HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")

@@ -1,0 +1,162 @@
+"""Lists cost a fixed number of queries, however many rows they show (no query per row)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from itertools import count
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accessgroups.audit import audit_record
+from accessgroups.models import (
+    AccessGroupAccount,
+    AccessGroupPolicy,
+    Membership,
+    PolicyKind,
+    ProvisioningStatus,
+)
+from accessgroups.services import (
+    access_request_approve,
+    access_request_create,
+    membership_activated,
+    membership_grant,
+)
+
+INLINE = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}],
+}
+
+
+@pytest.fixture
+def builders(
+    make_user, make_account, make_group, bob, erin, dave, readonly
+) -> dict[str, Callable[[int], None]]:
+    serial = count()
+    accounts = [make_account("a"), make_account("b")]
+    AccessGroupAccount.objects.filter(access_group=readonly).update(
+        provisioning_status=ProvisioningStatus.IN_SYNC
+    )
+
+    def users(n: int) -> None:
+        for _ in range(n):
+            make_user(f"user{next(serial)}", is_auditor=True)
+
+    def accounts_(n: int) -> None:
+        for _ in range(n):
+            make_account()
+
+    def groups(n: int) -> None:
+        for _ in range(n):
+            group = make_group(
+                f"G{next(serial)}",
+                accounts=accounts,
+                approvers=[bob, erin],
+                policies=(
+                    "arn:aws:iam::aws:policy/ReadOnlyAccess",
+                    "arn:aws:iam::aws:policy/Billing",
+                ),
+            )
+            AccessGroupPolicy.objects.create(
+                access_group=group, kind=PolicyKind.INLINE, document=INLINE
+            )
+            AccessGroupPolicy.objects.create(
+                access_group=group, kind=PolicyKind.CUSTOMER_MANAGED, name="p", path="/"
+            )
+
+    def requests(n: int) -> None:
+        for _ in range(n):
+            request = access_request_create(
+                requester=make_user(f"user{next(serial)}"), access_group=readonly, justification="x"
+            )
+            access_request_approve(access_request=request, approver=bob, comment="ok")
+
+    def memberships(n: int) -> None:
+        for _ in range(n):
+            membership_grant(
+                user=make_user(f"user{next(serial)}"),
+                access_group=readonly,
+                granted_by=dave,
+                justification="x",
+            )
+
+    def access(n: int) -> None:
+        # Half through requests (approver from the decision), half admin grants.
+        for i in range(n):
+            user = make_user(f"user{next(serial)}")
+            if i % 2:
+                request = access_request_create(
+                    requester=user, access_group=readonly, justification="x"
+                )
+                membership_id = access_request_approve(
+                    access_request=request, approver=bob
+                ).membership_id
+            else:
+                membership_id = membership_grant(
+                    user=user,
+                    access_group=readonly,
+                    granted_by=dave,
+                    justification="x",
+                    duration_hours=3,
+                ).pk
+            membership_activated(membership_id=membership_id)
+            Membership.objects.filter(pk=membership_id).update(
+                provisioning_status=ProvisioningStatus.IN_SYNC
+            )
+
+    def events(n: int) -> None:
+        for _ in range(n):
+            audit_record(
+                action="test.event", actor=dave, subject=erin, access_group=readonly, data={"n": 1}
+            )
+
+    return {
+        "users": users,
+        "accounts": accounts_,
+        "groups": groups,
+        "requests": requests,
+        "memberships": memberships,
+        "access": access,
+        "events": events,
+    }
+
+
+@pytest.mark.parametrize(
+    ("url", "builder"),
+    [
+        ("/api/v1/users/", "users"),
+        ("/api/v1/accounts/", "accounts"),
+        ("/api/v1/access-groups/", "groups"),
+        ("/api/v1/access-requests/", "requests"),
+        ("/api/v1/memberships/", "memberships"),
+        ("/api/v1/reports/who-has-access/?format=json", "access"),
+        ("/api/v1/reports/who-has-access/?format=csv", "access"),
+        ("/api/v1/audit-events/?format=json", "events"),
+        ("/api/v1/audit-events/?format=csv", "events"),
+    ],
+)
+def test_queries_do_not_grow_with_rows(
+    api, dave, builders, url, builder, django_assert_max_num_queries
+):
+    client = api(dave)
+
+    def fetch() -> tuple[int, int]:
+        """(queries, rows) for one full read of the URL."""
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+            if response.streaming:
+                rows = b"".join(response.streaming_content).decode().count("\n") - 1
+            else:
+                rows = len(response.data["results"])
+        assert response.status_code == 200
+        return len(queries), rows
+
+    builders[builder](5)
+    few_queries, few_rows = fetch()
+    builders[builder](45)
+    with django_assert_max_num_queries(few_queries):
+        many_queries, many_rows = fetch()
+    assert many_rows >= 50 > few_rows, (few_rows, many_rows)  # the second read really had more rows
+    assert many_queries == few_queries

@@ -1,0 +1,195 @@
+"""Shared personas and fixtures.
+
+alice asks for access, bob approves for the groups he is named on, carol audits,
+dave administers, erin is a second approver. AWS is reached only through moto.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+# Browser fixtures (browser, page, new_page, login, client_for) for tests/web and others.
+pytest_plugins = ["tests.browser"]
+
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_SESSION_TOKEN", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+@pytest.fixture
+def make_user(db):
+    from accessgroups.models import User
+
+    def make(username: str, **fields) -> User:
+        fields.setdefault("email", f"{username}@example.com")
+        fields.setdefault("given_name", username.capitalize())
+        fields.setdefault("family_name", "Example")
+        password = fields.pop("password", "correct horse battery staple")
+        user = User(username=username, **fields)
+        user.set_password(password)
+        user.save()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob")
+
+
+@pytest.fixture
+def carol(make_user):
+    return make_user("carol", is_auditor=True)
+
+
+@pytest.fixture
+def dave(make_user):
+    return make_user("dave", is_portal_admin=True)
+
+
+@pytest.fixture
+def erin(make_user):
+    return make_user("erin")
+
+
+@pytest.fixture
+def make_account(db):
+    from accessgroups.models import Account
+
+    counter = iter(range(1, 10_000))
+
+    def make(name: str | None = None, **fields) -> Account:
+        n = next(counter)
+        fields.setdefault("account_id", f"{100000000000 + n:012d}")
+        return Account.objects.create(name=name or f"account-{n}", **fields)
+
+    return make
+
+
+@pytest.fixture
+def make_group(db):
+    """An access group built directly as rows (no workflow, no provisioning)."""
+    from accessgroups.models import AccessGroup, AccessGroupAccount, AccessGroupPolicy, PolicyKind
+
+    def make(name: str, *, accounts=(), approvers=(), policies=("arn:aws:iam::aws:policy/ReadOnlyAccess",), **fields):
+        group = AccessGroup.objects.create(name=name, **fields)
+        for account in accounts:
+            AccessGroupAccount.objects.create(access_group=group, account=account)
+        for arn in policies:
+            AccessGroupPolicy.objects.create(access_group=group, kind=PolicyKind.AWS_MANAGED, arn=arn)
+        group.approvers.set(approvers)
+        return group
+
+    return make
+
+
+@pytest.fixture
+def sandbox(make_account):
+    return make_account("sandbox")
+
+
+@pytest.fixture
+def readonly(make_group, sandbox, bob):
+    """A requestable group that bob approves, without a maximum duration."""
+    return make_group("ReadOnly", accounts=[sandbox], approvers=[bob])
+
+
+@pytest.fixture
+def limited(make_group, sandbox, bob):
+    """A group whose grants last at most 8 hours."""
+    return make_group("Developers", accounts=[sandbox], approvers=[bob], max_duration_hours=8)
+
+
+@pytest.fixture
+def moto_identity_center(settings, monkeypatch):
+    """moto in-process as Identity Center (region us-east-1), the portal's AWS caches reset.
+
+    Limits are in-process, under a key prefix of this test's own.
+    """
+    from moto import mock_aws
+
+    from provisioning import aws
+
+    # An endpoint in the environment (e.g. from `make run`) would bypass the in-process mock.
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    settings.AWS_ENDPOINT_URL = ""
+    settings.AWS_REGION = "us-east-1"
+    settings.IDENTITY_CENTER_INSTANCE_ARN = ""
+    settings.IDENTITY_STORE_ID = ""
+    settings.MEMBER_ACCOUNT_ROLE_NAME = ""
+    settings.PROVISIONING_REDIS_URL = ""
+    settings.PROVISIONING_LIMITS_PREFIX = f"test:{uuid.uuid4().hex}:"
+    with mock_aws():
+        aws.reset()
+        yield
+        aws.reset()
+
+
+class IdentityStore:
+    """Reads what moto's identity store holds, with a client of the test's own."""
+
+    def __init__(self) -> None:
+        import boto3
+
+        sso = boto3.client("sso-admin", region_name="us-east-1")
+        self.store = sso.list_instances()["Instances"][0]["IdentityStoreId"]
+        self.ids = boto3.client("identitystore", region_name="us-east-1")
+
+    def members(self, group_name: str) -> list[str]:
+        """Usernames in the Identity Center group of that name."""
+        group_id = self.ids.get_group_id(
+            IdentityStoreId=self.store,
+            AlternateIdentifier={
+                "UniqueAttribute": {"AttributePath": "displayName", "AttributeValue": group_name}
+            },
+        )["GroupId"]
+        found = self.ids.list_group_memberships(IdentityStoreId=self.store, GroupId=group_id)
+        return [
+            self.ids.describe_user(IdentityStoreId=self.store, UserId=m["MemberId"]["UserId"])[
+                "UserName"
+            ]
+            for m in found["GroupMemberships"]
+        ]
+
+
+@pytest.fixture
+def identity_center(moto_identity_center) -> IdentityStore:
+    """moto as Identity Center, and a reader of its identity store."""
+    return IdentityStore()
+
+
+@pytest.fixture
+def tasks_run_on_commit():
+    """Tasks sent after commit run at once in this process instead of going to a broker."""
+    from portal.celery import app
+
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+
+
+@pytest.fixture
+def api(db):
+    """api(user) -> a REST client sending that user's token; api(None) -> anonymous."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    def make(user=None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            token, _ = Token.objects.get_or_create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make

@@ -1,0 +1,64 @@
+"""Settings refuse an unsafe production start; `createsuperuser --noinput` works from env."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from accessgroups.models import User
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+LOAD_SETTINGS = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
+
+
+def start_settings(**env: str) -> subprocess.CompletedProcess:
+    """Load portal.settings in a fresh interpreter, with only ``env`` configured."""
+    base = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "portal.settings", **env}
+    return subprocess.run(
+        [sys.executable, "-c", LOAD_SETTINGS],
+        cwd=REPO, env=base, capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_production_refuses_to_start_without_secret_key(tmp_path: Path) -> None:
+    result = start_settings(PORTAL_VAR_DIR=str(tmp_path))
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_production_refuses_an_empty_secret_key(tmp_path: Path) -> None:
+    result = start_settings(PORTAL_VAR_DIR=str(tmp_path), SECRET_KEY="", DEBUG="0")
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_production_starts_with_a_secret_key(tmp_path: Path) -> None:
+    result = start_settings(PORTAL_VAR_DIR=str(tmp_path), SECRET_KEY="a-long-random-value-for-this-test")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_development_starts_without_a_secret_key(tmp_path: Path) -> None:
+    result = start_settings(PORTAL_VAR_DIR=str(tmp_path), DEBUG="1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
+
+
+@pytest.mark.django_db
+def test_createsuperuser_noinput_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "root")
+    monkeypatch.setenv("DJANGO_SUPERUSER_EMAIL", "root@example.com")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a fine long passphrase")
+    call_command("createsuperuser", interactive=False, verbosity=0)
+    user = User.objects.get(username="root")
+    assert user.email == "root@example.com"
+    assert user.is_superuser and user.is_staff
+    assert user.is_admin, "superusers are admins of the portal"
+    assert user.check_password("a fine long passphrase")

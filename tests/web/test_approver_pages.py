@@ -1,0 +1,161 @@
+"""Approval pages through Django's test client: who may open them, deciding with a comment,
+never one's own request, past decisions and revoking access."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from accessgroups import services
+from accessgroups.models import AccessRequest, Decision, Membership, RequestStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def test_users_who_approve_nothing_get_403(client_for, alice, carol, readonly):
+    request = services.access_request_create(
+        requester=alice, access_group=readonly, justification="x"
+    )
+    for user in (alice, carol):  # a requester, an auditor
+        client = client_for(user)
+        assert client.get(reverse("web:approvals")).status_code == 403
+        assert client.post(reverse("web:request-approve", args=[request.pk])).status_code == 403
+    request.refresh_from_db()
+    assert request.status == RequestStatus.PENDING and not Decision.objects.exists()
+    assert "Approvals" not in client_for(alice).get(reverse("web:catalogue")).content.decode()
+
+
+def test_queue_shows_what_the_approver_decides(
+    client_for, alice, bob, erin, dave, readonly, make_group
+):
+    other = make_group("Billing", approvers=[erin])
+    mine = services.access_request_create(
+        requester=alice, access_group=readonly, justification="read the logs"
+    )
+    services.access_request_create(requester=alice, access_group=other, justification="invoices")
+    page = client_for(bob).get(reverse("web:approvals")).content.decode()
+    assert "alice asks for ReadOnly" in page and "read the logs" in page
+    assert "sandbox (100000000001)" in page and "no expiry" in page
+    assert "Billing" not in page  # erin's group
+    assert page.count("Approve</button>") == 1 and f'for="id_r{mine.pk}-comment">Comment' in page
+    # An admin decides for every group.
+    assert (
+        client_for(dave).get(reverse("web:approvals")).content.decode().count("Approve</button>")
+        == 2
+    )
+
+
+def test_approve_with_a_comment(client_for, alice, bob, readonly):
+    request = services.access_request_create(
+        requester=alice, access_group=readonly, justification="x"
+    )
+    client = client_for(bob)
+    response = client.post(
+        reverse("web:request-approve", args=[request.pk]),
+        {f"r{request.pk}-comment": "fine for the audit"},
+    )
+    assert response.status_code == 302
+    request.refresh_from_db()
+    assert request.status == RequestStatus.APPROVED
+    decision = request.decisions.get()
+    assert (decision.decided_by, decision.comment, decision.outcome) == (
+        bob,
+        "fine for the audit",
+        "approve",
+    )
+    page = client.get(reverse("web:approvals")).content.decode()
+    assert "Nothing is waiting for you." in page
+    assert "fine for the audit" in page  # past decisions
+    # Deciding again: a message, nothing changes.
+    response = client.post(reverse("web:request-reject", args=[request.pk]), follow=True)
+    assert "cannot be decided again" in response.content.decode()
+    assert Decision.objects.count() == 1
+
+
+def test_reject(client_for, alice, bob, readonly):
+    request = services.access_request_create(
+        requester=alice, access_group=readonly, justification="x"
+    )
+    client_for(bob).post(
+        reverse("web:request-reject", args=[request.pk]), {f"r{request.pk}-comment": "no"}
+    )
+    request.refresh_from_db()
+    assert request.status == RequestStatus.REJECTED and not Membership.objects.exists()
+
+
+def test_a_too_long_comment_is_shown_by_the_field_and_nothing_is_decided(
+    client_for, alice, bob, readonly
+):
+    request = services.access_request_create(
+        requester=alice, access_group=readonly, justification="x"
+    )
+    response = client_for(bob).post(
+        reverse("web:request-approve", args=[request.pk]), {f"r{request.pk}-comment": "x" * 4001}
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    label = page.index(f'for="id_r{request.pk}-comment"')
+    assert (
+        label < page.index("at most 4000 characters") < page.index(f'id="id_r{request.pk}-comment"')
+    )
+    request.refresh_from_db()
+    assert request.status == RequestStatus.PENDING and not Decision.objects.exists()
+
+
+def test_an_approver_never_approves_their_own_request(client_for, bob, dave, readonly):
+    readonly.approvers.add(dave)
+    own = services.access_request_create(
+        requester=bob, access_group=readonly, justification="me too"
+    )
+    client = client_for(bob)
+    page = client.get(reverse("web:approvals")).content.decode()
+    assert "bob asks for ReadOnly" not in page and "Approve</button>" not in page
+    for name in ("web:request-approve", "web:request-reject"):
+        response = client.post(reverse(name, args=[own.pk]), {f"r{own.pk}-comment": "self"})
+        assert response.status_code == 403
+    own.refresh_from_db()
+    assert own.status == RequestStatus.PENDING and not Decision.objects.exists()
+    # dave (an approver of the group and an admin) still sees it.
+    assert (
+        "bob asks for ReadOnly" in client_for(dave).get(reverse("web:approvals")).content.decode()
+    )
+
+
+def test_an_approver_of_another_group_cannot_decide(client_for, alice, erin, readonly, make_group):
+    make_group("Billing", approvers=[erin])
+    request = services.access_request_create(
+        requester=alice, access_group=readonly, justification="x"
+    )
+    response = client_for(erin).post(reverse("web:request-approve", args=[request.pk]))
+    assert response.status_code == 404  # not even visible to erin
+    request.refresh_from_db()
+    assert request.status == RequestStatus.PENDING
+
+
+def _active(requester, group, approver) -> Membership:
+    request = services.access_request_create(
+        requester=requester, access_group=group, justification="x"
+    )
+    services.access_request_approve(access_request=request, approver=approver)
+    request.refresh_from_db()
+    services.membership_activated(membership_id=request.membership_id)
+    return request.membership
+
+
+def test_revoke_active_access(client_for, alice, bob, erin, readonly, make_group):
+    billing = make_group("Billing", approvers=[erin])
+    membership = _active(alice, readonly, bob)
+    theirs = _active(alice, billing, erin)
+    client = client_for(bob)
+    page = client.get(reverse("web:approvals")).content.decode()
+    assert "alice in ReadOnly" in page and "alice in Billing" not in page
+    # Not bob's group: refused, nothing ends.
+    assert client.post(reverse("web:approvals-revoke", args=[theirs.pk])).status_code == 403
+    assert Membership.objects.get(pk=theirs.pk).ended_at is None
+    assert client.post(reverse("web:approvals-revoke", args=[membership.pk])).status_code == 302
+    membership.refresh_from_db()
+    assert membership.ended_by == bob and membership.end_reason == "revoked"
+    assert AccessRequest.objects.get(membership=membership).status == RequestStatus.REVOKED
+    # Twice: a message, not an error.
+    response = client.post(reverse("web:approvals-revoke", args=[membership.pk]), follow=True)
+    assert response.status_code == 200 and "already ended" in response.content.decode()
