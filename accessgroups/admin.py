@@ -22,6 +22,7 @@ from accessgroups.models import (
     AuditEvent,
     Decision,
     Membership,
+    MembershipExtension,
     User,
 )
 
@@ -112,8 +113,15 @@ class AccessGroupAdmin(ReadOnlyAdmin):
     inlines = (AccountLinkInline, PolicyInline)
 
 
+class MembershipExtensionInline(ReadOnlyTabular):
+    model = MembershipExtension
+    fields = ("changed_at", "previous_expires_at", "expires_at", "changed_by")
+    readonly_fields = fields
+
+
 @admin.register(Membership)
 class MembershipAdmin(ReadOnlyAdmin):
+    inlines = [MembershipExtensionInline]
     list_display = (
         "user",
         "access_group",

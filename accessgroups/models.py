@@ -363,6 +363,33 @@ class Membership(Provisioned):
         return moment + timedelta(hours=self.duration_hours)
 
 
+class MembershipExtension(models.Model):
+    """A change of an active membership's expiry: the history behind point-in-time reports.
+
+    The membership row keeps only its latest expiry. Each extension records the expiry it
+    replaced, so the expiry in force at a past moment is the ``previous_expires_at`` of the
+    first extension after that moment, or the membership's own when none came later.
+    Expiry is only ever moved later or removed (``None``: no expiry), never shortened.
+    """
+
+    membership = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="extensions")
+    changed_at = models.DateTimeField(default=timezone.now)
+    previous_expires_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    changed_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+        indexes = [
+            models.Index(fields=["membership", "changed_at"], name="membershipext_member_changed")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.membership}: {self.previous_expires_at} → {self.expires_at or 'no expiry'}"
+
+
 class RequestStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     APPROVED = "approved", "Approved"

@@ -6,7 +6,18 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from django.db.models import F, FilteredRelation, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    Case,
+    DateTimeField,
+    Exists,
+    F,
+    FilteredRelation,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    When,
+)
 from django.db.models.functions import Coalesce
 
 from accessgroups.models import (
@@ -15,6 +26,7 @@ from accessgroups.models import (
     Decision,
     DecisionOutcome,
     Membership,
+    MembershipExtension,
     ProvisioningStatus,
     User,
 )
@@ -71,6 +83,18 @@ class Rows:
             yield self._row(raw)
 
 
+def _expiry_at(at: datetime) -> Case:
+    """The membership's expiry in force at ``at``: what the first later extension replaced."""
+    later = MembershipExtension.objects.filter(
+        membership=OuterRef("pk"), changed_at__gt=at
+    ).order_by("changed_at", "id")
+    return Case(
+        When(Exists(later), then=Subquery(later.values("previous_expires_at")[:1])),
+        default=F("expires_at"),
+        output_field=DateTimeField(),
+    )
+
+
 def who_has_access(
     *,
     account: Account | None = None,
@@ -90,10 +114,11 @@ def who_has_access(
     At a past moment ``at``, rows come from the dated history instead of the current state:
     memberships active then (activated at or before ``at``, not ended by then), account links
     valid then, access groups not yet archived then, and the approver of the latest approval
-    made by then. ``expires_at`` is the membership's expiry as it stands now (an extension
-    approved after ``at`` shows its new end).
+    made by then. ``expires_at`` is the expiry in force then: an extension approved after
+    ``at`` does not show. Names and email addresses are those of today.
 
-    ``expiring_before`` keeps only grants with an expiry before that moment.
+    ``expiring_before`` keeps only grants whose expiry (in force at ``at``, or now) is
+    before that moment.
 
     The result is one query whether it is iterated (files) or counted and sliced (pages).
     """
@@ -108,7 +133,7 @@ def who_has_access(
             ended_at__isnull=True,
             provisioning_status=ProvisioningStatus.IN_SYNC,
             access_group__archived_at__isnull=True,
-        )
+        ).annotate(expiry=F("expires_at"))
         link_condition = Q(
             access_group__account_links__valid_to__isnull=True,
             access_group__account_links__provisioning_status=ProvisioningStatus.IN_SYNC,
@@ -131,6 +156,7 @@ def who_has_access(
             Q(access_group__account_links__valid_to__isnull=True)
             | Q(access_group__account_links__valid_to__gt=at)
         )
+        memberships = memberships.annotate(expiry=_expiry_at(at))
     latest_approver = approvals.order_by("-created_at", "-id").values("decided_by__username")[:1]
     # One join to the account links, filtered in the ON clause, so that the account
     # columns come from exactly the links that passed the filter.
@@ -148,7 +174,7 @@ def who_has_access(
     if user is not None:
         rows = rows.filter(user=user)
     if expiring_before is not None:
-        rows = rows.filter(expires_at__lt=expiring_before)
+        rows = rows.filter(expiry__lt=expiring_before)
     queryset = rows.values(
         username=F("user__username"),
         email=F("user__email"),
@@ -159,7 +185,7 @@ def who_has_access(
         account_name=F("link__account__name"),
         membership_source=F("source"),
         membership_granted_at=F("granted_at"),
-        membership_expires_at=F("expires_at"),
+        membership_expires_at=F("expiry"),
         approved_by=Coalesce(Subquery(latest_approver), F("granted_by__username")),
         membership_justification=F("justification"),
     ).order_by("user__username", "access_group__name", "link__account__account_id", "pk")

@@ -26,6 +26,7 @@ from accessgroups.models import (
     DecisionOutcome,
     EndReason,
     Membership,
+    MembershipExtension,
     MembershipSource,
     ProvisioningStatus,
     RequestStatus,
@@ -177,7 +178,7 @@ def access_request_approve(*, access_request: AccessRequest, approver: User, com
             request.status = RequestStatus.APPROVED
             _enqueue_membership_sync(membership)
         else:
-            _extend(membership, request.duration_hours, now)
+            _extend(membership, request.duration_hours, now, approver)
             request.status = RequestStatus.ACTIVE if membership.activated_at else RequestStatus.APPROVED
             if not membership.activated_at:
                 _enqueue_membership_sync(membership)
@@ -196,8 +197,12 @@ def access_request_approve(*, access_request: AccessRequest, approver: User, com
     return request
 
 
-def _extend(membership: Membership, duration_hours: int | None, now: datetime) -> None:
-    """Move an existing membership's expiry; never shorten it, never add a second one."""
+def _extend(membership: Membership, duration_hours: int | None, now: datetime, by: User) -> None:
+    """Move an existing membership's expiry; never shorten it, never add a second one.
+
+    A moved expiry is kept as a ``MembershipExtension``, so that reports of a past moment
+    show the expiry in force then.
+    """
     if membership.activated_at is None:
         # Not active yet: expiry will count from activation.
         if membership.duration_hours is not None:
@@ -206,12 +211,21 @@ def _extend(membership: Membership, duration_hours: int | None, now: datetime) -
             )
         membership.save(update_fields=["duration_hours"])
         return
+    previous = membership.expires_at
     if duration_hours is None:
         membership.expires_at = None
     elif membership.expires_at is not None:
         membership.expires_at = max(membership.expires_at, now + timedelta(hours=duration_hours))
     membership.duration_hours = duration_hours
     membership.save(update_fields=["expires_at", "duration_hours"])
+    if membership.expires_at != previous:
+        MembershipExtension.objects.create(
+            membership=membership,
+            changed_at=now,
+            previous_expires_at=previous,
+            expires_at=membership.expires_at,
+            changed_by=by,
+        )
 
 
 def access_request_reject(*, access_request: AccessRequest, approver: User, comment: str = "") -> AccessRequest:
@@ -316,7 +330,7 @@ def membership_grant(
             _enqueue_membership_sync(membership)
             action = "membership.granted"
         else:
-            _extend(membership, duration_hours, now)
+            _extend(membership, duration_hours, now, granted_by)
             action = "membership.extended"
         audit_record(
             action=action,

@@ -2,13 +2,21 @@ import pytest
 from django.core.exceptions import PermissionDenied
 
 from accessgroups.errors import InvalidTransition
-from accessgroups.models import AccessRequest, AuditEvent, Decision, Membership, RequestStatus
+from accessgroups.models import (
+    AccessRequest,
+    AuditEvent,
+    Decision,
+    Membership,
+    MembershipExtension,
+    RequestStatus,
+)
 from accessgroups.services import (
     access_request_approve,
     access_request_create,
     access_request_reject,
     membership_activated,
 )
+from tests.workflow import approved_and_active
 
 
 @pytest.fixture
@@ -86,9 +94,7 @@ def test_activation_starts_the_clock(alice, limited, bob):
 
 
 def test_extension_moves_expiry_without_second_membership(alice, limited, bob):
-    first = access_request_create(requester=alice, access_group=limited, justification="x", duration_hours=2)
-    first = access_request_approve(access_request=first, approver=bob)
-    membership_activated(membership_id=first.membership_id)
+    approved_and_active(alice, limited, bob, hours=2)
     before = Membership.objects.get().expires_at
 
     second = access_request_create(requester=alice, access_group=limited, justification="more", duration_hours=8)
@@ -97,5 +103,21 @@ def test_extension_moves_expiry_without_second_membership(alice, limited, bob):
 
     assert Membership.objects.count() == 1
     assert second.status == RequestStatus.ACTIVE
-    assert Membership.objects.get().expires_at > before
+    membership = Membership.objects.get()
+    assert membership.expires_at > before
     assert AccessRequest.objects.filter(status=RequestStatus.ACTIVE).count() == 2
+    # The expiry it replaced is kept, for reports of a moment before the extension.
+    (extension,) = MembershipExtension.objects.all()
+    assert (extension.membership, extension.changed_by) == (membership, bob)
+    assert (extension.previous_expires_at, extension.expires_at) == (before, membership.expires_at)
+
+
+def test_extension_that_moves_nothing_leaves_no_history(alice, limited, bob):
+    """A shorter extension never shortens access, so the expiry has no new value to record."""
+    approved_and_active(alice, limited, bob, hours=8)
+    before = Membership.objects.get().expires_at
+
+    approved_and_active(alice, limited, bob, hours=1, justification="a bit more")
+
+    assert Membership.objects.get().expires_at == before
+    assert not MembershipExtension.objects.exists()

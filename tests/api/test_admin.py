@@ -1,12 +1,22 @@
 """The Django admin shows the portal's rows and changes none of them, for anyone."""
 
+from datetime import UTC, datetime
+
 import pytest
 from django.contrib import admin
 from django.test import Client
 from django.urls import reverse
 
 from accessgroups.audit import audit_record
-from accessgroups.models import AccessGroup, AccessRequest, Account, AuditEvent, Membership, User
+from accessgroups.models import (
+    AccessGroup,
+    AccessRequest,
+    Account,
+    AuditEvent,
+    Membership,
+    MembershipExtension,
+    User,
+)
 from accessgroups.services import access_request_approve, access_request_create
 from tests.api.helpers import database_fingerprint
 
@@ -75,6 +85,22 @@ def test_no_add_change_or_delete_even_for_superusers(browser, root, rows, model,
         == 403
     )
     assert database_fingerprint() == before
+
+
+def test_membership_page_lists_its_extensions(browser, rows, bob):
+    membership = rows[Membership]
+    page = browser.get(reverse("admin:accessgroups_membership_change", args=[membership.pk]))
+    assert b"2031" not in page.content
+    MembershipExtension.objects.create(
+        membership=membership,
+        previous_expires_at=datetime(2031, 5, 6, 12, tzinfo=UTC),
+        expires_at=None,
+        changed_by=bob,
+    )
+    page = browser.get(reverse("admin:accessgroups_membership_change", args=[membership.pk]))
+    assert page.status_code == 200
+    assert b"Membership extensions" in page.content
+    assert b"2031" in page.content
 
 
 def test_user_pages_hide_the_password_hash(browser, alice):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from django.utils import timezone
 
 from accessgroups.models import (
     AccessGroupAccount,
@@ -13,11 +14,13 @@ from accessgroups.models import (
     DecisionOutcome,
     EndReason,
     Membership,
+    MembershipExtension,
     MembershipSource,
     ProvisioningStatus,
     RequestStatus,
 )
 from accessgroups.selectors import who_has_access
+from tests.workflow import approved_and_active
 
 URL = "/api/v1/reports/who-has-access/"
 IN_SYNC = ProvisioningStatus.IN_SYNC
@@ -32,7 +35,8 @@ def history(make_account, make_group, alice, bob, erin, dave):
     """Timeline of 2026:
 
     - Jan 1: group Ops grants account "core" (to this day).
-    - Jan 10: alice's first membership, approved by bob, active; it expires Feb 1.
+    - Jan 10: alice's first membership, approved by bob, active until Jan 25; on Jan 22 an
+      extension moves its expiry to Feb 1, when it expires.
     - Jan 15 - Feb 15: account "temp" is added to Ops, then removed.
     - Mar 1: alice is granted again by request (approved by erin), still active.
     - Jan 5 - Apr 1: erin's membership of group Old, archived Apr 1.
@@ -83,6 +87,13 @@ def history(make_account, make_group, alice, bob, erin, dave):
 
     first = membership(alice, ops, day(1, 10), ended=day(2, 1), expires_at=day(2, 1))
     approved(first, bob, day(1, 10))
+    MembershipExtension.objects.create(
+        membership=first,
+        changed_at=day(1, 22),
+        previous_expires_at=day(1, 25),
+        expires_at=day(2, 1),
+        changed_by=bob,
+    )
     # Approved on Feb 25, active only from Mar 1 (provisioning took its time).
     second = membership(alice, ops, day(2, 25), activated_at=day(3, 1), justification="again")
     approved(second, erin, day(2, 25))
@@ -152,6 +163,9 @@ def test_rows_name_the_membership_active_then(history):
     alice = history["first"].user
     (row,) = [r for r in who_has_access(at=day(1, 20), user=alice) if r["account_name"] == "core"]
     assert row["granted_at"] == history["first"].granted_at
+    # The expiry in force on Jan 20, before the extension of Jan 22, and after it.
+    assert row["expires_at"] == day(1, 25)
+    (row,) = [r for r in who_has_access(at=day(1, 23), user=alice) if r["account_name"] == "core"]
     assert row["expires_at"] == day(2, 1)
     (row,) = who_has_access(at=day(3, 10), user=alice)
     assert (row["granted_at"], row["justification"]) == (day(2, 25), "again")
@@ -173,3 +187,27 @@ def test_api_at_in_json_and_csv(api, carol, history):
     bad = client.get(URL + "?at=yesterday")
     assert bad.status_code == 400
     assert "at" in bad.json()
+
+
+def test_expiring_before_reads_the_expiry_in_force_then(history):
+    """On Jan 20 alice's grant was due to end Jan 25; by Jan 23 it ran to Feb 1."""
+    due = [(r["username"], r["account_name"]) for r in who_has_access(at=day(1, 20), expiring_before=day(1, 26))]
+    assert due == [("alice", "core"), ("alice", "temp")]
+    assert list(who_has_access(at=day(1, 23), expiring_before=day(1, 26))) == []
+
+
+def test_extension_through_the_workflow_shows_only_after_it(alice, bob, limited):
+    """Request, approve, activate, then extend: a report of the moment between keeps the old end."""
+    first = approved_and_active(alice, limited, bob, hours=2)
+    Membership.objects.filter(pk=first.membership_id).update(provisioning_status=IN_SYNC)
+    AccessGroupAccount.objects.filter(access_group=limited).update(provisioning_status=IN_SYNC)
+    between = timezone.now()
+    old_end = Membership.objects.get().expires_at
+
+    approved_and_active(alice, limited, bob, hours=8, justification="more")
+    new_end = Membership.objects.get().expires_at
+    assert new_end > old_end
+
+    assert {r["expires_at"] for r in who_has_access(at=between, user=alice)} == {old_end}
+    assert {r["expires_at"] for r in who_has_access(at=timezone.now(), user=alice)} == {new_end}
+    assert {r["expires_at"] for r in who_has_access(user=alice)} == {new_end}
