@@ -36,6 +36,7 @@ from accessgroups.models import (
     AuditEvent,
     DecisionOutcome,
     EndReason,
+    MailDelivery,
     Membership,
     User,
 )
@@ -112,18 +113,34 @@ def render_message(message: str, context: dict[str, Any]) -> tuple[str, str, str
     return subject, text, html
 
 
-def _send(message: str, recipients: list[User], context: dict[str, Any]) -> int:
-    """One mail per recipient, so that nobody sees who else was told."""
-    mails = []
-    for user in recipients:
-        subject, text, html = render_message(message, {**context, "recipient": user})
-        mail = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [user.email])
-        mail.attach_alternative(html, "text/html")
-        mails.append(mail)
-    if not mails:
+def _send(message: str, recipients: list[User], context: dict[str, Any], *, about: str) -> int:
+    """One mail per recipient, so that nobody sees who else was told; each of them once.
+
+    ``about`` names what the message is about (``request:42``). Every mail the server
+    accepts is recorded at once (``MailDelivery``), so when the server fails half-way and
+    the task is retried, or the broker delivers the task twice, only the missing mails go.
+    """
+    done = set(
+        MailDelivery.objects.filter(
+            message=message, subject=about, recipient__in=recipients
+        ).values_list("recipient_id", flat=True)
+    )
+    pending = [user for user in recipients if user.pk not in done]
+    if not pending:
         return 0
-    sent = get_connection().send_messages(mails) or 0
-    logger.info("Sent %s mail %s time(s)", message, sent)
+    sent = 0
+    with get_connection() as connection:
+        for user in pending:
+            subject, text, html = render_message(message, {**context, "recipient": user})
+            mail = EmailMultiAlternatives(subject, text, settings.DEFAULT_FROM_EMAIL, [user.email])
+            mail.attach_alternative(html, "text/html")
+            if connection.send_messages([mail]):
+                MailDelivery.objects.bulk_create(
+                    [MailDelivery(message=message, subject=about, recipient=user)],
+                    ignore_conflicts=True,
+                )
+                sent += 1
+    logger.info("Sent %s mail about %s %s time(s)", message, about, sent)
     return sent
 
 
@@ -149,7 +166,9 @@ def request_submitted_send(*, request_id: int) -> int:
         "link": portal_link("web:approvals"),
         **_group_context(request),
     }
-    return _send("request_submitted", request_submitted_recipients(request), context)
+    return _send(
+        "request_submitted", request_submitted_recipients(request), context, about=f"request:{request.pk}"
+    )
 
 
 def request_decided_send(*, request_id: int) -> int:
@@ -171,7 +190,7 @@ def request_decided_send(*, request_id: int) -> int:
         **_group_context(request),
     }
     recipients = _mailable([request.requester], actor_id=decision.decided_by_id)
-    return _send(message, recipients, context)
+    return _send(message, recipients, context, about=f"request:{request.pk}")
 
 
 def _membership(membership_id: int) -> Membership | None:
@@ -191,7 +210,9 @@ def membership_active_send(*, membership_id: int) -> int:
         "link": portal_link("web:my-access"),
         **_group_context(membership),
     }
-    return _send("access_active", _mailable([membership.user]), context)
+    return _send(
+        "access_active", _mailable([membership.user]), context, about=f"membership:{membership.pk}"
+    )
 
 
 def membership_ended_send(*, membership_id: int) -> int:
@@ -215,7 +236,8 @@ def membership_ended_send(*, membership_id: int) -> int:
         "link": portal_link("web:catalogue"),
         **_group_context(membership),
     }
-    return _send(message, _mailable([membership.user], actor_id=membership.ended_by_id), context)
+    recipients = _mailable([membership.user], actor_id=membership.ended_by_id)
+    return _send(message, recipients, context, about=f"membership:{membership.pk}")
 
 
 # --- expiry reminders ----------------------------------------------------------------------
@@ -288,7 +310,8 @@ def expiry_reminder_send(*, membership_id: int, now: datetime | None = None) -> 
         **_group_context(membership),
     }
     try:
-        return _send("access_expiring", _mailable([membership.user]), context)
+        about = f"membership:{membership.pk}:expiring:{expires_at.isoformat()}"
+        return _send("access_expiring", _mailable([membership.user]), context, about=about)
     except Exception:
         # Give the claim back whatever went wrong, then let the error show in the worker log.
         Membership.objects.filter(pk=membership_id, reminded_for=expires_at).update(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import smtplib
 import threading
 from datetime import datetime, timedelta
 
@@ -97,24 +96,6 @@ def test_inactive_users_and_users_without_email_are_not_reminded(
 
     assert tasks.expiry_reminders_task.delay().get() == 0
     assert mail.outbox == []
-
-
-def test_a_failed_send_gives_the_reminder_back(monkeypatch, alice, dave, readonly):
-    membership = grant(alice, readonly, dave, hours=4, activated_at=timezone.now() - 3 * HOUR)
-
-    class Down:
-        def send_messages(self, messages):
-            raise smtplib.SMTPServerDisconnected("gone")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(notifications, "get_connection", lambda: Down())
-        with pytest.raises(smtplib.SMTPServerDisconnected):
-            tasks.expiry_reminders_task.delay()
-    membership.refresh_from_db()
-    assert membership.reminded_for is None
-
-    assert tasks.expiry_reminders_task.delay().get() == 1
-    assert len(mail.outbox) == 1
 
 
 def test_the_sweep_is_scheduled():
