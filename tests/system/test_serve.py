@@ -96,6 +96,8 @@ def serve_once(processes: Processes, env: dict[str, str], *, run: int, also_requ
             interval=1,
         )
         assert "alice" in fake_state(fake_url)["Developers"]
+        # The mail telling her (printed by the console backend) links to this server.
+        processes.wait_for_log(serve, f"{base_url}/my/access/", timeout=30)
 
     children = descendants(serve.pid)
     assert len(children) >= 4, "fake Identity Center, worker, beat and web server"

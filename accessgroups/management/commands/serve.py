@@ -144,6 +144,8 @@ class Command(BaseCommand):
             signal.signal(signum, supervisor.request_stop)
 
         base_url = f"http://{options['host']}:{options['port']}"
+        # Links in mail point at this server unless the environment says otherwise.
+        env.setdefault("PORTAL_BASE_URL", base_url)
         failed: str | None = None
         try:
             self._start(supervisor, options, base_url)
