@@ -95,6 +95,35 @@ def _expiry_at(at: datetime) -> Case:
     )
 
 
+def membership_gives_access_now() -> Q:
+    """Conditions on Membership: the membership gives access now.
+
+    It is active, confirmed in Identity Center (in sync), and its access group is not
+    archived. Shared by every read of current access (this report, the access matrix), so
+    that they cannot come to disagree.
+    """
+    return Q(
+        ended_at__isnull=True,
+        provisioning_status=ProvisioningStatus.IN_SYNC,
+        access_group__archived_at__isnull=True,
+    )
+
+
+def link_gives_access_now(path: str = "") -> Q:
+    """Conditions on AccessGroupAccount: the account link gives access now.
+
+    It is current and confirmed in Identity Center (the account assignment exists). ``path``
+    leads to the links from the model queried: ``"access_group__account_links__"`` from a
+    membership.
+    """
+    return Q(
+        **{
+            f"{path}valid_to__isnull": True,
+            f"{path}provisioning_status": ProvisioningStatus.IN_SYNC,
+        }
+    )
+
+
 def who_has_access(
     *,
     account: Account | None = None,
@@ -129,15 +158,10 @@ def who_has_access(
         request__membership=OuterRef("pk"), outcome=DecisionOutcome.APPROVE
     )
     if at is None:
-        memberships = Membership.objects.filter(
-            ended_at__isnull=True,
-            provisioning_status=ProvisioningStatus.IN_SYNC,
-            access_group__archived_at__isnull=True,
-        ).annotate(expiry=F("expires_at"))
-        link_condition = Q(
-            access_group__account_links__valid_to__isnull=True,
-            access_group__account_links__provisioning_status=ProvisioningStatus.IN_SYNC,
+        memberships = Membership.objects.filter(membership_gives_access_now()).annotate(
+            expiry=F("expires_at")
         )
+        link_condition = link_gives_access_now("access_group__account_links__")
     else:
         approvals = approvals.filter(created_at__lte=at)
         memberships = Membership.objects.filter(
