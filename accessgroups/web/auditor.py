@@ -19,6 +19,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from accessgroups.models import AccessGroup, Account, AuditEvent, User
@@ -95,19 +96,62 @@ class WhoHasAccessFilters(forms.Form):
         return query
 
 
+def _moment_field(label: str, help_text: str) -> forms.DateTimeField:
+    return forms.DateTimeField(
+        label=label,
+        required=False,
+        help_text=help_text,
+        # The browser's picker sends "2026-03-01T09:30"; the portal's times are UTC.
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+
+class WhoHasAccessReportFilters(WhoHasAccessFilters):
+    """The report's filters: those of the matrix, and an expiry bound and a past moment."""
+
+    expiring_before = _moment_field("Expiring before (UTC)", "Only access that ends before then.")
+    at = _moment_field("As of (UTC)", "Who had access then; empty for now.")
+
+    def clean_at(self) -> datetime | None:
+        at = self.cleaned_data["at"]
+        if at is not None and at > timezone.now():
+            raise forms.ValidationError("Give a moment in the past, or leave it empty for now.")
+        return at
+
+    def selector_filters(self) -> dict[str, Any]:
+        found = super().selector_filters()
+        for name in ("expiring_before", "at"):
+            if self.cleaned_data.get(name):
+                found[name] = self.cleaned_data[name]
+        return found
+
+    def api_query(self) -> dict[str, str]:
+        query = super().api_query()
+        for name in ("expiring_before", "at"):
+            if self.cleaned_data.get(name):
+                query[name] = self.cleaned_data[name].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return query
+
+
+# The report's file formats, as the API names them; every one has the same columns.
+EXPORT_FORMATS = (("csv", "Export CSV"), ("jsonl", "JSON Lines"), ("xlsx", "XLSX"))
+
+
 @require_GET
 @login_required
 def who_has_access(request: HttpRequest) -> HttpResponse:
     require_auditor(request.user)
     # Always bound: no filters at all is a valid (empty) filter.
-    form = WhoHasAccessFilters(request.GET)
+    form = WhoHasAccessReportFilters(request.GET)
     rows: Any = []
-    export_url = None
+    exports: list[tuple[str, str]] = []
     if form.is_valid():
         rows = who_has_access_rows(**form.selector_filters())
-        export_url = (
-            f"{reverse('who-has-access-list')}?{urlencode({'format': 'csv', **form.api_query()})}"
-        )
+        base = reverse("who-has-access-list")
+        exports = [
+            (f"{base}?{urlencode({'format': fmt, **form.api_query()})}", label)
+            for fmt, label in EXPORT_FORMATS
+        ]
     # A filter that names nothing known lists nothing, rather than everything.
     return render(
         request,
@@ -115,7 +159,8 @@ def who_has_access(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": paginate(request, rows, per_page=REPORT_PAGE_SIZE),
-            "export_url": export_url,
+            "exports": exports,
+            "at": form.cleaned_data.get("at") if form.is_valid() else None,
         },
         status=200 if form.is_valid() else 400,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import json
 import re
 
 import pytest
@@ -18,6 +19,7 @@ from accessgroups.models import (
     AccessGroupAccount,
     AuditEvent,
     Membership,
+    MembershipExtension,
     MembershipSource,
     ProvisioningStatus,
     User,
@@ -123,6 +125,77 @@ def test_report_rows_equal_the_csv_rows_for_each_filter(client_for, carol, alice
             assert row["email"] == csv_row["email"]
             assert row["approved_by"] == csv_row["approved_by"] == "dave"
             assert row["source"] == csv_row["source"]
+
+
+def test_as_of_a_past_moment_the_page_and_its_exports_show_history(client_for, carol, alice, world):
+    """alice's ReadOnly began an hour ago and was extended; two hours ago nobody had it."""
+    membership = Membership.objects.get(user=alice)
+    hour = timezone.timedelta(hours=1)
+    start, old_end = timezone.now() - hour, timezone.now() + hour
+    Membership.objects.filter(pk=membership.pk).update(
+        granted_at=start, activated_at=start, expires_at=old_end + 3 * hour
+    )
+    MembershipExtension.objects.create(
+        membership=membership,
+        changed_at=start + hour / 2,
+        previous_expires_at=old_end,
+        expires_at=old_end + 3 * hour,
+    )
+    AccessGroupAccount.objects.update(valid_from=start - 5 * hour)
+    client = client_for(carol)
+    moment = (start + hour / 4).strftime("%Y-%m-%dT%H:%M")
+
+    response = client.get(reverse(REPORT), {"user": "alice", "at": moment})
+    assert response.status_code == 200
+    assert b"Who had access on" in response.content
+    assert {row[0] for row in _page_rows(response)} == {"alice"}
+    # Before the extension: the end in force then, on the page and in the file.
+    assert {row["expires_at"] for row in response.context["page"].object_list} == {old_end}
+    exported = _csv_rows(client, _export_url(response))
+    assert [(r["username"], r["account_id"]) for r in exported] == [
+        (u, a) for u, _, a in _page_rows(response)
+    ]
+    assert {r["expires_at"] for r in exported} == {old_end.isoformat().replace("+00:00", "Z")}
+
+    earlier = (start - hour).strftime("%Y-%m-%dT%H:%M")
+    response = client.get(reverse(REPORT), {"user": "alice", "at": earlier})
+    assert _page_rows(response) == []
+
+
+def test_expiring_before_and_other_formats(client_for, carol, alice, erin, world):
+    soon = timezone.now() + timezone.timedelta(hours=2)
+    Membership.objects.filter(user=alice).update(expires_at=soon)
+    client = client_for(carol)
+    response = client.get(
+        reverse(REPORT), {"expiring_before": (soon + timezone.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")}
+    )
+    assert response.status_code == 200
+    assert {row[0] for row in _page_rows(response)} == {"alice"}
+    links = dict(
+        (label, html.unescape(url))
+        for url, label in re.findall(r'<a [^>]*href="([^"]+)"[^>]*download>([^<]+)</a>', response.content.decode())
+    )
+    assert set(links) == {"Export CSV", "JSON Lines", "XLSX"}
+    lines = b"".join(client.get(links["JSON Lines"]).streaming_content).decode().splitlines()
+    assert {json.loads(line)["username"] for line in lines} == {"alice"}
+    assert client.get(links["XLSX"])["Content-Type"].startswith(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml"
+    )
+
+
+def test_as_of_the_future_or_nonsense_is_refused_by_the_field(client_for, carol, world):
+    client = client_for(carol)
+    future = (timezone.now() + timezone.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    for query, field in (
+        ({"at": future}, "at"),
+        ({"at": "yesterday"}, "at"),
+        ({"expiring_before": "2026-13-01T00:00"}, "expiring_before"),
+    ):
+        response = client.get(reverse(REPORT), query)
+        assert response.status_code == 400, query
+        assert field in response.context["form"].errors, query
+        assert _page_rows(response) == []
+        assert b"Export CSV" not in response.content
 
 
 def test_unknown_filter_is_shown_by_its_field_and_lists_nothing(client_for, carol, world):
