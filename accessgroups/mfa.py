@@ -21,6 +21,11 @@ from django.urls import reverse
 # change) and the static files those pages use.
 _ALWAYS_ALLOWED = ("/accounts/",)
 
+MFA_REQUIRED_MESSAGE = (
+    "Approvers and admins set up two-factor authentication before using the portal: "
+    "add an authenticator app or a security key here, then carry on."
+)
+
 # Authenticators that are a second factor on their own (recovery codes come with them).
 _SECOND_FACTORS = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
 
@@ -55,3 +60,11 @@ class RequireMFAMiddleware:
     def _exempt(path: str) -> bool:
         static = "/" + settings.STATIC_URL.lstrip("/")
         return path.startswith(_ALWAYS_ALLOWED) or path.startswith(static)
+
+
+def mfa_notice(request: HttpRequest) -> dict[str, str]:
+    """Context processor: on the two-factor pages, why this user was sent there."""
+    user = getattr(request, "user", None)
+    if user is None or not request.path_info.startswith(reverse("mfa_index")):
+        return {}
+    return {"mfa_notice": MFA_REQUIRED_MESSAGE} if mfa_required(user) else {}

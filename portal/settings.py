@@ -97,6 +97,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accessgroups.web.navigation.navigation",
+                "accessgroups.mfa.mfa_notice",
             ],
         },
     },
@@ -181,8 +182,8 @@ SOCIALACCOUNT_PROVIDERS = {
 MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
 MFA_PASSKEY_LOGIN_ENABLED = env_bool("MFA_PASSKEY_LOGIN_ENABLED", True)
 MFA_TOTP_ISSUER = os.environ.get("MFA_TOTP_ISSUER", "Access portal")
-# WebAuthn needs HTTPS except on localhost during development.
-MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
+# WebAuthn needs HTTPS or http://localhost; allauth's MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN
+# stays off even with DEBUG: localhost passes the origin check without it.
 # Approvers and admins must enrol an authenticator before they may use any page.
 REQUIRE_MFA_FOR_APPROVERS = env_bool("REQUIRE_MFA_FOR_APPROVERS", not DEBUG)
 # Password reset mail goes through the email settings below (console in `make run`).

@@ -112,7 +112,10 @@ def test_an_approver_without_mfa_is_sent_to_enrol_before_any_page(
     api = client.get("/api/v1/access-groups/")
     assert api.status_code == 403
     assert "two-factor" in api.json()["detail"]
-    assert client.get(reverse("mfa_index")).status_code == 200
+    enrol = client.get(reverse("mfa_index"))
+    assert enrol.status_code == 200
+    # The page says why they are there, once however many pages sent them.
+    assert enrol.content.decode().count("Approvers and admins set up two-factor authentication") == 1
 
 
 def test_an_approver_with_totp_gets_through(client, bob, readonly, mfa_required):
@@ -121,6 +124,14 @@ def test_an_approver_with_totp_gets_through(client, bob, readonly, mfa_required)
 
     assert client.get(reverse("web:approvals")).status_code == 200
     assert client.get("/api/v1/access-groups/").status_code == 200
+    # Enrolled: the two-factor page no longer says they must.
+    assert b"Approvers and admins set up" not in client.get(reverse("mfa_index")).content
+
+
+def test_a_requester_is_not_told_to_enrol(client, alice, mfa_required):
+    sign_in(client, "alice")
+    assert client.get(reverse("web:catalogue")).status_code == 200
+    assert b"Approvers and admins set up" not in client.get(reverse("mfa_index")).content
 
 
 def test_an_admin_without_mfa_is_sent_to_enrol(client, dave, mfa_required):
