@@ -16,6 +16,8 @@ from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from accessgroups.validators import parse_session_duration
+
 
 class ProvisioningStatus(models.TextChoices):
     PENDING = "pending", "Pending"
@@ -189,6 +191,18 @@ class AccessGroup(Provisioned):
     def is_archived(self) -> bool:
         return self.archived_at is not None
 
+    @property
+    def session_duration_label(self) -> str:
+        """``PT1H30M`` as people say it: ``1 hour 30 minutes``."""
+        duration = parse_session_duration(self.session_duration)
+        if duration is None:
+            return self.session_duration
+        hours, rest = divmod(int(duration.total_seconds()), 3600)
+        parts = [f"{hours} hour{'s' if hours != 1 else ''}"] if hours else []
+        if rest // 60:
+            parts.append(f"{rest // 60} minute{'s' if rest // 60 != 1 else ''}")
+        return " ".join(parts) or self.session_duration
+
     def current_accounts(self) -> models.QuerySet[Account]:
         return Account.objects.filter(
             group_links__access_group=self, group_links__valid_to__isnull=True
@@ -271,6 +285,15 @@ class AccessGroupPolicy(models.Model):
             return self.arn
         if self.kind == PolicyKind.CUSTOMER_MANAGED:
             return f"{self.path}{self.name}"
+        return "inline policy"
+
+    @property
+    def label(self) -> str:
+        """How people name it: ``ReadOnlyAccess (AWS managed)``, ``/team/Deploy (customer managed)``."""
+        if self.kind == PolicyKind.AWS_MANAGED:
+            return f"{self.arn.rsplit('/', 1)[-1]} (AWS managed)"
+        if self.kind == PolicyKind.CUSTOMER_MANAGED:
+            return f"{self.path}{self.name} (customer managed)"
         return "inline policy"
 
 

@@ -93,6 +93,15 @@ def catalogue(request: HttpRequest) -> HttpResponse:
         .filter(requester=request.user)
         .values_list("access_group_id", flat=True)
     )
+    # What this user already holds: a request for it extends it rather than adding one.
+    held = {
+        m.access_group_id: m
+        for m in Membership.objects.active()
+        .filter(user=request.user, access_group__in=[g.pk for g in page.object_list])
+        .only("access_group_id", "activated_at", "expires_at")
+    }
+    for group in page.object_list:
+        group.held = held.get(group.pk)
     return render(
         request,
         "accessgroups/requests/catalogue.html",

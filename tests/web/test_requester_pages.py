@@ -28,9 +28,25 @@ def test_catalogue_shows_what_each_group_grants(
     assert "ReadOnly" in page and "Developers" in page
     assert "Hidden" not in page  # not requestable
     assert "sandbox (100000000001)" in page
-    assert "arn:aws:iam::aws:policy/ReadOnlyAccess" in page
+    assert "ReadOnlyAccess (AWS managed)" in page
     assert "8 hours" in page and "no limit" in page
-    assert "PT1H" in page and "bob" in page
+    assert "<dd>1 hour</dd>" in page and "bob" in page  # the session duration, PT1H
+    assert page.count("Request access</a>") == 2
+    assert "You have this access" not in page
+
+
+def test_catalogue_says_which_groups_one_already_has(client_for, alice, dave, readonly, limited):
+    services.membership_grant(
+        user=alice, access_group=limited, granted_by=dave, justification="on call", duration_hours=4
+    )
+    membership = Membership.objects.get(user=alice)
+    services.membership_activated(membership_id=membership.pk)
+    membership.refresh_from_db()
+
+    page = client_for(alice).get(reverse("web:catalogue")).content.decode()
+    assert page.count("You have this access") == 1
+    assert f"until <time datetime=\"{membership.expires_at.isoformat()}\">" in page
+    # Both groups can still be asked for: for limited, that asks for more time.
     assert page.count("Request access</a>") == 2
 
 
