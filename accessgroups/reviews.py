@@ -1,7 +1,7 @@
 """Reading access reviews: who sees which, the items of a page, the outcome as CSV rows.
 
 Each read is a fixed number of queries whatever the number of items (select_related for
-the rows, one prefetch for the accounts).
+the rows, one prefetch for the accounts). The pages and the REST API read through here.
 """
 
 from __future__ import annotations
@@ -11,7 +11,14 @@ from typing import Any
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
-from accessgroups.models import AccessGroupAccount, AccessReview, ReviewItem, User
+from accessgroups.models import (
+    AccessGroupAccount,
+    AccessReview,
+    ReviewDecision,
+    ReviewItem,
+    ReviewOutcome,
+    User,
+)
 
 EXPORT_HEADER = [
     "review",
@@ -38,6 +45,11 @@ def may_see_reviews(user: User) -> bool:
     return user.can_audit or ReviewItem.objects.filter(reviewer=user).exists()
 
 
+def may_see_review(user: User, review: AccessReview) -> bool:
+    """Auditors and admins see every review; anyone else only one they have items in."""
+    return user.can_audit or review.items.filter(reviewer=user).exists()
+
+
 def reviews_visible_to(user: User) -> QuerySet[AccessReview]:
     reviews = AccessReview.objects.all()
     if not user.can_audit:
@@ -50,6 +62,27 @@ def reviews_visible_to(user: User) -> QuerySet[AccessReview]:
         )
         .order_by("-opened_at", "-id")
     )
+
+
+def reviews_with_counts(user: User) -> QuerySet[AccessReview]:
+    """reviews_visible_to, with its items counted by decision (``<decision>_count``,
+    ``undecided_count``) and by outcome (``<outcome>_count``, ``pending_count``).
+
+    The counts cover the items the user may see: every item for auditors and admins, a
+    reviewer's own otherwise (the visibility filter's join is the one counted).
+    """
+    counts = {
+        f"{value}_count": Count("items", filter=Q(items__decision=value), distinct=True)
+        for value in ReviewDecision.values
+    }
+    counts["undecided_count"] = Count(
+        "items", filter=Q(items__decision__isnull=True), distinct=True
+    )
+    counts |= {
+        f"{value}_count": Count("items", filter=Q(items__outcome=value), distinct=True)
+        for value in ReviewOutcome.values
+    }
+    return reviews_visible_to(user).annotate(**counts)
 
 
 def review_items(review: AccessReview, user: User | None) -> QuerySet[ReviewItem]:

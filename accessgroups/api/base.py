@@ -99,6 +99,12 @@ def query_time(request: Request, name: str, *, end_of_day: bool = False) -> date
 
 
 BOOLEAN_CHOICES = ("true", "false")
+
+
+def boolean_parameter(name: str, description: str) -> OpenApiParameter:
+    """A ``true``/``false`` query filter, as the schema shows it (read it with query_choice)."""
+    return OpenApiParameter(name, str, enum=list(BOOLEAN_CHOICES), description=description)
+
 PROVISIONING_STATUSES = [c.value for c in ProvisioningStatus]
 PROVISIONING_FILTER = OpenApiParameter(
     "provisioning_status", str, enum=PROVISIONING_STATUSES, description="Only rows in this state."

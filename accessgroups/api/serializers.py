@@ -20,11 +20,14 @@ from accessgroups.models import (
     AccessGroup,
     AccessGroupPolicy,
     AccessRequest,
+    AccessReview,
     Account,
     AuditEvent,
     Decision,
     Membership,
     PolicyKind,
+    ReviewItem,
+    ReviewOnDeadline,
     User,
 )
 
@@ -341,6 +344,133 @@ class MembershipGrantIn(serializers.Serializer):
     access_group = serializers.PrimaryKeyRelatedField(queryset=AccessGroup.objects.all())
     duration_hours = _hours_field()
     justification = serializers.CharField(allow_blank=True, max_length=4000)
+
+
+# --- access reviews -----------------------------------------------------------------------
+
+
+class ReviewDecisionCounts(serializers.Serializer):
+    """The reviewers' decisions; ``undecided`` includes what the deadline decided."""
+
+    keep = serializers.IntegerField(source="keep_count")
+    revoke = serializers.IntegerField(source="revoke_count")
+    undecided = serializers.IntegerField(source="undecided_count")
+
+
+class ReviewOutcomeCounts(serializers.Serializer):
+    """What was done: ``pending`` until a reviewer or the deadline decides."""
+
+    pending = serializers.IntegerField(source="pending_count")
+    kept = serializers.IntegerField(source="kept_count")
+    revoked = serializers.IntegerField(source="revoked_count")
+    flagged = serializers.IntegerField(source="flagged_count")
+    ended = serializers.IntegerField(source="ended_count")
+
+
+class AccessReviewOut(serializers.ModelSerializer):
+    """Expects accessgroups.reviews.reviews_with_counts: scope and opener joined, the
+    items the reader may see counted."""
+
+    scope = serializers.CharField(source="scope_label", read_only=True)
+    account = serializers.SlugRelatedField(
+        read_only=True, slug_field="account_id", allow_null=True
+    )
+    opened_by = serializers.SlugRelatedField(read_only=True, slug_field="username")
+    item_count = serializers.IntegerField(read_only=True)
+    decisions = ReviewDecisionCounts(source="*", read_only=True)
+    outcomes = ReviewOutcomeCounts(source="*", read_only=True)
+
+    class Meta:
+        model = AccessReview
+        fields = [
+            "id",
+            "scope",
+            "access_group",
+            "account",
+            "opened_by",
+            "opened_at",
+            "deadline",
+            "on_deadline",
+            "closed_at",
+            "item_count",
+            "decisions",
+            "outcomes",
+        ]
+        read_only_fields = fields
+
+
+class AccessReviewOpenIn(serializers.Serializer):
+    """Exactly one of ``access_group`` and ``account`` (the workflow says so, by field)."""
+
+    access_group = serializers.PrimaryKeyRelatedField(
+        queryset=AccessGroup.objects.all(), required=False, allow_null=True, default=None
+    )
+    account = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="12-digit AWS account id.",
+    )
+    deadline = serializers.DateTimeField(
+        help_text="ISO 8601, in the future; UTC if no zone is given."
+    )
+    on_deadline = serializers.ChoiceField(
+        choices=ReviewOnDeadline.choices,
+        required=False,
+        default=None,
+        allow_null=True,
+        help_text="What happens to items nobody decided; default: the portal's setting.",
+    )
+
+    def validate_account(self, value: str | None) -> Account | None:
+        if value is None:
+            return None
+        account = Account.objects.filter(account_id=value).first()
+        if account is None:
+            raise serializers.ValidationError(f"No account {value!r} is known.")
+        return account
+
+
+class ReviewItemOut(serializers.ModelSerializer):
+    """Expects accessgroups.reviews.review_items: membership, its user and group, and the
+    reviewer joined, the group's current account links prefetched."""
+
+    member = serializers.CharField(source="membership.user.username", read_only=True)
+    access_group = serializers.IntegerField(source="membership.access_group_id", read_only=True)
+    access_group_name = serializers.CharField(
+        source="membership.access_group.name", read_only=True
+    )
+    accounts = serializers.SerializerMethodField()
+    reviewer = serializers.SlugRelatedField(read_only=True, slug_field="username")
+
+    class Meta:
+        model = ReviewItem
+        fields = [
+            "id",
+            "review",
+            "membership",
+            "member",
+            "access_group",
+            "access_group_name",
+            "accounts",
+            "reviewer",
+            "decision",
+            "decided_at",
+            "comment",
+            "outcome",
+            "outcome_applied",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_accounts(self, item: ReviewItem) -> list[str]:
+        """The accounts the group grants now, as in the CSV outcome."""
+        return [link.account.account_id for link in item.membership.access_group.current_links]
+
+
+class KeepIn(CommentIn):
+    pass
 
 
 # --- reports ------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from rest_framework.routers import DefaultRouter
 
-from accessgroups.api import reports, views
+from accessgroups.api import reports, reviews, views
 
 router = DefaultRouter()
 # The format is chosen with ?format= on the reports; no `.json` / `.csv` URL suffixes.
@@ -14,5 +14,11 @@ router.register("access-requests", views.AccessRequestViewSet, basename="access-
 router.register("memberships", views.MembershipViewSet, basename="membership")
 router.register("reports/who-has-access", reports.WhoHasAccessViewSet, basename="who-has-access")
 router.register("audit-events", reports.AuditEventViewSet, basename="audit-event")
+router.register("access-reviews", reviews.AccessReviewViewSet, basename="access-review")
+router.register(
+    r"access-reviews/(?P<review_pk>[0-9]+)/items",
+    reviews.AccessReviewItemViewSet,
+    basename="access-review-item",
+)
 
 urlpatterns = router.urls

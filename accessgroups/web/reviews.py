@@ -134,7 +134,7 @@ def _visible_review(request: HttpRequest, pk: int) -> AccessReview:
 @login_required
 def review_detail(request: HttpRequest, pk: int) -> HttpResponse:
     review = _visible_review(request, pk)
-    if not request.user.can_audit and not review.items.filter(reviewer=request.user).exists():
+    if not reviews.may_see_review(request.user, review):
         raise PermissionDenied("You are not a reviewer in this review.")
     return _render_detail(request, review)
 

@@ -1,7 +1,7 @@
 """Token and browser-session authentication, and the browsable API pages."""
 
 import pytest
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from rest_framework.test import APIClient
 
 from accessgroups.models import AccessRequest
@@ -51,9 +51,19 @@ def test_browser_session_write_with_csrf_token(alice, readonly):
     assert AccessRequest.objects.filter(requester=alice).count() == 1
 
 
+def _takes_no_arguments(route: str) -> bool:
+    try:
+        reverse(route)
+    except NoReverseMatch:
+        return False
+    return True
+
+
+# Routes with ids in their path (details, a review's items) are rendered where their rows are
+# built (e.g. tests/api/test_access_reviews.py).
 @pytest.mark.parametrize(
     "route",
-    sorted({name for name, method in ROUTES if method == "GET" and not name.endswith("-detail")}),
+    sorted({name for name, method in ROUTES if method == "GET" and _takes_no_arguments(name)}),
 )
 def test_browsable_api_pages_render(route, dave, readonly):
     client = APIClient()

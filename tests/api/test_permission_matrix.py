@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from accessgroups.audit import audit_record
-from accessgroups.models import AccessGroup, Membership, ProvisioningStatus, User
+from accessgroups.models import AccessGroup, AccessReview, Membership, ProvisioningStatus, User
+from accessgroups.review_services import access_review_open
 from accessgroups.services import (
     access_request_approve,
     access_request_create,
@@ -91,6 +94,14 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("who-has-access-list", "GET"): AUDIT,
     ("audit-event-list", "GET"): AUDIT,
     ("audit-event-detail", "GET"): AUDIT,
+    ("access-review-list", "GET"): SIGNED_IN,  # each sees the reviews they may (alice: none)
+    ("access-review-list", "POST"): AUDIT,
+    # A review of the group with alice's item, reviewed by bob: he, carol and dave see it.
+    ("access-review-detail", "GET"): {"bob", "carol", "dave"},
+    ("access-review-export", "GET"): AUDIT,
+    ("access-review-item-list", "GET"): {"bob", "carol", "dave"},
+    ("access-review-item-keep", "POST"): {"bob"},  # only the item's reviewer, never the member
+    ("access-review-item-revoke", "POST"): {"bob"},
 }
 
 
@@ -123,6 +134,18 @@ def _membership(w: World) -> Membership:
     return membership_grant(
         user=w.alice, access_group=w.group, granted_by=w.dave, justification="incident 42"
     )
+
+
+def _review(w: World) -> AccessReview:
+    _membership(w)
+    return access_review_open(
+        opened_by=w.carol, access_group=w.group, deadline=timezone.now() + timedelta(days=7)
+    )
+
+
+def _review_item(w: World) -> dict[str, int]:
+    review = _review(w)
+    return {"review_pk": review.pk, "pk": review.items.get().pk}
 
 
 def _failed(model, pk: int) -> int:
@@ -179,6 +202,18 @@ SETUPS: dict[str, Callable[[World], tuple[dict[str, Any], dict[str, Any] | None]
     "who-has-access-list": lambda w: ({}, None),
     "audit-event-list": lambda w: ({}, None),
     "audit-event-detail": lambda w: ({"pk": audit_record(action="test.event").pk}, None),
+    "access-review-list": lambda w: (
+        {},
+        {
+            "access_group": _membership(w).access_group_id,
+            "deadline": (timezone.now() + timedelta(days=7)).isoformat(),
+        },
+    ),
+    "access-review-detail": lambda w: ({"pk": _review(w).pk}, None),
+    "access-review-export": lambda w: ({"pk": _review(w).pk}, None),
+    "access-review-item-list": lambda w: ({"review_pk": _review(w).pk}, None),
+    "access-review-item-keep": lambda w: (_review_item(w), {"comment": "still needed"}),
+    "access-review-item-revoke": lambda w: (_review_item(w), {}),
 }
 
 ROUTES = api_routes()

@@ -160,3 +160,49 @@ def test_queries_do_not_grow_with_rows(
         many_queries, many_rows = fetch()
     assert many_rows >= 50 > few_rows, (few_rows, many_rows)  # the second read really had more rows
     assert many_queries == few_queries
+
+
+def _review_of(n: int, group, opener):
+    """A review of ``group`` with n items, all for the group's approver."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accessgroups.models import MembershipSource, User
+    from accessgroups.review_services import access_review_open
+
+    users = User.objects.bulk_create(
+        User(username=f"{group.name}{i}", email=f"{group.name}{i}@example.com") for i in range(n)
+    )
+    Membership.objects.bulk_create(
+        Membership(user=u, access_group=group, source=MembershipSource.ADMIN) for u in users
+    )
+    deadline = timezone.now() + timedelta(days=7)
+    return access_review_open(opened_by=opener, access_group=group, deadline=deadline)
+
+
+@pytest.mark.parametrize("who", ["bob", "carol"])  # a reviewer (own items), an auditor (all)
+def test_review_reads_do_not_grow_with_rows(api, request, who, bob, carol, make_group, sandbox):
+    def group(name: str):
+        return make_group(name, accounts=[sandbox], approvers=[bob])
+
+    small, large = _review_of(5, group("Small"), carol), _review_of(50, group("Large"), carol)
+    client = api(request.getfixturevalue(who))
+
+    def queries(url: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(url)
+            if response.streaming:
+                b"".join(response.streaming_content)
+        assert response.status_code == 200, url
+        return len(captured)
+
+    urls = ["/api/v1/access-reviews/{}/", "/api/v1/access-reviews/{}/items/"]
+    if who == "carol":
+        urls.append("/api/v1/access-reviews/{}/export/")
+    for url in urls:
+        assert queries(url.format(small.pk)) == queries(url.format(large.pk)), url
+    listing = queries("/api/v1/access-reviews/")
+    for i in range(10):
+        _review_of(3, group(f"More{i}"), carol)
+    assert queries("/api/v1/access-reviews/") == listing
