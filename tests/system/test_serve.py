@@ -19,6 +19,7 @@ from tests.system.harness import Processes, descendants, pid_alive, portal_env, 
 pytestmark = pytest.mark.slow
 
 DEMO_GROUPS = {"ReadOnly", "Developers", "ProductionAdmin"}
+DEMO_READ_ONLY = {"alice", "bob", "carol"}  # seed_demo's READ_ONLY_MEMBERS
 CREDENTIAL_LINE = re.compile(r"^\s+(alice|bob|carol|admin)\s+(\S+)\s+([0-9a-f]{40})\s", re.MULTILINE)
 
 
@@ -70,12 +71,17 @@ def serve_once(processes: Processes, env: dict[str, str], *, run: int, also_requ
     # the filesystem broker (and, on the second run, healed the stale stored ids).
     fake_url = re.search(r"fake Identity Center \(moto server\) at (http://\S+)", log).group(1)
     state = wait_until(
-        lambda: (s := fake_state(fake_url)) and DEMO_GROUPS <= set(s) and "alice" in s["ReadOnly"] and s,
+        lambda: (s := fake_state(fake_url)) and DEMO_GROUPS <= set(s) and s["ReadOnly"] == DEMO_READ_ONLY and s,
         timeout=90,
-        what="the demo groups and alice's membership in the fake Identity Center",
+        what="the demo groups and the ReadOnly memberships in the fake Identity Center",
         interval=1,
     )
-    assert state["ReadOnly"] == {"alice"}
+    assert state["ReadOnly"] == DEMO_READ_ONLY
+
+    # The demo's access review, one however often seeding runs: bob decides two items
+    # (alice's and carol's); his own is the admin's.
+    reviews = api(base_url, "GET", "access-reviews/", tokens["bob"]).json()
+    assert reviews["count"] == 1 and reviews["results"][0]["outcomes"]["pending"] == 2, reviews
 
     if also_request:
         # A request made over HTTP is provisioned by the worker, not in the request.

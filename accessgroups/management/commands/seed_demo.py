@@ -1,4 +1,5 @@
-"""Demo data for `make run`: accounts, access groups and the personas, idempotently.
+"""Demo data for `make run`: accounts, access groups, the personas and an open access
+review, idempotently.
 
 Every run gives the demo users fresh random passwords and prints them with their API
 tokens: this printout is deliberate, for a local demo, and the only place the portal shows
@@ -10,22 +11,27 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from accessgroups import configuration
 from accessgroups.models import (
     AccessGroup,
     AccessGroupAccount,
+    AccessReview,
     Account,
     Membership,
     ProvisioningStatus,
+    ReviewOnDeadline,
     User,
 )
+from accessgroups.review_services import access_review_open
 from accessgroups.services import enqueue, membership_grant
 
 ACCOUNTS = [
@@ -106,6 +112,15 @@ PERSONAS = [
 ADMIN = Persona("admin", "Ada", "Admin", "admin (superuser)")
 EMAIL_DOMAIN = "example.com"
 
+# Who holds ReadOnly, and why: three members make the demo review worth opening, and bob's
+# own membership shows that nobody reviews their own access (an admin gets that item).
+READ_ONLY_MEMBERS = [
+    ("alice", "Demo data: everyone starts with read-only access."),
+    ("bob", "Demo data: approvers can look at what they approve."),
+    ("carol", "Demo data: auditors read every account."),
+]
+REVIEW_DAYS = 14
+
 
 def _admin() -> User:
     admin = User.objects.filter(username=ADMIN.username).first()
@@ -133,6 +148,26 @@ def _persona(admin: User, persona: Persona) -> User:
             roles=persona.roles,
         )
     return user
+
+
+def _demo_review(*, opener: User, access_group: AccessGroup) -> AccessReview:
+    """A review of the group that its approver can still decide, opened unless one is.
+
+    At its deadline it flags rather than revokes what nobody decided, so that a demo left
+    running keeps its demo access.
+    """
+    now = timezone.now()
+    review = AccessReview.objects.filter(
+        access_group=access_group, closed_at__isnull=True, deadline__gt=now
+    ).first()
+    if review is None:
+        review = access_review_open(
+            opened_by=opener,
+            access_group=access_group,
+            deadline=now + timedelta(days=REVIEW_DAYS),
+            on_deadline=ReviewOnDeadline.FLAG,
+        )
+    return review
 
 
 def resync_identity_center() -> dict[str, int]:
@@ -166,8 +201,9 @@ def resync_identity_center() -> dict[str, int]:
 
 class Command(BaseCommand):
     help = (
-        "Create demo accounts, access groups and users (idempotent), give the demo users new "
-        "passwords, print them with API tokens, and re-enqueue Identity Center provisioning."
+        "Create demo accounts, access groups, users and an open access review (idempotent), "
+        "give the demo users new passwords, print them with API tokens, and re-enqueue "
+        "Identity Center provisioning."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -184,15 +220,18 @@ class Command(BaseCommand):
         for spec in ACCESS_GROUPS:
             if not AccessGroup.objects.live().filter(name=spec["name"]).exists():
                 configuration.access_group_create(actor=admin, **spec)
-        alice = users[0]
+        by_name = {user.username: user for user in users}
         read_only = AccessGroup.objects.live().get(name="ReadOnly")
-        if not Membership.objects.active().filter(user=alice, access_group=read_only).exists():
-            membership_grant(
-                user=alice,
-                access_group=read_only,
-                granted_by=admin,
-                justification="Demo data: everyone starts with read-only access.",
-            )
+        for username, justification in READ_ONLY_MEMBERS:
+            member = by_name[username]
+            if not Membership.objects.active().filter(user=member, access_group=read_only).exists():
+                membership_grant(
+                    user=member,
+                    access_group=read_only,
+                    granted_by=admin,
+                    justification=justification,
+                )
+        _demo_review(opener=by_name["carol"], access_group=read_only)
         counts = resync_identity_center()
 
         rows = []

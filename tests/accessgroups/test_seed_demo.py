@@ -1,0 +1,91 @@
+"""`manage.py seed_demo` in-process: run twice it adds nothing the second time, and the
+demo has an open access review that bob (the demo approver) has items to decide in.
+(tests/system/test_serve.py runs it the way `make run` does, with the worker.)"""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from accessgroups.models import (
+    AccessGroup,
+    AccessReview,
+    Account,
+    AuditEvent,
+    Membership,
+    ReviewItem,
+    User,
+)
+from accessgroups.review_services import access_reviews_close_due
+
+pytestmark = pytest.mark.django_db
+
+
+def _seed() -> str:
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def _rows() -> dict[str, int]:
+    return {
+        model.__name__: model.objects.count()
+        for model in (User, Account, AccessGroup, Membership, AccessReview, ReviewItem)
+    }
+
+
+def test_twice_adds_nothing_the_second_time():
+    printed = _seed()
+    first = _rows()
+    assert first == {
+        "User": 4,
+        "Account": 4,
+        "AccessGroup": 3,
+        "Membership": 3,
+        "AccessReview": 1,
+        "ReviewItem": 3,
+    }
+    events = AuditEvent.objects.exclude(action__startswith="user.").count()
+    _seed()
+    assert _rows() == first
+    assert AuditEvent.objects.exclude(action__startswith="user.").count() == events
+    for username in ("alice", "bob", "carol", "admin"):
+        assert f"  {username} " in printed
+
+
+def test_the_demo_review_gives_bob_something_to_do(client_for):
+    _seed()
+    review = AccessReview.objects.get()
+    assert (review.access_group.name, review.opened_by.username, review.on_deadline) == (
+        "ReadOnly",
+        "carol",
+        "flag",
+    )
+    assert review.is_open
+    assert abs(review.deadline - review.opened_at - timedelta(days=14)) < timedelta(minutes=1)
+    assert sorted(review.items.values_list("member__username", "reviewer__username")) == [
+        ("alice", "bob"),
+        ("bob", "admin"),  # nobody reviews their own access
+        ("carol", "bob"),
+    ]
+    bob = User.objects.get(username="bob")
+    client = client_for(bob)
+    listing = client.get(reverse("web:reviews")).content.decode()
+    assert f"#{review.pk} access group ReadOnly" in listing
+    page = client.get(reverse("web:review-detail", args=[review.pk])).content.decode()
+    assert page.count("Keep</button>") == 2 and page.count("Revoke</button>") == 2
+
+
+def test_a_closed_demo_review_is_followed_by_a_new_one():
+    _seed()
+    review = AccessReview.objects.get()
+    access_reviews_close_due(now=review.deadline + timedelta(seconds=1))
+    assert Membership.objects.active().count() == 3  # flagged, not revoked
+    _seed()
+    fresh = AccessReview.objects.get(closed_at__isnull=True)
+    assert fresh.pk != review.pk and fresh.items.count() == 3
+    assert AccessReview.objects.count() == 2
