@@ -1,14 +1,23 @@
 """The access matrix: who (or which access group) reaches which account, as a grid.
 
-It reads the rows of ``selectors.who_has_access``, so a cell means exactly what a row of
-that report means: access confirmed in Identity Center (membership active and in sync,
-account link current and in sync). The grid is paginated by its rows (people or access
-groups); its columns are the accounts that the page's rows reach, so a page stays as wide
-as what it shows rather than as wide as the organisation, and are paginated too (people in
-many groups can reach hundreds of accounts).
+A cell means exactly what rows of ``selectors.who_has_access`` mean: access confirmed in
+Identity Center (membership active and in sync, account link current and in sync). Both read
+it through the same conditions (``membership_gives_access_now``, ``link_gives_access_now``)
+and take the same filters (an account is the link's, an access group and a user the
+membership's). The grid has a query of its own, though: the report's carries what a grid
+does not show (the approver looked up per membership, names and dates for its columns), and
+makes a row per user, access group and account before a page can be picked.
+
+The grid is paginated by its rows (people or access groups); its columns are the accounts
+that the page's rows reach, so a page stays as wide as what it shows rather than as wide as
+the organisation, and are paginated too (people in many groups can reach hundreds of
+accounts).
 
 One page costs a fixed number of queries whatever its size: the count of rows, the page's
-row keys, the page's cells, and the labels of those rows.
+rows with their labels, and the page's cells (for access groups, their accounts and their
+people, counted once per group rather than once per account). Which rows have access at all
+is a semi-join (the membership's group has at least one link), so counting rows and finding a
+late page's rows never go through a row per account.
 """
 
 from __future__ import annotations
@@ -19,10 +28,10 @@ from enum import StrEnum
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, F, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, QuerySet
 
-from accessgroups.models import AccessGroup, Account, User
-from accessgroups.selectors import who_has_access
+from accessgroups.models import AccessGroup, AccessGroupAccount, Account, Membership, User
+from accessgroups.selectors import link_gives_access_now, membership_gives_access_now
 
 
 class MatrixRows(StrEnum):
@@ -57,18 +66,41 @@ class Matrix:
     column_page: Page
 
 
-def _keys(rows_kind: MatrixRows, access: QuerySet) -> QuerySet:
-    """Distinct row keys (user or access group ids) in the grid's order, as a sliceable query."""
+def _memberships(*, access_group: AccessGroup | None, user: User | None) -> QuerySet:
+    """Memberships that give access now, under the filters that bear on the membership."""
+    memberships = Membership.objects.filter(membership_gives_access_now())
+    if access_group is not None:
+        memberships = memberships.filter(access_group=access_group)
+    if user is not None:
+        memberships = memberships.filter(user=user)
+    return memberships
+
+
+def _links(account: Account | None) -> QuerySet:
+    """Account links that give access now, under the account filter."""
+    links = AccessGroupAccount.objects.filter(link_gives_access_now())
+    if account is not None:
+        links = links.filter(account=account)
+    return links
+
+
+def _rows(rows_kind: MatrixRows, memberships: QuerySet, account: Account | None) -> QuerySet:
+    """The grid's rows (users or access groups with access) in order, with their labels."""
+    # A membership counts if its group has at least one such link: a semi-join, not a row
+    # per account, so that finding a late page's rows stays cheap.
+    reaching = memberships.filter(
+        Exists(_links(account).filter(access_group=OuterRef("access_group")))
+    )
     if rows_kind is MatrixRows.USERS:
         return (
-            User.objects.filter(pk__in=access.values("user"))
+            User.objects.filter(pk__in=reaching.values("user"))
             .order_by("username", "pk")
-            .values_list("pk", flat=True)
+            .only("username", "display_name", "given_name", "family_name")
         )
     return (
-        AccessGroup.objects.filter(pk__in=access.values("access_group"))
+        AccessGroup.objects.filter(pk__in=reaching.values("access_group"))
         .order_by("name", "pk")
-        .values_list("pk", flat=True)
+        .only("name", "description")
     )
 
 
@@ -84,66 +116,58 @@ def access_matrix(
     user: User | None = None,
 ) -> Matrix:
     """One page of the grid; the filters are those of ``who_has_access``."""
-    # The selector's own query: ``link`` is its join of the account links that count.
-    access = who_has_access(account=account, access_group=access_group, user=user).queryset
-    page = Paginator(_keys(rows_kind, access), per_page).get_page(page_number)
-    keys = list(page.object_list)
+    memberships = _memberships(access_group=access_group, user=user)
+    page = Paginator(_rows(rows_kind, memberships, account), per_page).get_page(page_number)
+    shown = list(page.object_list)
+    keys = [row.pk for row in shown]
 
+    columns: dict[str, Column] = {}
+    found: dict[int, dict[str, Any]] = defaultdict(dict)
     if rows_kind is MatrixRows.USERS:
+        # One filter() call: the links filtered are the links joined for the columns.
         cells = (
-            access.filter(user__in=keys)
+            memberships.filter(user__in=keys, access_group__account_links__in=_links(account))
             .values(
                 key=F("user_id"),
-                cell_account_id=F("link__account__account_id"),
-                cell_account_name=F("link__account__name"),
+                cell_account_id=F("access_group__account_links__account__account_id"),
+                cell_account_name=F("access_group__account_links__account__name"),
                 group=F("access_group__name"),
             )
             .order_by()
         )
-        labels = {
-            u.pk: (u.username, u.effective_display_name)
-            for u in User.objects.filter(pk__in=keys).only(
-                "username", "display_name", "given_name", "family_name"
-            )
-        }
-    else:
-        # Several people reach an account through one group: one cell, counted in SQL.
-        cells = (
-            access.filter(access_group__in=keys)
-            .values(
-                key=F("access_group_id"),
-                cell_account_id=F("link__account__account_id"),
-                cell_account_name=F("link__account__name"),
-            )
-            .order_by()
-            .annotate(people=Count("user", distinct=True))
-        )
-        labels = {
-            g.pk: (g.name, g.description)
-            for g in AccessGroup.objects.filter(pk__in=keys).only("name", "description")
-        }
-
-    found: dict[int, dict[str, Any]] = defaultdict(dict)
-    columns: dict[str, Column] = {}
-    for cell in cells:
-        account_id = cell["cell_account_id"]
-        columns.setdefault(account_id, Column(account_id, cell["cell_account_name"]))
-        if rows_kind is MatrixRows.USERS:
+        for cell in cells:
+            account_id = cell["cell_account_id"]
+            columns.setdefault(account_id, Column(account_id, cell["cell_account_name"]))
             found[cell["key"]].setdefault(account_id, []).append(cell["group"])
-        else:
-            found[cell["key"]][account_id] = cell["people"]
+    else:
+        # Every link of a group that the filters keep is a cell, reached by all the group's
+        # members that the filters keep: count them once per group, not once per account.
+        people = dict(
+            memberships.filter(access_group__in=keys)
+            .order_by()
+            .values("access_group")
+            .annotate(people=Count("user", distinct=True))
+            .values_list("access_group", "people")
+        )
+        links = _links(account).filter(access_group__in=keys).order_by()
+        for link in links.values("access_group_id", "account__account_id", "account__name"):
+            account_id = link["account__account_id"]
+            columns.setdefault(account_id, Column(account_id, link["account__name"]))
+            found[link["access_group_id"]][account_id] = people[link["access_group_id"]]
 
     column_page = Paginator(
         sorted(columns.values(), key=lambda c: (c.name, c.account_id)), columns_per_page
     ).get_page(column_page_number)
     ordered = list(column_page.object_list)
     rows = []
-    for key in keys:
-        label, detail = labels[key]
-        by_account = found.get(key, {})
+    for shown_row in shown:
+        by_account = found.get(shown_row.pk, {})
         row_cells = [by_account.get(c.account_id) for c in ordered]
         if rows_kind is MatrixRows.USERS:
             row_cells = [sorted(groups) if groups else [] for groups in row_cells]
+            label, detail = shown_row.username, shown_row.effective_display_name
+        else:
+            label, detail = shown_row.name, shown_row.description
         rows.append(MatrixRow(label=label, detail=detail, cells=row_cells))
     return Matrix(
         rows_kind=rows_kind, columns=ordered, rows=rows, page=page, column_page=column_page

@@ -1,7 +1,8 @@
 """The access matrix page: people (or access groups) against accounts, for auditors and admins.
 
-The grid comes from ``accessgroups.matrix``, which reads the who-has-access selector; the
-filters are the who-has-access page's own form, so both pages read a filter the same way.
+The grid comes from ``accessgroups.matrix``, which reads current access as the who-has-access
+selector does; the filters are the who-has-access page's own form, so both pages read a
+filter the same way.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from html.parser import HTMLParser
 
 import pytest
@@ -11,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from accessgroups.matrix import MatrixRows, access_matrix
 from accessgroups.models import (
     AccessGroupAccount,
     Membership,
@@ -18,6 +20,7 @@ from accessgroups.models import (
     ProvisioningStatus,
     User,
 )
+from accessgroups.selectors import who_has_access
 
 MATRIX = "web:access-matrix"
 
@@ -213,18 +216,24 @@ def _queries(client, query: dict) -> int:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("rows", ["users", "access_groups"])
-def test_queries_do_not_grow_with_rows(client_for, carol, make_group, make_account, rows):
+@pytest.mark.parametrize("by_account", [False, True])
+def test_queries_do_not_grow_with_rows(
+    client_for, carol, make_group, make_account, rows, by_account
+):
     accounts = [make_account() for _ in range(4)]
     groups = [make_group(f"G{i}", accounts=accounts[i:]) for i in range(3)]
     for group in groups:
         _in_sync(group)
     client = client_for(carol)
+    query = {"rows": rows}
+    if by_account:
+        query["account"] = accounts[2].account_id  # reached through every group
     _people_in(groups[0], 5, "few")
-    few = _queries(client, {"rows": rows})
+    few = _queries(client, query)
     for i, group in enumerate(groups):
         _people_in(group, 100, f"many{i}-")
-    assert _queries(client, {"rows": rows}) == few
-    assert _queries(client, {"rows": rows, "page": "3", "cpage": "2"}) == few
+    assert _queries(client, query) == few
+    assert _queries(client, {**query, "page": "3", "cpage": "2"}) == few
 
 
 @pytest.mark.django_db
@@ -269,3 +278,101 @@ def test_carol_opens_the_matrix_in_a_browser(page, login, carol, world):
     page.get_by_role("button", name="Filter").click()
     expect(page.get_by_role("table", name="Access groups against accounts")).to_be_visible()
     expect(page.get_by_role("row", name="Deploy")).to_contain_text("2 people")
+
+
+@pytest.fixture
+def tangle(make_group, make_account, make_user):
+    """Access in every state that is, or is not yet or no longer, access."""
+    a1, a2, a3 = (make_account(f"acct-{n}") for n in (1, 2, 3))
+    g1 = make_group("G1", accounts=[a1, a2])
+    g2 = make_group("G2", accounts=[a2])
+    archived = make_group("Archived", accounts=[a1])
+    unlinked = make_group("Unlinked", accounts=[a3])  # its only link is not in sync
+    empty = make_group("Empty", accounts=[a3])  # nobody in it
+    for group in (g1, g2, archived, empty):
+        _in_sync(group)
+    now = timezone.now()
+    # a3 is being added to G1; a1 was taken from G2 (the removal is done, so in sync).
+    AccessGroupAccount.objects.create(access_group=g1, account=a3)
+    AccessGroupAccount.objects.create(
+        access_group=g2,
+        account=a1,
+        valid_from=now,
+        valid_to=now,
+        provisioning_status=ProvisioningStatus.IN_SYNC,
+    )
+    AccessGroupAccount.objects.create(
+        access_group=g2, account=a3, provisioning_status=ProvisioningStatus.FAILED
+    )
+    archived.archived_at = now
+    archived.save(update_fields=["archived_at"])
+    u1, u2, u3, u4, u5 = (make_user(f"u{n}") for n in range(1, 6))
+    _grant(u1, g1)
+    _grant(u1, g2)  # a2 through both groups
+    _grant(u2, g1, status=ProvisioningStatus.PROVISIONING)
+    _grant(u2, g2, status=ProvisioningStatus.FAILED)
+    _grant(u3, g2, ended=True)
+    _grant(u3, archived)
+    _grant(u4, unlinked)
+    _grant(u4, g2)
+    _grant(u5, g1, ended=True)
+    _grant(u5, g1)  # granted again after it ended: one person, not two
+    return {
+        "accounts": [a1, a2, a3],
+        "groups": [g1, g2, archived, unlinked, empty],
+        "users": [u1, u2, u3, u4, u5],
+    }
+
+
+def _whole_matrix(rows_kind, **filters):
+    """Every page of the matrix: {(row label, account id): cell}, and the row labels in order."""
+    cells, labels, number = {}, [], 1
+    while True:
+        matrix = access_matrix(
+            rows_kind=rows_kind, page_number=number, per_page=2, columns_per_page=100, **filters
+        )
+        for row in matrix.rows:
+            labels.append(row.label)
+            for column, cell in zip(matrix.columns, row.cells, strict=True):
+                if cell:
+                    cells[(row.label, column.account_id)] = cell
+        if not matrix.page.has_next():
+            assert len(labels) == matrix.page.paginator.count
+            return cells, labels
+        number += 1
+
+
+@pytest.mark.django_db
+def test_cells_agree_with_the_who_has_access_report(tangle):
+    """Under every filter, the matrix shows exactly the report's rows, and nothing else."""
+    seen = set()
+    for account, group, user in itertools.product(
+        [None, *tangle["accounts"]], [None, *tangle["groups"]], [None, *tangle["users"]]
+    ):
+        filters = {"account": account, "access_group": group, "user": user}
+        report = list(who_has_access(**filters))
+        seen.update((r["username"], r["access_group"], r["account_id"]) for r in report)
+
+        groups_of: dict[tuple[str, str], list[str]] = {}
+        for r in report:
+            groups_of.setdefault((r["username"], r["account_id"]), []).append(r["access_group"])
+        by_user, users = _whole_matrix(MatrixRows.USERS, **filters)
+        assert by_user == {key: sorted(names) for key, names in groups_of.items()}, filters
+        assert users == sorted({r["username"] for r in report}), filters
+
+        people: dict[tuple[str, str], set[str]] = {}
+        for r in report:
+            people.setdefault((r["access_group"], r["account_id"]), set()).add(r["username"])
+        by_group, groups = _whole_matrix(MatrixRows.ACCESS_GROUPS, **filters)
+        assert by_group == {key: len(names) for key, names in people.items()}, filters
+        assert groups == sorted({r["access_group"] for r in report}), filters
+    # The state really held access, and only the access that is confirmed.
+    a1, a2, _ = (a.account_id for a in tangle["accounts"])
+    assert seen == {
+        ("u1", "G1", a1),
+        ("u1", "G1", a2),
+        ("u1", "G2", a2),
+        ("u4", "G2", a2),
+        ("u5", "G1", a1),
+        ("u5", "G1", a2),
+    }
