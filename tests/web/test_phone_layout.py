@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from accessgroups.models import AccessGroupAccount, Membership, ProvisioningStatus
+from accessgroups.review_services import access_review_open
 from accessgroups.services import membership_activated, membership_grant
 
 PHONE = {"width": 390, "height": 844}
@@ -60,9 +64,12 @@ def test_every_wide_table_fits_a_phone(new_page, login, request, active, persona
     login(page, request.getfixturevalue(persona))
     page.goto(reverse(url_name))
 
-    tables = page.locator("table.stack")
-    assert tables.count() >= 1
-    # Every cell of a stacked table carries its column's name.
+    _assert_stacked(page)
+
+
+def _assert_stacked(page) -> None:
+    """Every cell of a stacked table carries its column's name, and nothing scrolls sideways."""
+    assert page.locator("table.stack").count() >= 1
     unnamed = page.locator("table.stack td:not([data-label])")
     expect(unnamed).to_have_count(0)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
@@ -72,3 +79,20 @@ def test_every_wide_table_fits_a_phone(new_page, login, request, active, persona
         ".filter(box => box.scrollWidth > box.clientWidth).length"
     )
     assert overflowing == 0
+
+
+def test_a_reviewer_decides_on_a_phone(new_page, login, bob, carol, readonly, active):
+    review = access_review_open(
+        opened_by=carol, deadline=timezone.now() + timedelta(days=7), access_group=readonly
+    )
+    page = new_page(viewport=PHONE)
+    login(page, bob)
+    page.goto(reverse("web:reviews"))
+    _assert_stacked(page)
+
+    page.goto(reverse("web:review-detail", args=[review.pk]))
+    _assert_stacked(page)
+    keep = page.get_by_role("button", name="Keep")
+    expect(keep).to_be_visible()
+    box = keep.bounding_box()
+    assert box["x"] + box["width"] <= PHONE["width"], box
