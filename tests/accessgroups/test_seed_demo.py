@@ -57,6 +57,14 @@ def test_twice_adds_nothing_the_second_time():
         assert f"  {username} " in printed
 
 
+def test_the_printout_sends_passkeys_to_a_host_name():
+    out = io.StringIO()
+    call_command("seed_demo", base_url="http://127.0.0.1:8001", stdout=out)
+    printed = out.getvalue()
+    assert "Sign in:       http://127.0.0.1:8001/accounts/login/" in printed
+    assert "Passkeys:      http://localhost:8001/accounts/2fa/" in printed
+
+
 def test_the_demo_review_gives_bob_something_to_do(client_for):
     _seed()
     review = AccessReview.objects.get()

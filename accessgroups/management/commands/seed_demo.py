@@ -260,6 +260,9 @@ class Command(BaseCommand):
                 "  MFA:           NOT required in this demo (REQUIRE_MFA_FOR_APPROVERS=0); "
                 f"production requires it for approvers and admins. Try it at {base_url}/accounts/2fa/"
             )
+        # Browsers refuse WebAuthn on an IP address: keys are added under a host name.
+        local = base_url.replace("://127.0.0.1:", "://localhost:")
+        out.write(f"  Passkeys:      {local}/accounts/2fa/  (security keys and passkeys need a host name)")
         out.write(f"  Django admin:  {base_url}/admin/  (user admin)")
         out.write(f"  Try:           curl -H 'Authorization: Token {rows[0][3]}' {base_url}/api/v1/access-groups/")
         out.write(
