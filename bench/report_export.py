@@ -1,7 +1,7 @@
-"""Benchmark: the who-has-access CSV export of a large organisation, through the real view.
+"""Benchmark: the who-has-access CSV export and the access matrix of a large organisation.
 
     .venv/bin/python bench/report_export.py [--users 10000] [--groups 1000] [--accounts 500]
-        [--accounts-per-group 10] [--groups-per-user 5]
+        [--accounts-per-group 10] [--groups-per-user 5] [--only csv|matrix]
 
 Builds the organisation with bulk_create in a throwaway database (PostgreSQL when
 DATABASE_URL is set: a database of this run's own on that server, dropped at the end; else a
@@ -14,18 +14,27 @@ The defaults give 10,000 users each in 5 of 1,000 access groups, each group gran
 500 accounts: 50,000 memberships x 10 accounts = 500,000 report rows. Every membership is
 active and in sync and every account link current and in sync, so every row is listed. Half
 of the memberships come from an approved request (the report looks up its approver), half
-from an admin grant.
+from an admin grant. On PostgreSQL the tables are analysed after the build, as autovacuum
+would do on a live database, so that the planner works from statistics.
 
 The export is read twice: once timed, once under tracemalloc for the peak of Python memory
 (tracemalloc slows Python down, so it would spoil the timing).
+
+Then the access matrix page (``web:access-matrix``) is read through the real view: people and
+access groups as rows, the first page and the last, and filtered by an account, an access
+group and a user. Each page is read five times after a warm-up; it prints the median time,
+the SQL queries and the rows and columns shown. ``--only`` runs one of the two parts.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import re
 import resource
 import signal
+import statistics
 import sys
 import tempfile
 import time
@@ -33,6 +42,7 @@ import tracemalloc
 import uuid
 import warnings
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -238,6 +248,125 @@ def _export(client, *, trace: bool) -> dict[str, float]:
     return figures
 
 
+# A page read a few times: the median is steadier than one reading, and the page is cheap.
+MATRIX_READINGS = 5
+
+
+def _matrix_cases(args: argparse.Namespace) -> list[tuple[str, dict[str, str]]]:
+    """(what, query) of the matrix pages read: both row kinds, first and last pages, filters."""
+    from accessgroups.models import AccessGroup, Account, User
+    from accessgroups.web.matrix import MATRIX_PAGE_SIZE
+
+    # The organisation is regular: an account, a group and a user from the middle of it.
+    account = Account.objects.get(account_id=f"{200000000000 + args.accounts // 2:012d}")
+    group = AccessGroup.objects.get(name=f"group-{args.groups // 2:04d}")
+    user = User.objects.get(username=f"user{args.users // 2:05d}")
+    people_with_account = (
+        User.objects.filter(memberships__access_group__account_links__account=account)
+        .distinct()
+        .count()
+    )
+
+    def last(rows: int) -> str:
+        return str(max(1, math.ceil(rows / MATRIX_PAGE_SIZE)))
+
+    cases = [
+        ("people, page 1", {}),
+        (f"people, page {last(args.users)} (last)", {"page": last(args.users)}),
+        ("access groups, page 1", {"rows": "access_groups"}),
+        (
+            f"access groups, page {last(args.groups)} (last)",
+            {"rows": "access_groups", "page": last(args.groups)},
+        ),
+        ("people, account filter, page 1", {"account": account.account_id}),
+        (
+            f"people, account filter, page {last(people_with_account)} (last)",
+            {"account": account.account_id, "page": last(people_with_account)},
+        ),
+        ("people, access group filter", {"access_group": str(group.pk)}),
+        ("access groups, user filter", {"rows": "access_groups", "user": user.username}),
+    ]
+    # A small organisation has one page only: its last page is its first, read once.
+    distinct = {}
+    for what, query in cases:
+        key = tuple(sorted(item for item in query.items() if item != ("page", "1")))
+        distinct.setdefault(key, (what, query))
+    return list(distinct.values())
+
+
+def _matrix(client, cases: list[tuple[str, dict[str, str]]]) -> list[dict[str, Any]]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext, teardown_test_environment
+    from django.urls import reverse
+
+    # The test environment makes every template rendering copy its context for the test
+    # client (thousands on a matrix page, most of them the filter form's options); a page
+    # as served does not, so it is measured without.
+    teardown_test_environment()
+    url = reverse("web:access-matrix")
+    # The first page read compiles the templates and fills the database's caches.
+    client.get(url)
+    results = []
+    for what, query in cases:
+        times = []
+        for _ in range(MATRIX_READINGS):
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                response = client.get(url, query)
+                times.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                raise SystemExit(f"matrix {query} answered {response.status_code}")
+        page = response.content.decode()
+        rows = re.search(r"(\d+) (?:people|person|access groups?) with access", page)
+        columns = re.search(r"Accounts \d+–\d+ of (\d+)", page)
+        shown_columns = page.count("data-account-id=")
+        results.append(
+            {
+                "what": what,
+                "elapsed": statistics.median(times),
+                "queries": len(captured),
+                "rows": page.count('class="matrix-row"'),
+                "of_rows": int(rows.group(1)) if rows else 0,
+                "columns": shown_columns,
+                "of_columns": int(columns.group(1)) if columns else shown_columns,
+            }
+        )
+    return results
+
+
+def _analyse() -> None:
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+
+
+def _print_export(timed: dict[str, float], traced: dict[str, float], expected: int) -> None:
+    print(f"rows:                {timed['rows']:,} (expected {expected:,})")
+    print(f"CSV size:            {timed['bytes'] / 2**20:.1f} MiB")
+    print(f"elapsed:             {timed['elapsed']:.2f} s")
+    print(f"rows per second:     {timed['rows'] / timed['elapsed']:,.0f}")
+    print(f"time to first byte:  {timed['first_byte'] * 1000:.0f} ms")
+    print(f"time to first row:   {timed['first_row'] * 1000:.0f} ms")
+    print(f"SQL queries:         {timed['queries']}")
+    print(f"peak Python memory:  {traced['peak_mib']:.1f} MiB (tracemalloc, during the export)")
+    print(
+        f"peak RSS:            {timed['rss_peak_mib']:.1f} MiB, "
+        f"{timed['rss_growth_mib']:+.1f} MiB over the RSS before the timed export"
+    )
+
+
+def _print_matrix(results: list[dict[str, Any]]) -> None:
+    print(f"access matrix pages (median of {MATRIX_READINGS} readings, through the view):")
+    width = max(len(str(r["what"])) for r in results)
+    for r in results:
+        print(
+            f"  {r['what']:<{width}}  {r['elapsed'] * 1000:6.0f} ms  {r['queries']:2} queries  "
+            f"{r['rows']:3} of {r['of_rows']:,} rows, {r['columns']} of {r['of_columns']} columns"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=10_000)
@@ -245,6 +374,9 @@ def main() -> int:
     parser.add_argument("--accounts", type=int, default=500)
     parser.add_argument("--accounts-per-group", type=int, default=10)
     parser.add_argument("--groups-per-user", type=int, default=5)
+    parser.add_argument(
+        "--only", choices=["csv", "matrix"], help="measure only the CSV export or the matrix"
+    )
     args = parser.parse_args()
     if args.groups_per_user > args.groups or args.accounts_per_group > args.accounts:
         parser.error("a user's groups and a group's accounts must be distinct")
@@ -274,9 +406,12 @@ def main() -> int:
         old_name = settings.DATABASES["default"]["NAME"]
         print(f"database: {connection.vendor}, building the organisation...", flush=True)
         connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+        timed = traced = None
+        matrix = None
         try:
             started = time.perf_counter()
             expected = _build(args)
+            _analyse()
             print(
                 f"built {args.users:,} users, {args.groups:,} access groups, "
                 f"{args.accounts:,} accounts, {expected:,} expected rows "
@@ -288,29 +423,25 @@ def main() -> int:
             )
             client = Client()
             client.force_login(auditor)
-            # A first, empty export loads the code a first request imports, so that the
-            # memory figures are the export's own.
-            warm_up = client.get(
-                "/api/v1/reports/who-has-access/", {"format": "csv", "user": auditor.username}
-            )
-            b"".join(warm_up.streaming_content)
-            timed = _export(client, trace=False)
-            traced = _export(client, trace=True)
+            if args.only != "matrix":
+                # A first, empty export loads the code a first request imports, so that the
+                # memory figures are the export's own.
+                warm_up = client.get(
+                    "/api/v1/reports/who-has-access/",
+                    {"format": "csv", "user": auditor.username},
+                )
+                b"".join(warm_up.streaming_content)
+                timed = _export(client, trace=False)
+                traced = _export(client, trace=True)
+            if args.only != "csv":
+                matrix = _matrix(client, _matrix_cases(args))
         finally:
             connection.creation.destroy_test_db(old_name, verbosity=0)
 
-    print(f"rows:                {timed['rows']:,} (expected {expected:,})")
-    print(f"CSV size:            {timed['bytes'] / 2**20:.1f} MiB")
-    print(f"elapsed:             {timed['elapsed']:.2f} s")
-    print(f"rows per second:     {timed['rows'] / timed['elapsed']:,.0f}")
-    print(f"time to first byte:  {timed['first_byte'] * 1000:.0f} ms")
-    print(f"time to first row:   {timed['first_row'] * 1000:.0f} ms")
-    print(f"SQL queries:         {timed['queries']}")
-    print(f"peak Python memory:  {traced['peak_mib']:.1f} MiB (tracemalloc, during the export)")
-    print(
-        f"peak RSS:            {timed['rss_peak_mib']:.1f} MiB, "
-        f"{timed['rss_growth_mib']:+.1f} MiB over the RSS before the timed export"
-    )
+    if timed is not None and traced is not None:
+        _print_export(timed, traced, expected)
+    if matrix is not None:
+        _print_matrix(matrix)
     return 0
 
 
