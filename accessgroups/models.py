@@ -522,8 +522,10 @@ class Decision(models.Model):
 class AuditEvent(models.Model):
     """Append-only record of a change to access or its configuration.
 
-    ``sequence`` is gap-free and ``hash`` chains each event to the one before it; database
-    triggers refuse UPDATE and DELETE (see the migration). Write through accessgroups.audit.
+    ``sequence`` is gap-free and ``hash`` chains each event to the one before it; ``seal``
+    is an HMAC of ``hash`` under a key derived from SECRET_KEY, so a chain recomputed without
+    that key shows (empty on events written before sealing began). Database triggers refuse
+    UPDATE and DELETE (see the migration). Write through accessgroups.audit.
     """
 
     sequence = models.BigIntegerField(unique=True)
@@ -544,6 +546,8 @@ class AuditEvent(models.Model):
     data = models.JSONField(default=dict, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # Not in the hashed content (it is computed from the hash): existing chains stay valid.
+    seal = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["sequence"]

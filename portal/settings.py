@@ -41,6 +41,9 @@ if not SECRET_KEY:
             "SECRET_KEY is not set. Set it to a long random value, or set DEBUG=1 for development."
         )
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+# Earlier keys, still accepted: sessions and signed values survive a rotation, and audit
+# events sealed with an earlier key keep verifying (docs/audit.md, "Seals").
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")

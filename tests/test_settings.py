@@ -14,14 +14,17 @@ from accessgroups.models import User
 REPO = Path(__file__).resolve().parents[1]
 
 
-LOAD_SETTINGS = "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"
+LOAD_SETTINGS = (
+    "import django; django.setup(); from django.conf import settings; print(settings.{})"
+)
 
 
-def start_settings(**env: str) -> subprocess.CompletedProcess:
-    """Load portal.settings in a fresh interpreter, with only ``env`` configured."""
+def start_settings(show: str = "DEBUG", **env: str) -> subprocess.CompletedProcess:
+    """Load portal.settings in a fresh interpreter, with only ``env`` configured, and print
+    the setting ``show``."""
     base = {"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "portal.settings", **env}
     return subprocess.run(
-        [sys.executable, "-c", LOAD_SETTINGS],
+        [sys.executable, "-c", LOAD_SETTINGS.format(show)],
         cwd=REPO, env=base, capture_output=True, text=True, timeout=60,
     )
 
@@ -49,6 +52,17 @@ def test_development_starts_without_a_secret_key(tmp_path: Path) -> None:
     result = start_settings(PORTAL_VAR_DIR=str(tmp_path), DEBUG="1")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True"
+
+
+def test_secret_key_fallbacks_are_read_from_the_environment(tmp_path: Path) -> None:
+    result = start_settings(
+        "SECRET_KEY_FALLBACKS",
+        PORTAL_VAR_DIR=str(tmp_path),
+        SECRET_KEY="the-key-of-this-test",
+        SECRET_KEY_FALLBACKS="the-old-key, an-older-key",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['the-old-key', 'an-older-key']"
 
 
 @pytest.mark.django_db
