@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from allauth.mfa.models import Authenticator
+from allauth.mfa.webauthn import forms as webauthn_forms
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
@@ -68,3 +69,34 @@ def mfa_notice(request: HttpRequest) -> dict[str, str]:
     if user is None or not request.path_info.startswith(reverse("mfa_index")):
         return {}
     return {"mfa_notice": MFA_REQUIRED_MESSAGE} if mfa_required(user) else {}
+
+
+# --- security keys: a refusal in words -------------------------------------------------------
+
+KEY_REFUSED = (
+    "This security key or passkey was not accepted. Use a key added to your account here, "
+    "or your authenticator app."
+)
+
+
+class _KeyRefusalInWords:
+    """allauth reports a refused key on its hidden ``credential`` field, which a page can
+    only show as "(Hidden field credential) Incorrect code."; say it to the person instead."""
+
+    def clean(self):
+        cleaned = super().clean()
+        if self._errors.pop("credential", None) is not None:
+            self.add_error(None, KEY_REFUSED)
+        return cleaned
+
+
+class AuthenticateWebAuthnForm(_KeyRefusalInWords, webauthn_forms.AuthenticateWebAuthnForm):
+    pass
+
+
+class LoginWebAuthnForm(_KeyRefusalInWords, webauthn_forms.LoginWebAuthnForm):
+    pass
+
+
+class ReauthenticateWebAuthnForm(_KeyRefusalInWords, webauthn_forms.ReauthenticateWebAuthnForm):
+    pass

@@ -185,6 +185,12 @@ SOCIALACCOUNT_PROVIDERS = {
 MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
 MFA_PASSKEY_LOGIN_ENABLED = env_bool("MFA_PASSKEY_LOGIN_ENABLED", True)
 MFA_TOTP_ISSUER = os.environ.get("MFA_TOTP_ISSUER", "Access portal")
+# A refused security key is said in words, not as an error of a hidden field.
+MFA_FORMS = {
+    "authenticate_webauthn": "accessgroups.mfa.AuthenticateWebAuthnForm",
+    "login_webauthn": "accessgroups.mfa.LoginWebAuthnForm",
+    "reauthenticate_webauthn": "accessgroups.mfa.ReauthenticateWebAuthnForm",
+}
 # WebAuthn needs HTTPS or http://localhost; allauth's MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN
 # stays off even with DEBUG: localhost passes the origin check without it.
 # Approvers and admins must enrol an authenticator before they may use any page.

@@ -228,7 +228,9 @@ def test_an_assertion_signed_with_another_private_key_is_refused(
     page.get_by_role("button", name="Use a security key").click()
 
     # The browser signs and posts; the server checks the signature against bob's public key.
-    expect(page.locator(".errorlist")).to_contain_text("Incorrect code.")
+    errors = page.locator(".errorlist")
+    expect(errors).to_contain_text("This security key or passkey was not accepted.")
+    expect(errors).not_to_contain_text("Hidden field")
     assert page.url == live_server.url + reverse("mfa_authenticate")
     expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
     [key] = webauthn_keys(bob)
