@@ -15,7 +15,11 @@ from django.views.decorators.http import require_GET, require_POST
 from accessgroups import services
 from accessgroups.errors import Conflict
 from accessgroups.models import AccessRequest, Decision, Membership, User
-from accessgroups.web.requester import current_accounts_prefetch, paginate
+from accessgroups.web.requester import (
+    current_accounts_prefetch,
+    current_policies_prefetch,
+    paginate,
+)
 from accessgroups.web.requester_forms import CommentForm
 
 
@@ -48,7 +52,9 @@ def _render_approvals(
     queue = (
         AccessRequest.objects.decidable_by(user)
         .select_related("requester", "access_group")
-        .prefetch_related(current_accounts_prefetch("access_group__"))
+        .prefetch_related(
+            current_accounts_prefetch("access_group__"), current_policies_prefetch("access_group__")
+        )
         .order_by("created_at", "id")
     )
     queue_page = paginate(request, queue)
