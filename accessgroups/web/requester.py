@@ -77,7 +77,8 @@ def catalogue(request: HttpRequest) -> HttpResponse:
     search = request.GET.get("q", "").replace("\x00", "").strip()[:SEARCH_MAX]
     if search:
         groups = groups.filter(Q(name__icontains=search) | Q(description__icontains=search))
-    account_id = request.GET.get("account", "").strip()
+    # PostgreSQL refuses NUL in a query; no account id holds one anyway.
+    account_id = request.GET.get("account", "").replace("\x00", "").strip()
     if account_id:
         groups = groups.filter(
             account_links__account__account_id=account_id, account_links__valid_to__isnull=True
