@@ -8,6 +8,7 @@ answered later. Provisioning runs after commit; nothing here calls AWS.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.validators import UnicodeUsernameValidator
@@ -305,10 +306,13 @@ def _apply_versions(group: AccessGroup, cleaned: dict[str, Any], now) -> dict[st
     return changes
 
 
-def access_group_create(*, actor: User, name: str, **fields: Any) -> AccessGroup:
-    """Create an access group; a worker then creates its Identity Center side."""
-    _require_admin(actor)
-    fields = {"name": name, **fields}
+def access_group_clean_new(fields: dict[str, Any]) -> dict[str, Any]:
+    """Check the fields of a new access group; returns them cleaned.
+
+    Shared by access_group_create and the import from Identity Center (accessgroups.adoption).
+    Raises ValidationError keyed by field, also when a live access group has the name.
+    """
+    fields = dict(fields)
     fields.setdefault("session_duration", "PT1H")
     for key in ("accounts", "aws_managed_policies", "customer_managed_policies", "approvers"):
         fields.setdefault(key, [])
@@ -317,23 +321,43 @@ def access_group_create(*, actor: User, name: str, **fields: Any) -> AccessGroup
     validators.validate_policy_quota(len(cleaned["aws_managed_policies"]), len(cleaned["customer_managed_policies"]))
     if AccessGroup.objects.live().filter(name__iexact=cleaned["name"]).exists():
         raise ValidationError({"name": "An access group with this name exists."})
+    return cleaned
+
+
+def access_group_insert(
+    cleaned: dict[str, Any], *, now: datetime, **columns: Any
+) -> tuple[AccessGroup, dict[str, Any]]:
+    """Insert a new access group's rows: the group, its approvers, its dated policies and accounts.
+
+    ``cleaned`` comes from access_group_clean_new; ``columns`` are further AccessGroup fields
+    (an import's Identity Center ids and status). Returns the group and its changes for the
+    audit log; raises Conflict when another admin took the name meanwhile. Call it inside a
+    transaction; it enqueues nothing.
+    """
+    try:
+        with transaction.atomic():
+            group = AccessGroup.objects.create(
+                name=cleaned["name"],
+                description=cleaned.get("description", ""),
+                session_duration=cleaned["session_duration"],
+                requestable=cleaned.get("requestable", True),
+                max_duration_hours=cleaned.get("max_duration_hours"),
+                applications_note=cleaned.get("applications_note", ""),
+                created_at=now,
+                **columns,
+            )
+    except IntegrityError:
+        raise Conflict("An access group with this name was just created.", field="name") from None
+    group.approvers.set(cleaned["approvers"])
+    return group, _apply_versions(group, cleaned, now)
+
+
+def access_group_create(*, actor: User, name: str, **fields: Any) -> AccessGroup:
+    """Create an access group; a worker then creates its Identity Center side."""
+    _require_admin(actor)
+    cleaned = access_group_clean_new({"name": name, **fields})
     with transaction.atomic():
-        now = timezone.now()
-        try:
-            with transaction.atomic():
-                group = AccessGroup.objects.create(
-                    name=cleaned["name"],
-                    description=cleaned.get("description", ""),
-                    session_duration=cleaned["session_duration"],
-                    requestable=cleaned.get("requestable", True),
-                    max_duration_hours=cleaned.get("max_duration_hours"),
-                    applications_note=cleaned.get("applications_note", ""),
-                    created_at=now,
-                )
-        except IntegrityError:
-            raise Conflict("An access group with this name was just created.", field="name") from None
-        group.approvers.set(cleaned["approvers"])
-        changes = _apply_versions(group, cleaned, now)
+        group, changes = access_group_insert(cleaned, now=timezone.now())
         audit_record(
             action="access_group.created",
             actor=actor,

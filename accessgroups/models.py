@@ -115,6 +115,24 @@ class User(AbstractUser, Provisioned):
         """Fields Identity Center requires that this user lacks."""
         return [f for f in ("email", "given_name", "family_name") if not getattr(self, f)]
 
+    def store_identity_center_id(self, user_id: str) -> None:
+        """Keep the Identity Center UserId found, created or imported for this user.
+
+        The row then says the user is onboarded too, unless a provisioning task holds it and
+        will say so itself.
+        """
+        User.objects.filter(pk=self.pk).update(identity_center_user_id=user_id)
+        self.identity_center_user_id = user_id
+        User.objects.filter(pk=self.pk).exclude(
+            provisioning_status__in=(ProvisioningStatus.IN_SYNC, ProvisioningStatus.PROVISIONING)
+        ).update(
+            provisioning_status=ProvisioningStatus.IN_SYNC,
+            synced_generation=F("generation"),
+            last_error="",
+            onboarding_requested=True,
+            provisioned_at=timezone.now(),
+        )
+
 
 class AccountStatus(models.TextChoices):
     ACTIVE = "ACTIVE", "Active"

@@ -33,17 +33,22 @@ def _status(account: dict[str, Any]) -> str:
     return AccountStatus.SUSPENDED
 
 
+def account_fields(listed: dict[str, Any]) -> dict[str, str]:
+    """An Account row's fields from an account as Organizations lists it."""
+    return {
+        "name": (listed.get("Name") or listed["Id"])[:128],
+        "email": listed.get("Email", ""),
+        "status": _status(listed),
+        "source": AccountSource.ORGANIZATIONS,
+    }
+
+
 def accounts_sync(*, actor_id: int | None = None) -> SyncSummary:
     """Read every account of the organization and bring the Account rows up to date."""
     actor = User.objects.filter(pk=actor_id).first() if actor_id else None
     created = updated = unchanged = 0
     for listed in aws.paginate("organizations", "ListAccounts", "Accounts"):
-        wanted = {
-            "name": (listed.get("Name") or listed["Id"])[:128],
-            "email": listed.get("Email", ""),
-            "status": _status(listed),
-            "source": AccountSource.ORGANIZATIONS,
-        }
+        wanted = account_fields(listed)
         with transaction.atomic():
             row = Account.objects.select_for_update().filter(account_id=listed["Id"]).first()
             if row is None:

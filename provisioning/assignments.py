@@ -241,8 +241,11 @@ class Report:
             )
 
 
-def assigned_accounts(group_id: str, permission_set_arn: str | None) -> set[str]:
-    """Accounts where the group holds the permission set (any permission set if None)."""
+def assigned_accounts(
+    group_id: str, permission_set_arn: str | None, **list_params: Any
+) -> set[tuple[str, str]]:
+    """(account id, permission set ARN) of the group's assignments of the permission set
+    (of any permission set if None). ``list_params`` go to the List call (e.g. ``MaxResults``)."""
     found = aws.paginate(
         "sso-admin",
         "ListAccountAssignmentsForPrincipal",
@@ -250,6 +253,7 @@ def assigned_accounts(group_id: str, permission_set_arn: str | None) -> set[str]
         InstanceArn=aws.instance().arn,
         PrincipalId=group_id,
         PrincipalType="GROUP",
+        **list_params,
     )
     return {
         (a["AccountId"], a["PermissionSetArn"])

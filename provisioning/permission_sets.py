@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
@@ -100,17 +101,22 @@ def ensure_permission_set(group: AccessGroup, *, check_accounts: list[Account]) 
     return arn, changed
 
 
-def _find_by_name(name: str) -> dict[str, Any] | None:
+def described_permission_sets(**list_params: Any) -> Iterator[dict[str, Any]]:
+    """Every permission set of the instance, described: one DescribePermissionSet each.
+
+    ``list_params`` go to ListPermissionSets (e.g. ``MaxResults``).
+    """
     inst = aws.instance()
-    matches = []
     for arn in aws.paginate(
-        "sso-admin", "ListPermissionSets", "PermissionSets", InstanceArn=inst.arn
+        "sso-admin", "ListPermissionSets", "PermissionSets", InstanceArn=inst.arn, **list_params
     ):
-        described = aws.call(
+        yield aws.call(
             "sso-admin", "DescribePermissionSet", InstanceArn=inst.arn, PermissionSetArn=arn
-        )
-        if described["PermissionSet"]["Name"] == name:
-            matches.append(described["PermissionSet"])
+        )["PermissionSet"]
+
+
+def _find_by_name(name: str) -> dict[str, Any] | None:
+    matches = [ps for ps in described_permission_sets() if ps["Name"] == name]
     if len(matches) > 1:
         logger.warning("%d permission sets are named %s; using the oldest", len(matches), name)
         matches.sort(key=lambda ps: ps.get("CreatedDate") or 0)
@@ -139,6 +145,49 @@ def _update_settings(group: AccessGroup, arn: str, described: dict[str, Any]) ->
     return True
 
 
+def _listed(operation: str, result_key: str, arn: str, **list_params: Any) -> Iterator[Any]:
+    return aws.paginate(
+        "sso-admin",
+        operation,
+        result_key,
+        InstanceArn=aws.instance().arn,
+        PermissionSetArn=arn,
+        **list_params,
+    )
+
+
+def attached_managed_policies(arn: str, **list_params: Any) -> set[str]:
+    """ARNs of the AWS managed policies attached to the permission set."""
+    listed = _listed(
+        "ListManagedPoliciesInPermissionSet", "AttachedManagedPolicies", arn, **list_params
+    )
+    return {p["Arn"] for p in listed}
+
+
+def attached_customer_managed_policies(arn: str, **list_params: Any) -> set[tuple[str, str]]:
+    """(path, name) of the customer managed policies the permission set refers to."""
+    listed = _listed(
+        "ListCustomerManagedPolicyReferencesInPermissionSet",
+        "CustomerManagedPolicyReferences",
+        arn,
+        **list_params,
+    )
+    return {(p.get("Path") or "/", p["Name"]) for p in listed}
+
+
+def inline_policy_text(arn: str) -> str:
+    """The permission set's inline policy as Identity Center holds it ("" when none)."""
+    return (
+        aws.call(
+            "sso-admin",
+            "GetInlinePolicyForPermissionSet",
+            InstanceArn=aws.instance().arn,
+            PermissionSetArn=arn,
+        ).get("InlinePolicy")
+        or ""
+    )
+
+
 def _sync_policies(group: AccessGroup, arn: str, check_accounts: list[Account]) -> bool:
     inst = aws.instance()
     policies = list(group.current_policies())
@@ -146,12 +195,7 @@ def _sync_policies(group: AccessGroup, arn: str, check_accounts: list[Account]) 
     changed = False
 
     wanted_managed = {p.arn for p in policies if p.kind == PolicyKind.AWS_MANAGED}
-    attached_managed = {
-        p["Arn"]
-        for p in aws.paginate(
-            "sso-admin", "ListManagedPoliciesInPermissionSet", "AttachedManagedPolicies", **common
-        )
-    }
+    attached_managed = attached_managed_policies(arn)
     # Detach first: with the quota at its limit, a swap only fits in this order.
     for policy_arn in sorted(attached_managed - wanted_managed):
         write(
@@ -167,15 +211,7 @@ def _sync_policies(group: AccessGroup, arn: str, check_accounts: list[Account]) 
     wanted_customer = {
         (p.path or "/", p.name) for p in policies if p.kind == PolicyKind.CUSTOMER_MANAGED
     }
-    attached_customer = {
-        (p.get("Path") or "/", p["Name"])
-        for p in aws.paginate(
-            "sso-admin",
-            "ListCustomerManagedPolicyReferencesInPermissionSet",
-            "CustomerManagedPolicyReferences",
-            **common,
-        )
-    }
+    attached_customer = attached_customer_managed_policies(arn)
     for path, name in sorted(attached_customer - wanted_customer):
         write(
             "sso-admin",
@@ -224,9 +260,7 @@ def _sync_inline_policy(
     group: AccessGroup, policies: list[AccessGroupPolicy], common: dict[str, str]
 ) -> bool:
     wanted = next((p.document for p in policies if p.kind == PolicyKind.INLINE), None)
-    current_text = (
-        aws.call("sso-admin", "GetInlinePolicyForPermissionSet", **common).get("InlinePolicy") or ""
-    )
+    current_text = inline_policy_text(common["PermissionSetArn"])
     try:
         current = json.loads(current_text) if current_text else None
     except ValueError:

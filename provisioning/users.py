@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import F
-from django.utils import timezone
-
-from accessgroups.models import Membership, ProvisioningStatus, User
+from accessgroups.models import Membership, User
 from provisioning import aws
 from provisioning.errors import NotFoundError, PermanentError, TransientError
 from provisioning.identity_center import (
@@ -74,19 +71,8 @@ def ensure_user(user: User, *, stale_id: str = "", for_membership: int | None = 
     )
     if user_id is None:
         user_id = _create_user(user, store)
-    User.objects.filter(pk=user.pk).update(identity_center_user_id=user_id)
-    user.identity_center_user_id = user_id
-    # Onboarded on the way (for a membership): the user row says so too, unless its own
-    # task holds it and will say it.
-    User.objects.filter(pk=user.pk).exclude(
-        provisioning_status__in=(ProvisioningStatus.IN_SYNC, ProvisioningStatus.PROVISIONING)
-    ).update(
-        provisioning_status=ProvisioningStatus.IN_SYNC,
-        synced_generation=F("generation"),
-        last_error="",
-        onboarding_requested=True,
-        provisioned_at=timezone.now(),
-    )
+    # Onboarded, perhaps on the way (for a membership): the user row says so too.
+    user.store_identity_center_id(user_id)
     if old:
         record_drift(obj=user, subject=user, what="user", old_id=old, new_id=user_id)
         # Their group memberships were made for the old user: make them again.
