@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET
 from accessgroups.models import AccessGroup, Account, AuditEvent, User
 from accessgroups.selectors import who_has_access as who_has_access_rows
 from accessgroups.web.requester import paginate
+from accessgroups.web.requester_forms import moment_input
 
 REPORT_PAGE_SIZE = 50
 TEXT_MAX = 150
@@ -101,8 +102,7 @@ def _moment_field(label: str, help_text: str) -> forms.DateTimeField:
         label=label,
         required=False,
         help_text=help_text,
-        # The browser's picker sends "2026-03-01T09:30"; the portal's times are UTC.
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        widget=moment_input(),
     )
 
 

@@ -26,7 +26,7 @@ from accessgroups.models import (
     User,
 )
 from accessgroups.web.manage_forms import AccessGroupForm, AccountForm, OnboardForm
-from accessgroups.web.requester import current_accounts_prefetch, paginate
+from accessgroups.web.requester import current_accounts_prefetch, paginate, query_text
 from accessgroups.web.requester_forms import show_refusal
 
 MANAGE_PAGE_SIZE = 50
@@ -93,7 +93,7 @@ def accounts_sync(request: HttpRequest) -> HttpResponse:
 
 
 def _render_users(request: HttpRequest, form: OnboardForm, status: int = 200) -> HttpResponse:
-    search = request.GET.get("q", "").replace("\x00", "").strip()[:150]
+    search = query_text(request, "q", 150)
     users = User.objects.order_by("username")
     if search:
         users = users.filter(

@@ -46,6 +46,13 @@ def paginate(
     return Paginator(items, per_page).get_page(request.GET.get(param))
 
 
+def query_text(request: HttpRequest, name: str, max_length: int | None = None) -> str:
+    """A text query parameter, stripped, without NUL (PostgreSQL refuses it in a query, and
+    nothing the portal stores holds one), cut to ``max_length``."""
+    value = request.GET.get(name, "").replace("\x00", "").strip()
+    return value[:max_length] if max_length is not None else value
+
+
 def current_accounts_prefetch(prefix: str = "") -> Prefetch:
     """The accounts an access group grants now, as ``<group>.current_links``, in one query."""
     return Prefetch(
@@ -74,11 +81,10 @@ def catalogue(request: HttpRequest) -> HttpResponse:
     groups = AccessGroup.objects.requestable().prefetch_related(
         current_accounts_prefetch(), current_policies_prefetch(), "approvers"
     )
-    search = request.GET.get("q", "").replace("\x00", "").strip()[:SEARCH_MAX]
+    search = query_text(request, "q", SEARCH_MAX)
     if search:
         groups = groups.filter(Q(name__icontains=search) | Q(description__icontains=search))
-    # PostgreSQL refuses NUL in a query; no account id holds one anyway.
-    account_id = request.GET.get("account", "").replace("\x00", "").strip()
+    account_id = query_text(request, "account")
     if account_id:
         groups = groups.filter(
             account_links__account__account_id=account_id, account_links__valid_to__isnull=True

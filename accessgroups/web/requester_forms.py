@@ -15,6 +15,11 @@ TEXT_MAX = 4000
 HOURS_MAX = 2_147_483_647
 
 
+def moment_input() -> forms.DateTimeInput:
+    """The browser's date and time picker; it sends "2026-03-01T09:30" (the portal's times are UTC)."""
+    return forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
 class AccessRequestForm(forms.Form):
     justification = forms.CharField(
         label="Justification",

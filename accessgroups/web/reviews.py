@@ -26,7 +26,7 @@ from accessgroups.models import (
     User,
 )
 from accessgroups.web.requester import paginate
-from accessgroups.web.requester_forms import CommentForm, show_refusal
+from accessgroups.web.requester_forms import CommentForm, moment_input, show_refusal
 
 
 class ReviewOpenForm(forms.Form):
@@ -44,7 +44,7 @@ class ReviewOpenForm(forms.Form):
     )
     deadline = forms.DateTimeField(
         label="Deadline (UTC)",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        widget=moment_input(),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
     )
     on_deadline = forms.ChoiceField(
