@@ -31,9 +31,11 @@ run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py serve --seed-demo --host $(HOST) --port $(PORT)
 
-# Every test, on SQLite unless DATABASE_URL says otherwise. pytest exits non-zero on
-# failures and with 5 when it collected nothing: both fail the target.
+# The architecture contract (docs/architecture.md), then every test, on SQLite unless
+# DATABASE_URL says otherwise. pytest exits non-zero on failures and with 5 when it
+# collected nothing: both fail the target.
 test: install
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Bulk provisioning benchmark (README "Performance"). It prints figures; it asserts nothing.

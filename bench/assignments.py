@@ -76,7 +76,7 @@ def run(*, accounts: int, hold: float, redis_url: str) -> int:
     from django.core.management import call_command
     from moto import mock_aws
 
-    from accessgroups.configuration import access_group_create
+    from accessgroups.catalogue.services import access_group_create
     from accessgroups.models import AccessGroup, Account, ProvisioningStatus, User
     from bench.ic_timing import CallLog, SlowIdentityCenter, max_in_window, max_overlap
     from provisioning import aws, tasks

@@ -81,7 +81,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     # After authentication: approvers and admins without MFA are sent to enrol first.
-    "accessgroups.mfa.RequireMFAMiddleware",
+    "accessgroups.auth.mfa.RequireMFAMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -100,7 +100,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accessgroups.web.navigation.navigation",
-                "accessgroups.mfa.mfa_notice",
+                "accessgroups.auth.mfa.mfa_notice",
             ],
         },
     },
@@ -154,9 +154,10 @@ AUTHENTICATION_BACKENDS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 ACCOUNT_LOGOUT_REDIRECT_URL = "/accounts/login/"
-ACCOUNT_ADAPTER = "accessgroups.adapters.AccountAdapter"
-SOCIALACCOUNT_ADAPTER = "accessgroups.adapters.SocialAccountAdapter"
+ACCOUNT_ADAPTER = "accessgroups.auth.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "accessgroups.auth.adapters.SocialAccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_FORMS = {"login": "accessgroups.auth.forms.LoginForm"}
 # Local signup is closed (the adapter says so); these fields describe the account SSO creates.
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_UNIQUE_EMAIL = True
@@ -187,9 +188,9 @@ MFA_PASSKEY_LOGIN_ENABLED = env_bool("MFA_PASSKEY_LOGIN_ENABLED", True)
 MFA_TOTP_ISSUER = os.environ.get("MFA_TOTP_ISSUER", "Access portal")
 # A refused security key is said in words, not as an error of a hidden field.
 MFA_FORMS = {
-    "authenticate_webauthn": "accessgroups.mfa.AuthenticateWebAuthnForm",
-    "login_webauthn": "accessgroups.mfa.LoginWebAuthnForm",
-    "reauthenticate_webauthn": "accessgroups.mfa.ReauthenticateWebAuthnForm",
+    "authenticate_webauthn": "accessgroups.auth.mfa.AuthenticateWebAuthnForm",
+    "login_webauthn": "accessgroups.auth.mfa.LoginWebAuthnForm",
+    "reauthenticate_webauthn": "accessgroups.auth.mfa.ReauthenticateWebAuthnForm",
 }
 # WebAuthn needs HTTPS or http://localhost; allauth's MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN
 # stays off even with DEBUG: localhost passes the origin check without it.
@@ -260,7 +261,7 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {"provisioning.tasks.*": {"queue": "identity-center"}}
 CELERY_BEAT_SCHEDULE = {
     "expire-memberships": {
-        "task": "provisioning.tasks.memberships_expire_task",
+        "task": "accessgroups.access.tasks.memberships_expire_task",
         "schedule": env_int("EXPIRY_SWEEP_SECONDS", 60),
     },
     "expiry-reminders": {

@@ -2,6 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from accessgroups.web.errors import bad_request
+
+# A refused query parameter says which and why (accessgroups.web.common.query_text).
+handler400 = bad_request
+
 urlpatterns = [
     path("", include(("accessgroups.web.urls", "web"), namespace="web")),
     path("accounts/", include("allauth.urls")),

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db import transaction
 
-from accessgroups.audit import audit_record
+from accessgroups.core.audit import audit_record
 from accessgroups.models import Account, AccountSource, AccountStatus, User
 from provisioning import aws
 

@@ -14,13 +14,13 @@ import logging
 from django.db.models import F
 from django.utils import timezone
 
+from accessgroups.core import sync
 from accessgroups.models import AccessGroup, Membership, ProvisioningStatus
 from provisioning import assignments, aws
 from provisioning.errors import NotFoundError, NotImplementedByEndpoint
 from provisioning.identity_center import (
     Claim,
     Result,
-    enqueue,
     lookup,
     provision,
     record_drift,
@@ -115,7 +115,7 @@ def ensure_group(group: AccessGroup) -> str:
         for pk in active.filter(provisioning_status=ProvisioningStatus.PENDING).values_list(
             "pk", flat=True
         ):
-            enqueue("membership_sync_task", pk)
+            sync.sync_on_commit(Membership, pk)
     return group_id
 
 

@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import models, transaction
+from django.db import models
 from django.db.models import F
 from django.utils import timezone
 
-from accessgroups.audit import audit_record
+from accessgroups.core import sync
+from accessgroups.core.audit import audit_record
 from accessgroups.models import AccessGroup, Membership, ProvisioningStatus, User
 from provisioning import aws
 from provisioning.errors import NotFoundError, PermanentError, ProvisioningError, TransientError
@@ -288,17 +289,6 @@ def refuse_archived_owner(group: AccessGroup, **stored_id: str) -> None:
 # --- follow-up work ---------------------------------------------------------------------------
 
 
-def enqueue(task_name: str, *args: int) -> None:
-    """Enqueue a provisioning task (after commit, if a transaction is open)."""
-
-    def send() -> None:
-        from provisioning import tasks
-
-        getattr(tasks, task_name).delay(*args)
-
-    transaction.on_commit(send)
-
-
 def resync_memberships(
     memberships: models.QuerySet[Membership], *, exclude_pk: int | None = None
 ) -> None:
@@ -316,10 +306,6 @@ def resync_memberships(
         .exclude(provisioning_status=ProvisioningStatus.PROVISIONING)
         .values_list("pk", flat=True)
     )
-    Membership.objects.filter(pk__in=idle).update(
-        generation=F("generation") + 1,
-        provisioning_status=ProvisioningStatus.PENDING,
-        last_error="",
-    )
+    Membership.objects.filter(pk__in=idle).update(last_error="", **sync.pending_fields())
     for pk in idle:
-        enqueue("membership_sync_task", pk)
+        sync.sync_on_commit(Membership, pk)

@@ -9,15 +9,14 @@ look-up (never create a duplicate: the emulator would accept one) and one write.
 
 from __future__ import annotations
 
-from django.db.models import F
-
-from accessgroups.models import AccessGroup, Membership, ProvisioningStatus, User
+from accessgroups.access.services import membership_activated, membership_provisioning_failed
+from accessgroups.core import sync
+from accessgroups.models import AccessGroup, Membership, User
 from provisioning import aws
 from provisioning.errors import NotFoundError, TransientError
 from provisioning.identity_center import (
     Claim,
     Result,
-    enqueue,
     give_up,
     lookup,
     provision,
@@ -40,22 +39,16 @@ def membership_sync(*, membership_id: int) -> Result:
 
 def membership_give_up(c: Claim, message: str) -> None:
     """Transient errors outlasted the retries: the membership and its requests fail."""
-    from accessgroups.services import membership_provisioning_failed
-
     if give_up(c, message):
         membership_provisioning_failed(membership_id=c.pk, error=message)
 
 
 def _on_success(c: Claim) -> None:
-    from accessgroups.services import membership_activated
-
     if Membership.objects.filter(pk=c.pk, ended_at__isnull=True).exists():
         membership_activated(membership_id=c.pk)
 
 
 def _on_failure(c: Claim, message: str) -> None:
-    from accessgroups.services import membership_provisioning_failed
-
     membership_provisioning_failed(membership_id=c.pk, error=message)
 
 
@@ -170,10 +163,7 @@ def _heal_group(group: AccessGroup) -> None:
     group.identity_center_group_id = found or ""
     if found is None:
         # The group itself must be created again, with its assignments.
-        AccessGroup.objects.filter(pk=group.pk).update(
-            generation=F("generation") + 1, provisioning_status=ProvisioningStatus.PENDING
-        )
-        enqueue("access_group_sync_task", group.pk)
+        sync.request_sync(group)
         raise TransientError(
             f"Waiting for the access group {group.name} to be provisioned in Identity Center again."
         )

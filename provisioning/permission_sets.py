@@ -17,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 
+from accessgroups.core.validators import parse_session_duration
 from accessgroups.models import (
     AccessGroup,
     AccessGroupAccount,
@@ -25,7 +26,6 @@ from accessgroups.models import (
     PolicyKind,
     ProvisioningStatus,
 )
-from accessgroups.validators import parse_session_duration
 from provisioning import aws, limits
 from provisioning.errors import NotFoundError, PermanentError, TransientError
 from provisioning.identity_center import record_drift, refuse_archived_owner, write

@@ -13,9 +13,8 @@ import random
 from collections.abc import Callable
 
 from celery import Task, shared_task
-from django.utils import timezone
 
-from accessgroups.audit import audit_record
+from accessgroups.core.audit import audit_record
 from accessgroups.models import User
 from provisioning.accounts import accounts_sync
 from provisioning.errors import PermanentError, TransientError
@@ -72,13 +71,6 @@ def access_group_sync_task(self: Task, access_group_id: int) -> str:
 def membership_sync_task(self: Task, membership_id: int) -> str:
     result = membership_sync(membership_id=membership_id)
     return _finish(self, result, membership_id, membership_give_up)
-
-
-@shared_task
-def memberships_expire_task() -> int:
-    from accessgroups.services import memberships_expire
-
-    return memberships_expire(now=timezone.now())
 
 
 @shared_task(bind=True, max_retries=MAX_RETRIES)

@@ -169,6 +169,15 @@ def identity_center(moto_identity_center) -> IdentityStore:
 
 
 @pytest.fixture
+def requested_syncs():
+    """What the sync port sends while the test runs: (task name, args), no broker reached."""
+    from tests.syncs import captured_syncs
+
+    with captured_syncs() as sent:
+        yield sent
+
+
+@pytest.fixture
 def tasks_run_on_commit():
     """Tasks sent after commit run at once in this process instead of going to a broker."""
     from portal.celery import app
@@ -193,3 +202,10 @@ def api(db):
         return client
 
     return make
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Everything that drives Chromium is slow: PYTEST_ARGS="-m 'not slow'" is the quick run.
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

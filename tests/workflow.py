@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from accessgroups.services import access_request_approve, access_request_create, membership_activated
+from accessgroups.access.services import (
+    access_request_approve,
+    access_request_create,
+    membership_activated,
+)
 
 
 def approved_and_active(requester, access_group, approver, *, hours=None, justification="work"):

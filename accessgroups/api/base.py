@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accessgroups.api.permissions import ActionRoles
+from accessgroups.core import limits
 from accessgroups.models import ProvisioningStatus
 
 
@@ -43,14 +44,9 @@ class PortalViewSet(viewsets.GenericViewSet):
 
 
 def query_text(request: Request, name: str) -> str | None:
-    """A free-text filter; None when absent. NUL never matches anything and PostgreSQL
-    refuses it in a query, so it is refused here, naming the parameter."""
-    value = request.query_params.get(name)
-    if value in (None, ""):
-        return None
-    if "\x00" in value:
-        raise ValidationError({name: "Remove the NUL character."})
-    return value
+    """A free-text filter; None when absent. A NUL or an overlong value is refused, naming
+    the parameter (accessgroups.core.limits.query_text)."""
+    return limits.query_text(request.query_params.get(name), name) or None
 
 
 def query_choice(

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from accessgroups.errors import Conflict
+from accessgroups.core.errors import Conflict
 
 
 def _validation_detail(exc: DjangoValidationError) -> dict[str, list[str]]:

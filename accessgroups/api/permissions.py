@@ -12,22 +12,10 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-# Role names used in views' ``action_roles``.
-SIGNED_IN = "signed_in"
-AUDITOR = "auditor"
-ADMIN = "admin"
+from accessgroups.core.roles import ADMIN, AUDITOR, SIGNED_IN, has_role
 
+__all__ = ["ADMIN", "AUDITOR", "SIGNED_IN", "ActionRoles", "IsAuditor", "has_role"]
 
-def has_role(user, role: str) -> bool:
-    if not (user and user.is_authenticated and user.is_active):
-        return False
-    if role == SIGNED_IN:
-        return True
-    if role == AUDITOR:
-        return user.can_audit  # admins read everything auditors read
-    if role == ADMIN:
-        return user.is_admin
-    raise ValueError(f"Unknown role {role!r}")
 
 
 class ActionRoles(BasePermission):

@@ -4,7 +4,7 @@
 ``jsonl`` answers the whole report as one file, written while it is sent
 (StreamingHttpResponse over a database iterator), so memory and the number of queries stay
 flat however many rows there are; ``xlsx`` is written to a temporary file first (see
-accessgroups.exports). DRF's own ``format`` URL override is off in settings (``URL_FORMAT_OVERRIDE``):
+accessgroups.reports.exports). DRF's own ``format`` URL override is off in settings (``URL_FORMAT_OVERRIDE``):
 a renderer has no place for a streamed file, so the format is handled here.
 """
 
@@ -27,10 +27,15 @@ from rest_framework.response import Response
 from accessgroups.api import serializers as s
 from accessgroups.api.base import PortalViewSet, query_choice, query_int, query_text, query_time
 from accessgroups.api.permissions import AUDITOR
-from accessgroups.audit import GENESIS_HASH
-from accessgroups.exports import XLSX_CONTENT_TYPE, csv_response, jsonl_response, xlsx_response
+from accessgroups.core.audit import GENESIS_HASH
 from accessgroups.models import AccessGroup, Account, AuditEvent, Membership, User
-from accessgroups.selectors import WHO_HAS_ACCESS_COLUMNS, who_has_access
+from accessgroups.reports.exports import (
+    XLSX_CONTENT_TYPE,
+    csv_response,
+    jsonl_response,
+    xlsx_response,
+)
+from accessgroups.reports.selectors import WHO_HAS_ACCESS_COLUMNS, who_has_access
 
 FORMATS_HELP = {
     "json": "json (default): pages of rows",

@@ -25,7 +25,6 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accessgroups import review_services, reviews
 from accessgroups.api import serializers as s
 from accessgroups.api.base import (
     BOOLEAN_CHOICES,
@@ -34,8 +33,10 @@ from accessgroups.api.base import (
     query_choice,
 )
 from accessgroups.api.permissions import AUDITOR, SIGNED_IN
-from accessgroups.exports import csv_response
 from accessgroups.models import AccessReview, ReviewDecision, ReviewItem, ReviewOutcome
+from accessgroups.reports.exports import csv_response
+from accessgroups.reviews import selectors as reviews
+from accessgroups.reviews import services as review_services
 
 NOT_YOURS = "You are not a reviewer in this review."
 

@@ -16,6 +16,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accessgroups.core.limits import HOURS_MAX, HOURS_MAX_MESSAGE, TEXT_MAX, contains_nul
 from accessgroups.models import (
     AccessGroup,
     AccessGroupPolicy,
@@ -31,27 +32,13 @@ from accessgroups.models import (
     User,
 )
 
-# Longest grant anyone can ask for: ten years. Beyond it an expiry date would leave the
-# calendar (year 9999) and the integer columns; the workflow sets the real limits.
-MAX_HOURS = 24 * 366 * 10
-
-
-def _contains_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_contains_nul(k) or _contains_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_contains_nul(v) for v in value)
-    return False
-
 
 def _hours_field(**kwargs: Any) -> serializers.IntegerField:
     return serializers.IntegerField(
         required=False,
         allow_null=True,
-        max_value=MAX_HOURS,
-        error_messages={"max_value": f"At most {MAX_HOURS} hours (ten years)."},
+        max_value=HOURS_MAX,
+        error_messages={"max_value": HOURS_MAX_MESSAGE},
         **kwargs,
     )
 
@@ -212,7 +199,7 @@ class AccessGroupIn(serializers.Serializer):
     """Create (all fields but ``name`` optional) or, with ``partial=True``, PATCH."""
 
     name = serializers.CharField(max_length=64)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=4000)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)
     accounts = serializers.ListField(child=serializers.CharField(max_length=32), required=False)
     aws_managed_policies = serializers.ListField(
         child=serializers.CharField(max_length=2048), required=False
@@ -223,13 +210,13 @@ class AccessGroupIn(serializers.Serializer):
     approvers = serializers.ListField(child=serializers.CharField(max_length=150), required=False)
     requestable = serializers.BooleanField(required=False)
     max_duration_hours = _hours_field()
-    applications_note = serializers.CharField(required=False, allow_blank=True, max_length=4000)
+    applications_note = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)
 
     def validate_inline_policy(self, value: Any) -> dict | None:
         # Shape only: a JSON object or null. What makes a valid policy is the workflow's.
         if value is not None and not isinstance(value, dict):
             raise serializers.ValidationError("Give the policy document as a JSON object, or null.")
-        if _contains_nul(value):
+        if contains_nul(value):
             raise serializers.ValidationError("The policy document contains a NUL character.")
         return value
 
@@ -275,12 +262,12 @@ class AccessRequestOut(serializers.ModelSerializer):
 
 class AccessRequestIn(serializers.Serializer):
     access_group = serializers.PrimaryKeyRelatedField(queryset=AccessGroup.objects.all())
-    justification = serializers.CharField(allow_blank=True, max_length=4000)
+    justification = serializers.CharField(allow_blank=True, max_length=TEXT_MAX)
     duration_hours = _hours_field()
 
 
 class CommentIn(serializers.Serializer):
-    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=4000)
+    comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=TEXT_MAX)
 
 
 class ApproveIn(CommentIn):
@@ -334,7 +321,7 @@ class UsernameField(serializers.SlugRelatedField):
         super().__init__(slug_field="username", queryset=User.objects.all(), **kwargs)
 
     def to_internal_value(self, data: Any) -> User:
-        if isinstance(data, str) and "\x00" in data:
+        if isinstance(data, str) and contains_nul(data):
             self.fail("does_not_exist", slug_name=self.slug_field, value=data.replace("\x00", ""))
         return super().to_internal_value(data)
 
@@ -343,7 +330,7 @@ class MembershipGrantIn(serializers.Serializer):
     user = UsernameField()
     access_group = serializers.PrimaryKeyRelatedField(queryset=AccessGroup.objects.all())
     duration_hours = _hours_field()
-    justification = serializers.CharField(allow_blank=True, max_length=4000)
+    justification = serializers.CharField(allow_blank=True, max_length=TEXT_MAX)
 
 
 # --- access reviews -----------------------------------------------------------------------
@@ -368,7 +355,7 @@ class ReviewOutcomeCounts(serializers.Serializer):
 
 
 class AccessReviewOut(serializers.ModelSerializer):
-    """Expects accessgroups.reviews.reviews_with_counts: scope and opener joined, the
+    """Expects accessgroups.reviews.selectors.reviews_with_counts: scope and opener joined, the
     items the reader may see counted."""
 
     scope = serializers.CharField(source="scope_label", read_only=True)
@@ -433,7 +420,7 @@ class AccessReviewOpenIn(serializers.Serializer):
 
 
 class ReviewItemOut(serializers.ModelSerializer):
-    """Expects accessgroups.reviews.review_items: membership, its user and group, and the
+    """Expects accessgroups.reviews.selectors.review_items: membership, its user and group, and the
     reviewer joined, the group's current account links prefetched."""
 
     member = serializers.CharField(source="membership.user.username", read_only=True)
@@ -477,7 +464,7 @@ class KeepIn(CommentIn):
 
 
 class WhoHasAccessRow(serializers.Serializer):
-    """One row of accessgroups.selectors.who_has_access, times in ISO 8601 UTC."""
+    """One row of accessgroups.reports.selectors.who_has_access, times in ISO 8601 UTC."""
 
     username = serializers.CharField()
     email = serializers.CharField()

@@ -26,7 +26,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accessgroups import configuration, services
+from accessgroups.access import services
 from accessgroups.api import serializers as s
 from accessgroups.api.base import (
     BOOLEAN_CHOICES,
@@ -38,10 +38,15 @@ from accessgroups.api.base import (
     query_text,
 )
 from accessgroups.api.permissions import ADMIN, AUDITOR, SIGNED_IN
+from accessgroups.catalogue import services as catalogue
+from accessgroups.catalogue.selectors import (
+    BY_ACCOUNT_ID,
+    current_accounts_prefetch,
+    current_policies_prefetch,
+)
+from accessgroups.identity import services as identity
 from accessgroups.models import (
     AccessGroup,
-    AccessGroupAccount,
-    AccessGroupPolicy,
     AccessRequest,
     Account,
     Decision,
@@ -84,7 +89,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PortalViewSe
         responses={202: s.UserOut},
     )
     def create(self, request: Request) -> Response:
-        user = configuration.user_onboard(actor=request.user, **self.read_input(s.UserOnboardIn))
+        user = identity.user_onboard(actor=request.user, **self.read_input(s.UserOnboardIn))
         return self.respond(user, status.HTTP_202_ACCEPTED)
 
     @extend_schema(
@@ -103,7 +108,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PortalViewSe
     )
     @action(detail=True, methods=["post"])
     def deactivate(self, request: Request, pk: str) -> Response:
-        user = configuration.user_deactivate(user=self.get_object(), actor=request.user)
+        user = identity.user_deactivate(user=self.get_object(), actor=request.user)
         return self.respond(user, status.HTTP_202_ACCEPTED)
 
 
@@ -126,7 +131,7 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PortalVie
         summary="Add an account by hand (admin)", request=s.AccountIn, responses={201: s.AccountOut}
     )
     def create(self, request: Request) -> Response:
-        account = configuration.account_create(actor=request.user, **self.read_input(s.AccountIn))
+        account = catalogue.account_create(actor=request.user, **self.read_input(s.AccountIn))
         return self.respond(account, status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -136,7 +141,7 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PortalVie
     )
     @action(detail=False, methods=["post"])
     def sync(self, request: Request) -> Response:
-        configuration.accounts_sync(actor=request.user)
+        catalogue.accounts_sync(actor=request.user)
         return Response(
             {"detail": "A worker is reading the accounts from AWS Organizations."},
             status=status.HTTP_202_ACCEPTED,
@@ -179,20 +184,8 @@ class AccessGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Porta
 
     def get_queryset(self) -> QuerySet:
         queryset = AccessGroup.objects.order_by("name", "id").prefetch_related(
-            Prefetch(
-                "account_links",
-                queryset=AccessGroupAccount.objects.filter(valid_to__isnull=True)
-                .select_related("account")
-                .order_by("account__account_id"),
-                to_attr="current_links",
-            ),
-            Prefetch(
-                "policies",
-                queryset=AccessGroupPolicy.objects.filter(valid_to__isnull=True).order_by(
-                    "kind", "arn", "path", "name"
-                ),
-                to_attr="current_policy_rows",
-            ),
+            current_accounts_prefetch(order_by=BY_ACCOUNT_ID),
+            current_policies_prefetch(),
             Prefetch("approvers", queryset=User.objects.order_by("username")),
         )
         if self.action == "list":
@@ -213,7 +206,7 @@ class AccessGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Porta
     )
     def create(self, request: Request) -> Response:
         fields = self.read_input(s.AccessGroupIn)
-        group = configuration.access_group_create(actor=request.user, **fields)
+        group = catalogue.access_group_create(actor=request.user, **fields)
         return self.respond(group, status.HTTP_202_ACCEPTED)
 
     @extend_schema(
@@ -232,7 +225,7 @@ class AccessGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Porta
         group = self.get_object()
         fields = self.read_input(s.AccessGroupIn, partial=True)
         generation = group.generation
-        group = configuration.access_group_update(actor=request.user, access_group=group, **fields)
+        group = catalogue.access_group_update(actor=request.user, access_group=group, **fields)
         changed_in_aws = (
             AccessGroup.objects.filter(pk=group.pk).values_list("generation", flat=True).get()
             != generation
@@ -247,7 +240,7 @@ class AccessGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Porta
         responses={202: s.AccessGroupOut},
     )
     def destroy(self, request: Request, pk: str) -> Response:
-        group = configuration.access_group_archive(
+        group = catalogue.access_group_archive(
             actor=request.user, access_group=self.get_object()
         )
         return self.respond(group, status.HTTP_202_ACCEPTED)

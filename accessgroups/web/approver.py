@@ -12,20 +12,18 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from accessgroups import services
-from accessgroups.errors import Conflict
+from accessgroups.access import services
+from accessgroups.catalogue.selectors import current_accounts_prefetch, current_policies_prefetch
+from accessgroups.core.errors import Conflict
+from accessgroups.core.roles import decides_anything
 from accessgroups.models import AccessRequest, Decision, Membership, User
-from accessgroups.web.requester import (
-    current_accounts_prefetch,
-    current_policies_prefetch,
-    paginate,
-)
+from accessgroups.web.common import paginate
 from accessgroups.web.requester_forms import CommentForm
 
 
 def may_approve(user: User) -> bool:
     """Admins and the approvers of some access group see the approval pages."""
-    return user.is_active and (user.is_admin or user.approver_of.exists())
+    return decides_anything(user)
 
 
 def _require_approver(user: User) -> None:

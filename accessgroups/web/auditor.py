@@ -22,13 +22,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from accessgroups.core.limits import NUL_MESSAGE, SEARCH_MAX
 from accessgroups.models import AccessGroup, Account, AuditEvent, User
-from accessgroups.selectors import who_has_access as who_has_access_rows
-from accessgroups.web.requester import paginate
+from accessgroups.reports.selectors import who_has_access as who_has_access_rows
+from accessgroups.web.common import paginate
 from accessgroups.web.requester_forms import moment_input
 
 REPORT_PAGE_SIZE = 50
-TEXT_MAX = 150
 
 
 def require_auditor(user: User) -> None:
@@ -39,7 +39,7 @@ def require_auditor(user: User) -> None:
 def _no_nul(value: str) -> str:
     # PostgreSQL refuses NUL in a query; it can never match anything anyway.
     if "\x00" in value:
-        raise forms.ValidationError("Remove the NUL character.")
+        raise forms.ValidationError(NUL_MESSAGE)
     return value.strip()
 
 
@@ -47,7 +47,7 @@ def _no_nul(value: str) -> str:
 
 
 class WhoHasAccessFilters(forms.Form):
-    user = forms.CharField(label="User", required=False, max_length=TEXT_MAX)
+    user = forms.CharField(label="User", required=False, max_length=SEARCH_MAX)
     access_group = forms.TypedChoiceField(
         label="Access group", required=False, coerce=int, empty_value=None
     )
@@ -174,7 +174,7 @@ class AuditLogFilters(forms.Form):
         label="Action", required=False, max_length=128, help_text="e.g. request.approved"
     )
     actor = forms.CharField(
-        label="Actor", required=False, max_length=TEXT_MAX, help_text="Username of who acted."
+        label="Actor", required=False, max_length=SEARCH_MAX, help_text="Username of who acted."
     )
     object_type = forms.CharField(
         label="Object type",

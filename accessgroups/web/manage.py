@@ -1,6 +1,6 @@
 """Admin pages: accounts, users and access groups, in the portal.
 
-Every change goes through accessgroups.configuration (and services.provisioning_retry); this
+Every change goes through accessgroups.catalogue.services (and services.provisioning_retry); this
 module only turns forms into their keyword arguments and their refusals back into errors by
 the field. Nothing here calls AWS: a sync, an onboarding or a group change is saved and a
 worker does the Identity Center side, whose status the lists show in words.
@@ -16,8 +16,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accessgroups import configuration, services
-from accessgroups.errors import Conflict
+from accessgroups.access import services
+from accessgroups.catalogue import services as catalogue
+from accessgroups.catalogue.selectors import current_accounts_prefetch
+from accessgroups.core.errors import Conflict
+from accessgroups.identity import services as identity
 from accessgroups.models import (
     AccessGroup,
     AccessGroupAccount,
@@ -25,8 +28,8 @@ from accessgroups.models import (
     ProvisioningStatus,
     User,
 )
+from accessgroups.web.common import paginate, query_text
 from accessgroups.web.manage_forms import AccessGroupForm, AccountForm, OnboardForm
-from accessgroups.web.requester import current_accounts_prefetch, paginate, query_text
 from accessgroups.web.requester_forms import show_refusal
 
 MANAGE_PAGE_SIZE = 50
@@ -68,7 +71,7 @@ def accounts(request: HttpRequest) -> HttpResponse:
     form = AccountForm(request.POST)
     if form.is_valid():
         try:
-            account = configuration.account_create(actor=request.user, **form.cleaned_data)
+            account = catalogue.account_create(actor=request.user, **form.cleaned_data)
         except (ValidationError, Conflict) as refusal:
             show_refusal(form, refusal)
         else:
@@ -81,7 +84,7 @@ def accounts(request: HttpRequest) -> HttpResponse:
 @login_required
 def accounts_sync(request: HttpRequest) -> HttpResponse:
     require_admin(request.user)
-    configuration.accounts_sync(actor=request.user)
+    catalogue.accounts_sync(actor=request.user)
     messages.success(
         request,
         "A worker is reading the accounts from AWS Organizations; they appear here when it is done.",
@@ -93,7 +96,7 @@ def accounts_sync(request: HttpRequest) -> HttpResponse:
 
 
 def _render_users(request: HttpRequest, form: OnboardForm, status: int = 200) -> HttpResponse:
-    search = query_text(request, "q", 150)
+    search = query_text(request, "q")
     users = User.objects.order_by("username")
     if search:
         users = users.filter(
@@ -122,7 +125,7 @@ def users(request: HttpRequest) -> HttpResponse:
     form = OnboardForm(request.POST)
     if form.is_valid():
         try:
-            user = configuration.user_onboard(actor=request.user, **form.cleaned_data)
+            user = identity.user_onboard(actor=request.user, **form.cleaned_data)
         except (ValidationError, Conflict) as refusal:
             show_refusal(form, refusal)
         else:
@@ -137,7 +140,7 @@ def user_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
     require_admin(request.user)
     user = get_object_or_404(User, pk=pk)
     try:
-        configuration.user_deactivate(user=user, actor=request.user)
+        identity.user_deactivate(user=user, actor=request.user)
     except (ValidationError, Conflict) as refusal:
         messages.error(request, " ".join(_messages_of(refusal)))
     else:
@@ -235,7 +238,7 @@ def group_create(request: HttpRequest) -> HttpResponse:
     form = AccessGroupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            group = configuration.access_group_create(actor=request.user, **form.service_fields())
+            group = catalogue.access_group_create(actor=request.user, **form.service_fields())
         except (ValidationError, Conflict) as refusal:
             show_refusal(form, refusal)
         else:
@@ -263,7 +266,7 @@ def group_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = AccessGroupForm(request.POST or None, access_group=group)
     if request.method == "POST" and form.is_valid():
         try:
-            configuration.access_group_update(
+            catalogue.access_group_update(
                 actor=request.user, access_group=group, **form.service_fields()
             )
         except (ValidationError, Conflict) as refusal:
@@ -291,7 +294,7 @@ def group_archive(request: HttpRequest, pk: int) -> HttpResponse:
         }
         return render(request, "accessgroups/manage/group_archive.html", {"group": group, **counts})
     try:
-        configuration.access_group_archive(actor=request.user, access_group=group)
+        catalogue.access_group_archive(actor=request.user, access_group=group)
     except Conflict as refusal:
         messages.error(request, refusal.message)
     else:

@@ -9,13 +9,9 @@ from typing import Any
 
 from django import forms
 
-from accessgroups.configuration import ROLES
+from accessgroups.core.limits import HOURS_MAX, POLICY_TEXT_MAX, TEXT_MAX
+from accessgroups.core.roles import ROLES
 from accessgroups.models import AccessGroup, Account, PolicyKind, User
-
-TEXT_MAX = 4000
-# An inline policy is at most 32,768 bytes; the service checks the real limits.
-POLICY_TEXT_MAX = 40_000
-HOURS_MAX = 2_147_483_647
 
 
 class AccountForm(forms.Form):

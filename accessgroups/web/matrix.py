@@ -1,6 +1,6 @@
 """The access matrix page: people (or access groups) against accounts, for auditors and admins.
 
-The grid comes from ``accessgroups.matrix``, which reads current access as the who-has-access
+The grid comes from ``accessgroups.reports.matrix``, which reads current access as the who-has-access
 selector does; the filters are the who-has-access page's own form, so both pages read a
 filter the same way.
 """
@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from accessgroups.matrix import MatrixRows, access_matrix
+from accessgroups.reports.matrix import MatrixRows, access_matrix
 from accessgroups.web.auditor import WhoHasAccessFilters, require_auditor
 
 MATRIX_PAGE_SIZE = 50

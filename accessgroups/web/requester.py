@@ -1,6 +1,6 @@
 """Requester pages: the catalogue, the request form, My requests and My access.
 
-Views only read through querysets and write through accessgroups.services; every list is
+Views only read through querysets and write through accessgroups.access.services; every list is
 paginated and costs the same number of queries whatever its length (related rows come
 from select_related / prefetch_related, never from a query per row).
 """
@@ -13,18 +13,16 @@ from datetime import datetime
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Page, Paginator
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accessgroups import services
-from accessgroups.errors import Conflict
+from accessgroups.access import services
+from accessgroups.catalogue.selectors import current_accounts_prefetch, current_policies_prefetch
+from accessgroups.core.errors import Conflict
 from accessgroups.models import (
     AccessGroup,
-    AccessGroupAccount,
-    AccessGroupPolicy,
     AccessRequest,
     Account,
     Decision,
@@ -32,44 +30,11 @@ from accessgroups.models import (
     Membership,
     RequestStatus,
 )
+from accessgroups.web.common import paginate, query_text
 from accessgroups.web.requester_forms import AccessRequestForm, show_refusal
 
 PAGE_SIZE = 20
 CATALOGUE_PAGE_SIZE = 24
-SEARCH_MAX = 100
-
-
-def paginate(
-    request: HttpRequest, items, *, per_page: int = PAGE_SIZE, param: str = "page"
-) -> Page:
-    """One page of ``items``; a page number out of range or not a number gives the nearest page."""
-    return Paginator(items, per_page).get_page(request.GET.get(param))
-
-
-def query_text(request: HttpRequest, name: str, max_length: int | None = None) -> str:
-    """A text query parameter, stripped, without NUL (PostgreSQL refuses it in a query, and
-    nothing the portal stores holds one), cut to ``max_length``."""
-    value = request.GET.get(name, "").replace("\x00", "").strip()
-    return value[:max_length] if max_length is not None else value
-
-
-def current_accounts_prefetch(prefix: str = "") -> Prefetch:
-    """The accounts an access group grants now, as ``<group>.current_links``, in one query."""
-    return Prefetch(
-        f"{prefix}account_links",
-        queryset=AccessGroupAccount.objects.filter(valid_to__isnull=True)
-        .select_related("account")
-        .order_by("account__name", "account__account_id"),
-        to_attr="current_links",
-    )
-
-
-def current_policies_prefetch(prefix: str = "") -> Prefetch:
-    return Prefetch(
-        f"{prefix}policies",
-        queryset=AccessGroupPolicy.objects.filter(valid_to__isnull=True),
-        to_attr="current_policy_rows",
-    )
 
 
 # --- catalogue ------------------------------------------------------------------------------
@@ -81,7 +46,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
     groups = AccessGroup.objects.requestable().prefetch_related(
         current_accounts_prefetch(), current_policies_prefetch(), "approvers"
     )
-    search = query_text(request, "q", SEARCH_MAX)
+    search = query_text(request, "q")
     if search:
         groups = groups.filter(Q(name__icontains=search) | Q(description__icontains=search))
     account_id = query_text(request, "account")

@@ -6,13 +6,11 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from accessgroups.errors import Conflict
+from accessgroups.core.errors import Conflict
+from accessgroups.core.limits import HOURS_MAX, TEXT_MAX
 from accessgroups.models import AccessGroup
 
 # The same bounds as the API's serializers.
-TEXT_MAX = 4000
-# What a PositiveIntegerField holds on every database; the group's maximum is the real limit.
-HOURS_MAX = 2_147_483_647
 
 
 def moment_input() -> forms.DateTimeInput:

@@ -13,9 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accessgroups import review_services, reviews
-from accessgroups.errors import Conflict
-from accessgroups.exports import csv_response
+from accessgroups.core.errors import Conflict
 from accessgroups.models import (
     AccessGroup,
     AccessReview,
@@ -25,7 +23,10 @@ from accessgroups.models import (
     ReviewOnDeadline,
     User,
 )
-from accessgroups.web.requester import paginate
+from accessgroups.reports.exports import csv_response
+from accessgroups.reviews import selectors as reviews
+from accessgroups.reviews import services as review_services
+from accessgroups.web.common import paginate
 from accessgroups.web.requester_forms import CommentForm, moment_input, show_refusal
 
 

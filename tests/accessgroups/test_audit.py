@@ -5,7 +5,13 @@ import pytest
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
-from accessgroups.audit import GENESIS_HASH, audit_record, event_content, event_hash, event_seal
+from accessgroups.core.audit import (
+    GENESIS_HASH,
+    audit_record,
+    event_content,
+    event_hash,
+    event_seal,
+)
 from accessgroups.models import AuditEvent
 
 

@@ -7,7 +7,13 @@ from django.db import DatabaseError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from accessgroups.audit import GENESIS_HASH, audit_record, check_chain, event_content, event_hash
+from accessgroups.core.audit import (
+    GENESIS_HASH,
+    audit_record,
+    check_chain,
+    event_content,
+    event_hash,
+)
 from accessgroups.models import AuditEvent
 
 BEFORE_SEALS = [("accessgroups", "0007_mail_delivery")]

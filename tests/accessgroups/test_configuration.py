@@ -3,15 +3,18 @@ import json
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from accessgroups.configuration import (
+from accessgroups.access.services import access_request_create, membership_grant
+from accessgroups.catalogue.services import (
     access_group_archive,
     access_group_create,
     access_group_update,
     account_create,
+)
+from accessgroups.core.errors import InvalidTransition
+from accessgroups.identity.services import (
     user_deactivate,
     user_onboard,
 )
-from accessgroups.errors import InvalidTransition
 from accessgroups.models import (
     AccessGroup,
     AccessGroupAccount,
@@ -23,7 +26,6 @@ from accessgroups.models import (
     RequestStatus,
     User,
 )
-from accessgroups.services import access_request_create, membership_grant
 
 INLINE = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]}
 

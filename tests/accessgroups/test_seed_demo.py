@@ -20,7 +20,7 @@ from accessgroups.models import (
     ReviewItem,
     User,
 )
-from accessgroups.review_services import access_reviews_close_due
+from accessgroups.reviews.services import access_reviews_close_due
 
 pytestmark = pytest.mark.django_db
 

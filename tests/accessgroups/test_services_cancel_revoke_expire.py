@@ -4,9 +4,7 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
-from accessgroups.errors import InvalidTransition
-from accessgroups.models import AccessRequest, EndReason, Membership, RequestStatus
-from accessgroups.services import (
+from accessgroups.access.services import (
     access_request_approve,
     access_request_cancel,
     access_request_create,
@@ -16,6 +14,8 @@ from accessgroups.services import (
     membership_revoke,
     memberships_expire,
 )
+from accessgroups.core.errors import InvalidTransition
+from accessgroups.models import EndReason, Membership, RequestStatus
 
 
 def active_request(requester, group, approver, hours=None):

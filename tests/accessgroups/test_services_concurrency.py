@@ -5,17 +5,17 @@ import threading
 import pytest
 from django.db import connection
 
-from accessgroups.errors import InvalidTransition
+from accessgroups.access.services import access_request_approve, access_request_create
+from accessgroups.core.errors import InvalidTransition
 from accessgroups.models import Decision, Membership
-from accessgroups.services import access_request_approve, access_request_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_concurrent_approvals_give_one_decision(alice, bob, dave, readonly, monkeypatch):
     sent = []
-    monkeypatch.setattr("accessgroups.services.transaction.on_commit", lambda fn, *a, **k: sent.append(fn))
-    monkeypatch.setattr("accessgroups.notifications._enqueue", lambda *args: None)  # mail has its own tests
+    monkeypatch.setattr("accessgroups.access.services.transaction.on_commit", lambda fn, *a, **k: sent.append(fn))
+    monkeypatch.setattr("accessgroups.mail.notify._send_on_commit", lambda *args: None)  # mail has its own tests
     request = access_request_create(requester=alice, access_group=readonly, justification="x")
     barrier = threading.Barrier(2)
     outcomes = []

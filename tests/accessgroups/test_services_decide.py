@@ -1,7 +1,13 @@
 import pytest
 from django.core.exceptions import PermissionDenied
 
-from accessgroups.errors import InvalidTransition
+from accessgroups.access.services import (
+    access_request_approve,
+    access_request_create,
+    access_request_reject,
+    membership_activated,
+)
+from accessgroups.core.errors import InvalidTransition
 from accessgroups.models import (
     AccessRequest,
     AuditEvent,
@@ -9,12 +15,6 @@ from accessgroups.models import (
     Membership,
     MembershipExtension,
     RequestStatus,
-)
-from accessgroups.services import (
-    access_request_approve,
-    access_request_create,
-    access_request_reject,
-    membership_activated,
 )
 from tests.workflow import approved_and_active
 

@@ -1,9 +1,9 @@
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from accessgroups.errors import Conflict
+from accessgroups.access.services import access_request_create
+from accessgroups.core.errors import Conflict
 from accessgroups.models import AccessRequest, AuditEvent, RequestStatus
-from accessgroups.services import access_request_create
 
 
 def test_request_is_pending_and_audited(alice, readonly):

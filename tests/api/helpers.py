@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
-import types
 
-import pytest
 from django.apps import apps
 
 
@@ -23,40 +20,6 @@ def database_fingerprint() -> dict[str, tuple[int, str]]:
         digest = hashlib.sha256(json.dumps(rows, default=str, sort_keys=True).encode()).hexdigest()
         fingerprint[model._meta.label] = (len(rows), digest)
     return fingerprint
-
-
-class TaskRecorder(types.ModuleType):
-    """Stands in for provisioning.tasks while captured on-commit callbacks run: records
-    which task each callback sends, with which ids, instead of reaching a broker."""
-
-    def __init__(self) -> None:
-        super().__init__("provisioning.tasks")
-        self.sent: list[tuple[str, tuple]] = []
-
-    def __getattr__(self, name: str):
-        if not name.endswith("_task"):
-            raise AttributeError(name)
-        return types.SimpleNamespace(delay=lambda *args: self.sent.append((name, args)))
-
-
-def run_enqueued(callbacks: list) -> list[tuple[str, tuple]]:
-    """Run captured on-commit callbacks; return the (task name, args) they sent.
-
-    Each name must be a real task of provisioning.tasks, so the API cannot enqueue
-    something no worker runs.
-    """
-    import provisioning
-    import provisioning.tasks as real_tasks
-
-    recorder = TaskRecorder()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(sys.modules, "provisioning.tasks", recorder)
-        patch.setattr(provisioning, "tasks", recorder, raising=False)
-        for callback in callbacks:
-            callback()
-    for name, _ in recorder.sent:
-        assert callable(getattr(real_tasks, name, None)), f"no task provisioning.tasks.{name}"
-    return recorder.sent
 
 
 def assert_bad_input(response, field: str, before: dict, status: int = 400) -> None:

@@ -2,6 +2,7 @@ import json
 
 import pytest
 
+from accessgroups.access.services import access_request_create, membership_grant
 from accessgroups.models import (
     AccessGroup,
     AccessGroupAccount,
@@ -9,8 +10,8 @@ from accessgroups.models import (
     AuditEvent,
     Membership,
 )
-from accessgroups.services import access_request_create, membership_grant
-from tests.api.helpers import assert_bad_input, database_fingerprint, run_enqueued
+from tests.api.helpers import assert_bad_input, database_fingerprint
+from tests.syncs import run_enqueued
 
 INLINE = {
     "Version": "2012-10-17",

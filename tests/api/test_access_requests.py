@@ -1,13 +1,14 @@
 import pytest
 
-from accessgroups.models import AccessGroup, AccessRequest, AuditEvent, Membership
-from accessgroups.services import (
+from accessgroups.access.services import (
     access_request_approve,
     access_request_create,
     access_request_reject,
     membership_activated,
 )
-from tests.api.helpers import assert_bad_input, database_fingerprint, run_enqueued
+from accessgroups.models import AccessGroup, AccessRequest, AuditEvent, Membership
+from tests.api.helpers import assert_bad_input, database_fingerprint
+from tests.syncs import run_enqueued
 
 URL = "/api/v1/access-requests/"
 

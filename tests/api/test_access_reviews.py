@@ -12,10 +12,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from rest_framework.test import APIClient
 
+from accessgroups.access.services import membership_activated, membership_grant, membership_revoke
 from accessgroups.models import AccessReview, AuditEvent, EndReason, Membership, ReviewItem
-from accessgroups.review_services import access_review_open, access_reviews_close_due
-from accessgroups.services import membership_activated, membership_grant, membership_revoke
-from tests.api.helpers import assert_bad_input, database_fingerprint, run_enqueued
+from accessgroups.reviews.services import access_review_open, access_reviews_close_due
+from tests.api.helpers import assert_bad_input, database_fingerprint
+from tests.syncs import run_enqueued
 
 URL = "/api/v1/access-reviews/"
 

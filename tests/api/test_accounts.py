@@ -1,7 +1,8 @@
 import pytest
 
 from accessgroups.models import Account, AuditEvent
-from tests.api.helpers import assert_bad_input, database_fingerprint, run_enqueued
+from tests.api.helpers import assert_bad_input, database_fingerprint
+from tests.syncs import run_enqueued
 
 
 def test_create_account_by_hand(api, dave, django_capture_on_commit_callbacks):

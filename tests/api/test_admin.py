@@ -7,7 +7,8 @@ from django.contrib import admin
 from django.test import Client
 from django.urls import reverse
 
-from accessgroups.audit import audit_record
+from accessgroups.access.services import access_request_approve, access_request_create
+from accessgroups.core.audit import audit_record
 from accessgroups.models import (
     AccessGroup,
     AccessRequest,
@@ -17,7 +18,6 @@ from accessgroups.models import (
     MembershipExtension,
     User,
 )
-from accessgroups.services import access_request_approve, access_request_create
 from tests.api.helpers import database_fingerprint
 
 PORTAL_MODELS = [User, Account, AccessGroup, Membership, AccessRequest, AuditEvent]

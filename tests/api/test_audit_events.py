@@ -7,9 +7,9 @@ import pytest
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
-from accessgroups.audit import audit_record
+from accessgroups.access.services import access_request_approve, access_request_create
+from accessgroups.core.audit import audit_record
 from accessgroups.models import AuditEvent
-from accessgroups.services import access_request_approve, access_request_create
 from tests.api.helpers import assert_bad_input, database_fingerprint
 
 URL = "/api/v1/audit-events/"

@@ -17,15 +17,15 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from accessgroups.audit import audit_record
-from accessgroups.models import AccessGroup, AccessReview, Membership, ProvisioningStatus, User
-from accessgroups.review_services import access_review_open
-from accessgroups.services import (
+from accessgroups.access.services import (
     access_request_approve,
     access_request_create,
     membership_activated,
     membership_grant,
 )
+from accessgroups.core.audit import audit_record
+from accessgroups.models import AccessGroup, AccessReview, Membership, ProvisioningStatus, User
+from accessgroups.reviews.services import access_review_open
 from tests.api.helpers import database_fingerprint
 
 IGNORED_METHODS = {"head", "options"}  # HEAD mirrors GET; OPTIONS describes and changes nothing

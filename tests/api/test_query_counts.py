@@ -9,19 +9,19 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accessgroups.audit import audit_record
+from accessgroups.access.services import (
+    access_request_approve,
+    access_request_create,
+    membership_activated,
+    membership_grant,
+)
+from accessgroups.core.audit import audit_record
 from accessgroups.models import (
     AccessGroupAccount,
     AccessGroupPolicy,
     Membership,
     PolicyKind,
     ProvisioningStatus,
-)
-from accessgroups.services import (
-    access_request_approve,
-    access_request_create,
-    membership_activated,
-    membership_grant,
 )
 
 INLINE = {
@@ -169,7 +169,7 @@ def _review_of(n: int, group, opener):
     from django.utils import timezone
 
     from accessgroups.models import MembershipSource, User
-    from accessgroups.review_services import access_review_open
+    from accessgroups.reviews.services import access_review_open
 
     users = User.objects.bulk_create(
         User(username=f"{group.name}{i}", email=f"{group.name}{i}@example.com") for i in range(n)

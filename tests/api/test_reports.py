@@ -6,14 +6,14 @@ import pytest
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
-from accessgroups.models import AccessGroupAccount, Membership, ProvisioningStatus
-from accessgroups.selectors import WHO_HAS_ACCESS_COLUMNS
-from accessgroups.services import (
+from accessgroups.access.services import (
     access_request_approve,
     access_request_create,
     membership_activated,
     membership_grant,
 )
+from accessgroups.models import AccessGroupAccount, Membership, ProvisioningStatus
+from accessgroups.reports.selectors import WHO_HAS_ACCESS_COLUMNS
 from tests.api.helpers import assert_bad_input, database_fingerprint
 
 URL = "/api/v1/reports/who-has-access/"

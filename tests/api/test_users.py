@@ -1,8 +1,9 @@
 import pytest
 
+from accessgroups.access.services import membership_grant
 from accessgroups.models import AuditEvent, Membership, ProvisioningStatus, User
-from accessgroups.services import membership_grant
-from tests.api.helpers import assert_bad_input, database_fingerprint, run_enqueued
+from tests.api.helpers import assert_bad_input, database_fingerprint
+from tests.syncs import run_enqueued
 
 FRANK = {
     "username": "frank",

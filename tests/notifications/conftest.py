@@ -15,7 +15,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from portal.celery import app
-from tests.api.helpers import run_enqueued
+from tests.syncs import run_enqueued
 
 
 @pytest.fixture(autouse=True)

@@ -8,14 +8,14 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from accessgroups.models import Membership
-from accessgroups.services import (
+from accessgroups.access.services import (
     access_request_approve,
     access_request_create,
     membership_activated,
     membership_revoke,
     memberships_expire,
 )
+from accessgroups.models import Membership
 from tests.notifications.conftest import html_of
 
 HOSTILE = "<img src=x onerror=alert(1)> & co"

@@ -11,9 +11,10 @@ from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
-from accessgroups import notifications, tasks
+from accessgroups.access.services import membership_grant
+from accessgroups.mail import services as notifications
+from accessgroups.mail import tasks
 from accessgroups.models import Membership
-from accessgroups.services import membership_grant
 
 HOUR = timedelta(hours=1)
 
@@ -111,7 +112,7 @@ def test_the_sweep_is_scheduled():
 def test_concurrent_senders_remind_once(monkeypatch, alice, dave, readonly):
     """Eight workers reach the same due reminder at once: one mail."""
     # Commits are real here: the grant's provisioning is not this test's subject.
-    monkeypatch.setattr("accessgroups.services._enqueue_membership_sync", lambda membership: None)
+    monkeypatch.setattr("accessgroups.access.services._sync_membership", lambda membership: None)
     membership = grant(alice, readonly, dave, hours=72, activated_at=timezone.now() - 50 * HOUR)
     barrier = threading.Barrier(8)
     sent: list[int] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core import mail
 
-from accessgroups.services import (
+from accessgroups.access.services import (
     access_request_approve,
     access_request_create,
     access_request_reject,

@@ -9,9 +9,9 @@ import pytest
 from celery.exceptions import Retry
 from django.utils import timezone
 
-from accessgroups import tasks
+from accessgroups.access.services import access_request_create
+from accessgroups.mail import tasks
 from accessgroups.models import AccessRequest, MailDelivery
-from accessgroups.services import access_request_create
 from tests.notifications.test_reminders import grant
 
 APPROVERS = ["bob@example.com", "dave@example.com", "erin@example.com"]

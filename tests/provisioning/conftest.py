@@ -20,6 +20,8 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 
+from tests.syncs import captured_syncs
+
 REGION = "us-east-1"
 READ_PREFIXES = ("Get", "List", "Describe")
 
@@ -229,25 +231,13 @@ def aws_calls(ic) -> Iterator[CallRecorder]:
 
 
 @pytest.fixture(autouse=True)
-def enqueued(monkeypatch) -> list[tuple[str, tuple]]:
+def enqueued() -> Iterator[list[tuple[str, tuple]]]:
     """Tasks sent by the code under test, as (task name, args); nothing is sent.
 
     Autouse: a unit test must never leave messages in a real broker's queue.
     """
-    from provisioning import tasks
-
-    sent: list[tuple[str, tuple]] = []
-    for name in (
-        "user_onboard_task",
-        "access_group_sync_task",
-        "membership_sync_task",
-        "memberships_expire_task",
-        "accounts_sync_task",
-    ):
-        monkeypatch.setattr(
-            getattr(tasks, name), "delay", lambda *args, _n=name: sent.append((_n, args))
-        )
-    return sent
+    with captured_syncs() as sent:
+        yield sent
 
 
 def run_task(task, *args: Any) -> Any:

@@ -7,7 +7,7 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from accessgroups.audit import verify_chain
+from accessgroups.core.audit import verify_chain
 from accessgroups.models import (
     AccessGroup,
     Account,

@@ -9,9 +9,9 @@ import pytest
 from django.core.management import call_command
 from django.db.models import F
 
-from accessgroups.configuration import access_group_update
+from accessgroups.access.services import access_request_approve, access_request_create
+from accessgroups.catalogue.services import access_group_update
 from accessgroups.models import AccessGroup, Membership, ProvisioningStatus, RequestStatus, User
-from accessgroups.services import access_request_approve, access_request_create
 from provisioning import tasks
 from tests.provisioning.adoption_state import PRODUCTION, build
 from tests.provisioning.conftest import run_task

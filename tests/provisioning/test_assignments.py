@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from accessgroups.configuration import access_group_update
+from accessgroups.catalogue.services import access_group_update
 from accessgroups.models import AccessGroup, AccessGroupAccount, ProvisioningStatus
 from bench.ic_timing import max_in_window, moto_permission_set_provisioning
 from provisioning import limits, permission_sets, tasks

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from accessgroups.access.tasks import memberships_expire_task
 from accessgroups.models import Membership, ProvisioningStatus, User
 from provisioning import tasks
 from provisioning.identity_center import STALE_CLAIM_AFTER, Outcome, claim, complete, provision
@@ -86,7 +87,7 @@ def test_missing_row_is_skipped(ic):
 def test_expiry_task_ends_expired_memberships_and_enqueues_their_sync(
     ic, alice, dave, make_group, enqueued
 ):
-    from accessgroups.services import membership_grant
+    from accessgroups.access.services import membership_grant
 
     group = make_group("ReadOnly")
     membership = membership_grant(
@@ -98,7 +99,7 @@ def test_expiry_task_ends_expired_memberships_and_enqueues_their_sync(
     )
     enqueued.clear()
 
-    assert run_task(tasks.memberships_expire_task) == 1
+    assert run_task(memberships_expire_task) == 1
 
     membership.refresh_from_db()
     assert membership.ended_at is not None

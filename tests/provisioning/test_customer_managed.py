@@ -5,7 +5,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from accessgroups.configuration import access_group_create
+from accessgroups.catalogue.services import access_group_create
 from accessgroups.models import AccessGroupAccount, ProvisioningStatus
 from provisioning import tasks
 from tests.provisioning.conftest import REGION, Inject, run_task
@@ -77,7 +77,7 @@ def test_missing_policy_fails_the_group_naming_account_and_policy(
 
 
 def test_once_the_policy_exists_a_retry_goes_through(ic, settings, dave, deployers, two_accounts):
-    from accessgroups.services import provisioning_retry
+    from accessgroups.access.services import provisioning_retry
 
     settings.MEMBER_ACCOUNT_ROLE_NAME = ROLE
     staging, production = two_accounts

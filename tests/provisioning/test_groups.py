@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from accessgroups.configuration import (
+from accessgroups.catalogue.services import (
     access_group_archive,
     access_group_create,
     access_group_update,
@@ -239,8 +239,8 @@ def test_an_existing_permission_set_of_the_same_name_is_adopted(ic, aws_calls, d
 
 
 def test_archive_tears_everything_down(ic, aws_calls, dave, developers, alice, enqueued):
+    from accessgroups.access.services import membership_grant
     from accessgroups.models import Membership
-    from accessgroups.services import membership_grant
 
     sync(developers)
     membership = membership_grant(
@@ -280,7 +280,7 @@ def test_archive_tears_everything_down(ic, aws_calls, dave, developers, alice, e
 def test_stale_group_and_permission_set_are_healed_with_drift(
     ic, aws_calls, developers, alice, dave, enqueued
 ):
-    from accessgroups.services import membership_grant
+    from accessgroups.access.services import membership_grant
 
     sync(developers)
     membership = membership_grant(
@@ -353,7 +353,7 @@ def test_assignment_made_outside_the_portal_is_removed_as_drift(
 def test_waiting_memberships_are_enqueued_once_the_group_exists(
     ic, developers, alice, dave, enqueued
 ):
-    from accessgroups.services import membership_grant
+    from accessgroups.access.services import membership_grant
 
     membership = membership_grant(
         user=alice, access_group=developers, granted_by=dave, justification="shop work"

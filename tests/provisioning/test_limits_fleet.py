@@ -174,7 +174,7 @@ def _assignments(group: Any) -> list[str]:
 def test_two_workers_stay_inside_aws_limits(
     fleet_settings, moto_endpoint, redis_prefix, dave, make_account, enqueued
 ):
-    from accessgroups.configuration import access_group_create, access_group_update
+    from accessgroups.catalogue.services import access_group_create, access_group_update
     from accessgroups.models import AccessGroup, ProvisioningStatus
 
     accounts = [make_account() for _ in range(ACCOUNTS_PER_GROUP * 2)]

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from accessgroups.configuration import user_deactivate
+from accessgroups.access.services import (
+    access_request_approve,
+    access_request_create,
+    membership_grant,
+    membership_revoke,
+)
+from accessgroups.identity.services import user_deactivate
 from accessgroups.models import (
     AccessRequest,
     AuditEvent,
@@ -12,12 +18,6 @@ from accessgroups.models import (
     ProvisioningStatus,
     RequestStatus,
     User,
-)
-from accessgroups.services import (
-    access_request_approve,
-    access_request_create,
-    membership_grant,
-    membership_revoke,
 )
 from provisioning import aws, tasks
 from tests.provisioning.conftest import run_task

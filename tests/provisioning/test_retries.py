@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from accessgroups.access.services import access_request_approve, access_request_create
 from accessgroups.models import (
     AccessGroup,
     AccessRequest,
@@ -11,7 +12,6 @@ from accessgroups.models import (
     ProvisioningStatus,
     RequestStatus,
 )
-from accessgroups.services import access_request_approve, access_request_create
 from provisioning import tasks
 from provisioning.errors import TransientError
 from tests.provisioning.conftest import Inject, run_task

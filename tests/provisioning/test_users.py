@@ -113,7 +113,7 @@ def test_stale_user_id_is_healed_and_recorded_as_drift(ic, aws_calls, alice):
 
 
 def test_failed_user_is_not_retried_until_an_admin_asks(ic, aws_calls, make_user, dave):
-    from accessgroups.services import provisioning_retry
+    from accessgroups.access.services import provisioning_retry
 
     frank = make_user("frank", family_name="")
     run_task(tasks.user_onboard_task, frank.pk)

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import pytest
 from django.db import connection
 
-from accessgroups.audit import audit_record
+from accessgroups.core.audit import audit_record
 from accessgroups.models import AuditEvent
 
 SQLITE_TRIGGER = """

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from accessgroups.audit import GENESIS_HASH, audit_record, verify_chain
+from accessgroups.core.audit import GENESIS_HASH, audit_record, verify_chain
 
 URL = "/api/v1/audit-events/"
 

@@ -1,6 +1,6 @@
 import pytest
 
-from accessgroups.exports import neutralise
+from accessgroups.reports.exports import neutralise
 
 
 @pytest.mark.parametrize(

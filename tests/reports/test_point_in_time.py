@@ -19,7 +19,7 @@ from accessgroups.models import (
     ProvisioningStatus,
     RequestStatus,
 )
-from accessgroups.selectors import who_has_access
+from accessgroups.reports.selectors import who_has_access
 from tests.workflow import approved_and_active
 
 URL = "/api/v1/reports/who-has-access/"

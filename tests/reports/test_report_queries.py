@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from accessgroups.audit import audit_record
+from accessgroups.core.audit import audit_record
 from accessgroups.models import AccessGroupAccount, Membership, ProvisioningStatus
 
 URL = "/api/v1/reports/who-has-access/"

@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.utils import timezone
 
-from accessgroups.audit import (
+from accessgroups.core.audit import (
     GENESIS_HASH,
     audit_record,
     check_chain,

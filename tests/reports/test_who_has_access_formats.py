@@ -12,7 +12,7 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from accessgroups.models import AccessGroupAccount, Membership, ProvisioningStatus
-from accessgroups.selectors import WHO_HAS_ACCESS_COLUMNS
+from accessgroups.reports.selectors import WHO_HAS_ACCESS_COLUMNS
 
 URL = "/api/v1/reports/who-has-access/"
 IN_SYNC = ProvisioningStatus.IN_SYNC

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from accessgroups.models import ReviewItem
-from accessgroups.review_services import access_review_open
+from accessgroups.reviews.services import access_review_open
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -9,14 +9,14 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
-from accessgroups.errors import InvalidTransition
+from accessgroups.core.errors import InvalidTransition
 from accessgroups.models import AccessReview, AuditEvent, EndReason, ReviewOutcome
-from accessgroups.review_services import (
+from accessgroups.reviews.services import (
     access_review_open,
     access_reviews_close_due,
     review_item_decide,
 )
-from accessgroups.tasks import access_reviews_close_task
+from accessgroups.reviews.tasks import access_reviews_close_task
 
 pytestmark = pytest.mark.django_db
 

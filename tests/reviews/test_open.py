@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accessgroups.models import AccessReview, AuditEvent, ReviewItem
-from accessgroups.review_services import access_review_open
+from accessgroups.reviews.services import access_review_open
 
 pytestmark = pytest.mark.django_db
 

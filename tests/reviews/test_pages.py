@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accessgroups.models import AccessReview, AuditEvent, ReviewItem, User
-from accessgroups.review_services import access_review_open, review_item_decide
+from accessgroups.reviews.services import access_review_open, review_item_decide
 
 pytestmark = pytest.mark.django_db
 

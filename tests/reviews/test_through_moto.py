@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from accessgroups.models import AccessGroup, Membership
-from accessgroups.review_services import (
+from accessgroups.reviews.services import (
     access_review_open,
     access_reviews_close_due,
     review_item_decide,

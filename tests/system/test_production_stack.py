@@ -124,7 +124,7 @@ def test_gunicorn_serves_the_schema_and_beat_drives_the_worker_over_redis(stack:
     )
     assert ended == [("expired",)]
     worker_log = (stack.processes.log_dir / "worker.log").read_text()
-    assert "provisioning.tasks.memberships_expire_task" in worker_log
+    assert "accessgroups.access.tasks.memberships_expire_task" in worker_log
 
 
 def test_an_approved_request_becomes_an_identity_center_membership(stack: Stack) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from accessgroups import services
+from accessgroups.access import services
 from accessgroups.models import AccessRequest, Decision, Membership, RequestStatus
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accessgroups.audit import audit_record
+from accessgroups.core.audit import audit_record
 from accessgroups.models import (
     AccessGroupAccount,
     AuditEvent,

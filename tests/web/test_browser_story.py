@@ -16,7 +16,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from accessgroups import configuration
+from accessgroups.catalogue import services as catalogue
 from accessgroups.models import (
     AccessGroup,
     AccessRequest,
@@ -87,8 +87,8 @@ def worker(identity_center) -> Iterator[None]:
 def world(worker, make_user, alice, bob, carol):
     """dave (admin) creates the account and the access group; the worker provisions it."""
     dave = make_user("dave", is_portal_admin=True)
-    configuration.account_create(actor=dave, account_id=ACCOUNT, name="sandbox")
-    group = configuration.access_group_create(
+    catalogue.account_create(actor=dave, account_id=ACCOUNT, name="sandbox")
+    group = catalogue.access_group_create(
         actor=dave,
         name="ReadOnly",
         description="Read-only access to the sandbox",

@@ -14,8 +14,12 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from accessgroups.review_services import access_review_open
-from accessgroups.services import access_request_create, membership_activated, membership_grant
+from accessgroups.access.services import (
+    access_request_create,
+    membership_activated,
+    membership_grant,
+)
+from accessgroups.reviews.services import access_review_open
 
 pytestmark = pytest.mark.django_db
 

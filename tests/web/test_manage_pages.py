@@ -172,14 +172,10 @@ def test_add_an_account_by_hand_and_errors_by_the_field(client_for, dave, sandbo
     assert "210987654321" in client.get(reverse("web:manage-accounts")).content.decode()
 
 
-def test_sync_asks_a_worker(client_for, dave, django_capture_on_commit_callbacks, monkeypatch):
-    from provisioning import tasks
-
-    sent = []
-    monkeypatch.setattr(tasks.accounts_sync_task, "delay", lambda *args: sent.append(args))
+def test_sync_asks_a_worker(client_for, dave, django_capture_on_commit_callbacks, requested_syncs):
     with django_capture_on_commit_callbacks(execute=True):
         response = client_for(dave).post(reverse("web:manage-accounts-sync"), follow=True)
-    assert sent == [(dave.pk,)]
+    assert requested_syncs == [("accounts_sync_task", (dave.pk,))]
     assert "A worker is reading the accounts from AWS Organizations" in response.content.decode()
     assert AuditEvent.objects.filter(action="account.sync_requested").count() == 1
 

@@ -12,7 +12,6 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from accessgroups.matrix import MatrixRows, access_matrix
 from accessgroups.models import (
     AccessGroupAccount,
     Membership,
@@ -20,7 +19,8 @@ from accessgroups.models import (
     ProvisioningStatus,
     User,
 )
-from accessgroups.selectors import who_has_access
+from accessgroups.reports.matrix import MatrixRows, access_matrix
+from accessgroups.reports.selectors import who_has_access
 
 MATRIX = "web:access-matrix"
 

@@ -9,9 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from accessgroups.access.services import membership_activated, membership_grant
 from accessgroups.models import AccessGroupAccount, Membership, ProvisioningStatus
-from accessgroups.review_services import access_review_open
-from accessgroups.services import membership_activated, membership_grant
+from accessgroups.reviews.services import access_review_open
 
 PHONE = {"width": 390, "height": 844}
 

@@ -16,11 +16,13 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from accessgroups import configuration
+from accessgroups.access.services import membership_grant
+from accessgroups.catalogue import services as catalogue
+from accessgroups.core import sync
+from accessgroups.identity import services as identity
 from accessgroups.models import (
     AccessGroup,
     AccessGroupAccount,
@@ -31,8 +33,7 @@ from accessgroups.models import (
     ReviewOnDeadline,
     User,
 )
-from accessgroups.review_services import access_review_open
-from accessgroups.services import enqueue, membership_grant
+from accessgroups.reviews.services import access_review_open
 
 ACCOUNTS = [
     ("111122223333", "sandbox"),
@@ -139,7 +140,7 @@ def _admin() -> User:
 def _persona(admin: User, persona: Persona) -> User:
     user = User.objects.filter(username=persona.username).first()
     if user is None:
-        user = configuration.user_onboard(
+        user = identity.user_onboard(
             actor=admin,
             username=persona.username,
             email=f"{persona.username}@{EMAIL_DOMAIN}",
@@ -177,7 +178,7 @@ def resync_identity_center() -> dict[str, int]:
     bumping ``generation`` makes the tasks do the work (and heal stale ids) instead of
     returning early.
     """
-    stale = {"generation": F("generation") + 1, "provisioning_status": ProvisioningStatus.PENDING, "last_error": ""}
+    stale = {"last_error": "", **sync.pending_fields()}
     with transaction.atomic():
         users = list(
             User.objects.filter(is_active=True, onboarding_requested=True).values_list("pk", flat=True)
@@ -190,12 +191,9 @@ def resync_identity_center() -> dict[str, int]:
             provisioning_status=ProvisioningStatus.PENDING, last_error=""
         )
         Membership.objects.filter(pk__in=memberships).update(**stale)
-        for pk in users:
-            enqueue("user_onboard_task", pk)
-        for pk in groups:
-            enqueue("access_group_sync_task", pk)
-        for pk in memberships:
-            enqueue("membership_sync_task", pk)
+        for model, pks in ((User, users), (AccessGroup, groups), (Membership, memberships)):
+            for pk in pks:
+                sync.sync_on_commit(model, pk)
     return {"users": len(users), "access_groups": len(groups), "memberships": len(memberships)}
 
 
@@ -216,10 +214,10 @@ class Command(BaseCommand):
         users = [_persona(admin, persona) for persona in PERSONAS]
         for account_id, name in ACCOUNTS:
             if not Account.objects.filter(account_id=account_id).exists():
-                configuration.account_create(actor=admin, account_id=account_id, name=name)
+                catalogue.account_create(actor=admin, account_id=account_id, name=name)
         for spec in ACCESS_GROUPS:
             if not AccessGroup.objects.live().filter(name=spec["name"]).exists():
-                configuration.access_group_create(actor=admin, **spec)
+                catalogue.access_group_create(actor=admin, **spec)
         by_name = {user.username: user for user in users}
         read_only = AccessGroup.objects.live().get(name="ReadOnly")
         for username, justification in READ_ONLY_MEMBERS:

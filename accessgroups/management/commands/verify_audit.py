@@ -14,7 +14,7 @@ from argparse import ArgumentTypeError
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accessgroups.audit import check_chain
+from accessgroups.core.audit import check_chain
 
 
 def _sha256_hex(value: str) -> str:

@@ -1,9 +1,9 @@
 """Email about access: who is told what, and what the mail says.
 
-The workflow (accessgroups/services.py) calls the ``notify_*`` hooks inside its
-transactions; each hook enqueues a Celery task (accessgroups/tasks.py) with ids only, once
-the transaction has committed, so that a rolled-back change mails nobody and no mail is
-sent inside a web request. The tasks call the ``*_send`` functions here, which read the
+The workflow calls the ``notify_*`` hooks (accessgroups.mail.notify) inside its
+transactions; each hook enqueues a Celery task (accessgroups.mail.tasks) with ids only,
+once the transaction has committed, so that a rolled-back change mails nobody and no mail
+is sent inside a web request. The tasks call the ``*_send`` functions here, which read the
 rows again, pick the recipients and render ``templates/notifications/<message>/``
 (``subject.txt``, ``body.txt``, ``body.html``).
 
@@ -25,12 +25,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from accessgroups.core.roles import admins
 from accessgroups.models import (
     AccessRequest,
     AuditEvent,
@@ -48,36 +48,6 @@ logger = logging.getLogger(__name__)
 REMINDER_LEAD = timedelta(hours=24)
 
 
-# --- hooks: called by the workflow inside its transactions ---------------------------------
-
-
-def _enqueue(task_name: str, object_id: int) -> None:
-    def send() -> None:
-        from accessgroups import tasks
-
-        getattr(tasks, task_name).delay(object_id)
-
-    # robust: the change is committed by then; a broker that cannot take the mail is logged,
-    # and must not turn the person's successful request into an error page.
-    transaction.on_commit(send, robust=True)
-
-
-def notify_request_submitted(request: AccessRequest) -> None:
-    _enqueue("request_submitted_mail_task", request.pk)
-
-
-def notify_request_decided(request: AccessRequest) -> None:
-    _enqueue("request_decided_mail_task", request.pk)
-
-
-def notify_membership_activated(membership: Membership) -> None:
-    _enqueue("membership_active_mail_task", membership.pk)
-
-
-def notify_membership_ended(membership: Membership) -> None:
-    _enqueue("membership_ended_mail_task", membership.pk)
-
-
 # --- recipients ----------------------------------------------------------------------------
 
 
@@ -91,9 +61,7 @@ def request_submitted_recipients(request: AccessRequest) -> list[User]:
         pk=request.requester_id
     )
     if not deciders.exists():
-        deciders = User.objects.filter(
-            Q(is_superuser=True) | Q(is_portal_admin=True), is_active=True
-        )
+        deciders = admins()
     return _mailable(deciders.order_by("username"), actor_id=request.requester_id)
 
 

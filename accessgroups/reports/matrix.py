@@ -31,7 +31,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, Exists, F, OuterRef, QuerySet
 
 from accessgroups.models import AccessGroup, AccessGroupAccount, Account, Membership, User
-from accessgroups.selectors import link_gives_access_now, membership_gives_access_now
+from accessgroups.reports.selectors import link_gives_access_now, membership_gives_access_now
 
 
 class MatrixRows(StrEnum):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -21,9 +20,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accessgroups.audit import audit_record
-from accessgroups.configuration import access_group_clean_new, access_group_insert
-from accessgroups.errors import Conflict
+from accessgroups.adoption.plan import GroupImport, IdentityUser, Member
+from accessgroups.catalogue.services import access_group_clean_new, access_group_insert
+from accessgroups.core.audit import audit_record
+from accessgroups.core.errors import Conflict
 from accessgroups.models import (
     AccessGroup,
     Account,
@@ -33,9 +33,6 @@ from accessgroups.models import (
     ProvisioningStatus,
     User,
 )
-
-if TYPE_CHECKING:
-    from provisioning.adoption import GroupImport, IdentityUser, Member
 
 JUSTIFICATION = "Imported from IAM Identity Center"
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
+from accessgroups.catalogue.selectors import BY_ACCOUNT_ID, current_accounts_prefetch
 from accessgroups.models import (
-    AccessGroupAccount,
     AccessReview,
     ReviewDecision,
     ReviewItem,
@@ -94,13 +94,7 @@ def review_items(review: AccessReview, user: User | None) -> QuerySet[ReviewItem
     return (
         items.select_related("membership__access_group", "membership__user", "reviewer")
         .prefetch_related(
-            Prefetch(
-                "membership__access_group__account_links",
-                queryset=AccessGroupAccount.objects.filter(valid_to__isnull=True)
-                .select_related("account")
-                .order_by("account__account_id"),
-                to_attr="current_links",
-            )
+            current_accounts_prefetch("membership__access_group__", order_by=BY_ACCOUNT_ID)
         )
         .order_by("membership__access_group__name", "membership__user__username", "id")
     )

@@ -1,4 +1,4 @@
-"""Admin configuration: onboarding users, accounts, access groups and their approvers.
+"""The catalogue: accounts and access groups, with their approvers, accounts and policies.
 
 Access groups keep their history: a changed account or policy list end-dates the rows
 that left and adds rows for what arrived, so "what did this group grant on date D" can be
@@ -11,16 +11,16 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.validators import UnicodeUsernameValidator
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
-from accessgroups import validators
-from accessgroups.audit import audit_record
-from accessgroups.errors import Conflict, InvalidTransition
+from accessgroups.access.services import membership_end
+from accessgroups.core import sync, validators
+from accessgroups.core.audit import audit_record
+from accessgroups.core.errors import Conflict, InvalidTransition
+from accessgroups.core.roles import require_admin
 from accessgroups.models import (
     AccessGroup,
     AccessGroupAccount,
@@ -28,118 +28,20 @@ from accessgroups.models import (
     Account,
     AccountSource,
     EndReason,
-    Membership,
     PolicyKind,
     ProvisioningStatus,
     RequestStatus,
     User,
 )
-from accessgroups.services import membership_end, enqueue
 
-ROLES = ("auditor", "admin")
 _UNSET: Any = object()
-
-
-def _require_admin(actor: User) -> None:
-    if not actor.is_admin:
-        raise PermissionDenied("Only admins can change the portal's configuration.")
-
-
-# --- users --------------------------------------------------------------------------------
-
-
-def _validate_roles(roles: Iterable[str]) -> list[str]:
-    roles = list(roles)
-    unknown = [r for r in roles if r not in ROLES]
-    if unknown:
-        raise ValidationError({"roles": f"Unknown role(s) {', '.join(map(repr, unknown))}; use {', '.join(ROLES)}."})
-    return roles
-
-
-def user_onboard(
-    *,
-    actor: User,
-    username: str,
-    email: str,
-    given_name: str,
-    family_name: str,
-    display_name: str = "",
-    roles: Iterable[str] = (),
-) -> User:
-    """Create a portal user and onboard them into the Identity Center identity store."""
-    _require_admin(actor)
-    errors: dict[str, str] = {}
-    username = (username or "").strip()
-    try:
-        if not username.isascii():
-            raise ValidationError("Usernames are ASCII.")
-        UnicodeUsernameValidator()(username)
-    except ValidationError:
-        errors["username"] = "Use letters, digits and @ . + - _ only (ASCII)."
-    email = (email or "").strip()
-    try:
-        validate_email(email)
-    except ValidationError:
-        errors["email"] = "Enter a valid email address."
-    for field, value in (("given_name", given_name), ("family_name", family_name)):
-        if not (value or "").strip():
-            errors[field] = "Identity Center needs this name."
-    if errors:
-        raise ValidationError(errors)
-    roles = _validate_roles(roles)
-    if User.objects.filter(username=username).exists():
-        raise ValidationError({"username": "A user with this username exists."})
-    if User.objects.for_email(email).exists():
-        raise ValidationError({"email": "A user with this email exists."})
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                user = User(
-                    username=username,
-                    email=email,
-                    given_name=given_name.strip(),
-                    family_name=family_name.strip(),
-                    display_name=(display_name or "").strip() or f"{given_name.strip()} {family_name.strip()}",
-                    is_auditor="auditor" in roles,
-                    is_portal_admin="admin" in roles,
-                    onboarding_requested=True,
-                )
-                # Sign-in is through SSO or a password reset; no password is ever sent.
-                user.set_unusable_password()
-                user.save()
-        except IntegrityError:
-            raise Conflict("A user with this username or email was just created.", field="username") from None
-        audit_record(action="user.onboarded", actor=actor, obj=user, subject=user, data={"roles": roles})
-        enqueue("user_onboard_task", user.pk)
-    return user
-
-
-def user_request_onboarding(user: User) -> None:
-    """Make sure a user will be onboarded (e.g. before their first membership)."""
-    if not user.onboarding_requested:
-        User.objects.filter(pk=user.pk).update(onboarding_requested=True)
-
-
-def user_deactivate(*, user: User, actor: User) -> User:
-    """Deactivating a user revokes all their access and cancels their open requests."""
-    _require_admin(actor)
-    if user.pk == actor.pk:
-        raise ValidationError({"user": "You cannot deactivate yourself."})
-    with transaction.atomic():
-        User.objects.filter(pk=user.pk).update(is_active=False)
-        for membership in Membership.objects.active().filter(user=user).select_related("access_group", "user"):
-            membership_end(membership, reason=EndReason.DEACTIVATED, by=actor)
-        user.access_requests.open().update(status=RequestStatus.CANCELLED, updated_at=timezone.now())
-        audit_record(action="user.deactivated", actor=actor, obj=user, subject=user)
-    user.refresh_from_db()
-    return user
 
 
 # --- accounts -----------------------------------------------------------------------------
 
 
 def account_create(*, actor: User, account_id: str, name: str, email: str = "") -> Account:
-    _require_admin(actor)
+    require_admin(actor)
     account_id = validators.validate_account_id(account_id)
     name = (name or "").strip()
     if not name:
@@ -159,10 +61,10 @@ def account_create(*, actor: User, account_id: str, name: str, email: str = "") 
 
 def accounts_sync(*, actor: User) -> None:
     """Ask a worker to read the accounts from AWS Organizations."""
-    _require_admin(actor)
+    require_admin(actor)
     with transaction.atomic():
         audit_record(action="account.sync_requested", actor=actor)
-        enqueue("accounts_sync_task", actor.pk)
+        sync.accounts_sync_on_commit(actor.pk)
 
 
 # --- access groups ------------------------------------------------------------------------
@@ -309,7 +211,7 @@ def _apply_versions(group: AccessGroup, cleaned: dict[str, Any], now) -> dict[st
 def access_group_clean_new(fields: dict[str, Any]) -> dict[str, Any]:
     """Check the fields of a new access group; returns them cleaned.
 
-    Shared by access_group_create and the import from Identity Center (accessgroups.adoption).
+    Shared by access_group_create and the import from Identity Center (accessgroups.adoption.services).
     Raises ValidationError keyed by field, also when a live access group has the name.
     """
     fields = dict(fields)
@@ -354,7 +256,7 @@ def access_group_insert(
 
 def access_group_create(*, actor: User, name: str, **fields: Any) -> AccessGroup:
     """Create an access group; a worker then creates its Identity Center side."""
-    _require_admin(actor)
+    require_admin(actor)
     cleaned = access_group_clean_new({"name": name, **fields})
     with transaction.atomic():
         group, changes = access_group_insert(cleaned, now=timezone.now())
@@ -371,13 +273,13 @@ def access_group_create(*, actor: User, name: str, **fields: Any) -> AccessGroup
                 "max_duration_hours": group.max_duration_hours,
             },
         )
-        enqueue("access_group_sync_task", group.pk)
+        sync.sync_on_commit(AccessGroup, group.pk)
     return group
 
 
 def access_group_update(*, actor: User, access_group: AccessGroup, **fields: Any) -> AccessGroup:
     """Change an access group. Its name is fixed: Identity Center cannot rename a permission set."""
-    _require_admin(actor)
+    require_admin(actor)
     if access_group.is_archived:
         raise InvalidTransition("This access group has been archived.")
     if "name" in fields and fields["name"] != access_group.name:
@@ -409,10 +311,7 @@ def access_group_update(*, actor: User, access_group: AccessGroup, **fields: Any
         # Only what Identity Center holds needs another provisioning run.
         if changes.keys() & {"description", "session_duration", "aws_managed_policies",
                              "customer_managed_policies", "inline_policy", "accounts"}:
-            AccessGroup.objects.filter(pk=group.pk).update(
-                generation=F("generation") + 1, provisioning_status=ProvisioningStatus.PENDING
-            )
-            enqueue("access_group_sync_task", group.pk)
+            sync.request_sync(group)
         audit_record(action="access_group.updated", actor=actor, obj=group, access_group=group, data=changes)
     group.refresh_from_db()
     return group
@@ -420,7 +319,7 @@ def access_group_update(*, actor: User, access_group: AccessGroup, **fields: Any
 
 def access_group_archive(*, actor: User, access_group: AccessGroup) -> AccessGroup:
     """Delete = archive: cancel pending requests, end memberships, tear down in Identity Center."""
-    _require_admin(actor)
+    require_admin(actor)
     with transaction.atomic():
         group = AccessGroup.objects.select_for_update().get(pk=access_group.pk)
         if group.is_archived:
@@ -436,11 +335,7 @@ def access_group_archive(*, actor: User, access_group: AccessGroup) -> AccessGro
         )
         group.policies.filter(valid_to__isnull=True).update(valid_to=now)
         AccessGroup.objects.filter(pk=group.pk).update(
-            archived_at=now,
-            requestable=False,
-            generation=F("generation") + 1,
-            provisioning_status=ProvisioningStatus.PENDING,
-            last_error="",
+            archived_at=now, requestable=False, last_error="", **sync.pending_fields()
         )
         audit_record(
             action="access_group.archived",
@@ -449,6 +344,6 @@ def access_group_archive(*, actor: User, access_group: AccessGroup) -> AccessGro
             access_group=group,
             data={"requests_cancelled": cancelled, "memberships_ended": ended},
         )
-        enqueue("access_group_sync_task", group.pk)
+        sync.sync_on_commit(AccessGroup, group.pk)
     group.refresh_from_db()
     return group

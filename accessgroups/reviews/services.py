@@ -16,9 +16,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accessgroups import services
-from accessgroups.audit import audit_record
-from accessgroups.errors import InvalidTransition
+from accessgroups.access import services
+from accessgroups.core.audit import audit_record
+from accessgroups.core.errors import InvalidTransition
 from accessgroups.models import (
     AccessGroup,
     AccessReview,

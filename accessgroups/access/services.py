@@ -12,12 +12,14 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
-from accessgroups import notifications
-from accessgroups.audit import audit_record
-from accessgroups.errors import Conflict, InvalidTransition
+from accessgroups.core import sync
+from accessgroups.core.audit import audit_record
+from accessgroups.core.errors import Conflict, InvalidTransition
+from accessgroups.core.roles import can_decide
+from accessgroups.core.validators import validate_requested_duration
+from accessgroups.mail import notify
 from accessgroups.models import (
     OPEN_STATUSES,
     AccessGroup,
@@ -32,7 +34,6 @@ from accessgroups.models import (
     RequestStatus,
     User,
 )
-from accessgroups.validators import validate_requested_duration
 
 # Requests that hold a membership which is, or is becoming, access.
 LIVE_REQUEST_STATUSES = (
@@ -43,37 +44,15 @@ LIVE_REQUEST_STATUSES = (
 )
 
 
-def enqueue(task_name: str, *args: int) -> None:
-    """Send a provisioning task once the current transaction has committed."""
+def _sync_membership(membership: Membership) -> None:
+    """Provision the membership after commit; its approved requests then wait on provisioning."""
 
-    def send() -> None:
-        from provisioning import tasks
-
-        getattr(tasks, task_name).delay(*args)
-
-    transaction.on_commit(send)
-
-
-def _enqueue_membership_sync(membership: Membership) -> None:
-    def send() -> None:
-        from provisioning import tasks
-
-        tasks.membership_sync_task.delay(membership.pk)
-        # Handed over to the workers: approved requests now wait on provisioning.
+    def handed_over() -> None:
         AccessRequest.objects.filter(membership_id=membership.pk, status=RequestStatus.APPROVED).update(
             status=RequestStatus.PROVISIONING, updated_at=timezone.now()
         )
 
-    transaction.on_commit(send)
-
-
-def is_approver(user: User, access_group: AccessGroup) -> bool:
-    return user.is_active and access_group.approvers.filter(pk=user.pk).exists()
-
-
-def can_decide(user: User, access_group: AccessGroup) -> bool:
-    """Approvers of the group and admins decide; auditors never change anything."""
-    return user.is_active and (user.is_admin or is_approver(user, access_group))
+    sync.sync_on_commit(Membership, membership.pk, then=handed_over)
 
 
 def _lock_request(access_request: AccessRequest) -> AccessRequest:
@@ -127,7 +106,7 @@ def access_request_create(
             subject=requester,
             data={"duration_hours": duration_hours, "extension": extends, "justification": justification},
         )
-        notifications.notify_request_submitted(request)
+        notify.notify_request_submitted(request)
     return request
 
 
@@ -176,12 +155,12 @@ def access_request_approve(*, access_request: AccessRequest, approver: User, com
                 duration_hours=request.duration_hours,
             )
             request.status = RequestStatus.APPROVED
-            _enqueue_membership_sync(membership)
+            _sync_membership(membership)
         else:
             _extend(membership, request.duration_hours, now, approver)
             request.status = RequestStatus.ACTIVE if membership.activated_at else RequestStatus.APPROVED
             if not membership.activated_at:
-                _enqueue_membership_sync(membership)
+                _sync_membership(membership)
         request.membership = membership
         request.save(update_fields=["status", "membership", "updated_at"])
         audit_record(
@@ -193,7 +172,7 @@ def access_request_approve(*, access_request: AccessRequest, approver: User, com
             message=decision.comment,
             data={"membership": membership.pk, "expires_at": membership.expires_at, "extension": request.is_extension},
         )
-        notifications.notify_request_decided(request)
+        notify.notify_request_decided(request)
     return request
 
 
@@ -243,7 +222,7 @@ def access_request_reject(*, access_request: AccessRequest, approver: User, comm
             subject=request.requester,
             message=decision.comment,
         )
-        notifications.notify_request_decided(request)
+        notify.notify_request_decided(request)
     return request
 
 
@@ -327,7 +306,7 @@ def membership_grant(
                     )
             except IntegrityError:
                 raise Conflict("This user was just given this access by someone else.", field="user") from None
-            _enqueue_membership_sync(membership)
+            _sync_membership(membership)
             action = "membership.granted"
         else:
             _extend(membership, duration_hours, now, granted_by)
@@ -378,9 +357,8 @@ def membership_end(
         ended_at=now,
         end_reason=reason,
         ended_by=by,
-        generation=F("generation") + 1,
-        provisioning_status=ProvisioningStatus.PENDING,
         last_error="",
+        **sync.pending_fields(),
     )
     if not ended:
         if reason == EndReason.EXPIRED:
@@ -398,9 +376,9 @@ def membership_end(
         message=(comment or "").strip(),
         data={"expires_at": membership.expires_at},
     )
-    notifications.notify_membership_ended(membership)
+    notify.notify_membership_ended(membership)
     if enqueue_sync:
-        enqueue("membership_sync_task", membership.pk)
+        sync.sync_on_commit(Membership, membership.pk)
     return True
 
 
@@ -431,7 +409,7 @@ def membership_activated(*, membership_id: int) -> None:
                 subject=membership.user,
                 data={"expires_at": membership.expires_at},
             )
-            notifications.notify_membership_activated(membership)
+            notify.notify_membership_activated(membership)
         AccessRequest.objects.filter(
             membership=membership,
             status__in=(RequestStatus.APPROVED, RequestStatus.PROVISIONING, RequestStatus.FAILED),
@@ -452,7 +430,7 @@ def provisioning_retry(*, obj: User | AccessGroup | Membership, actor: User) -> 
     model = type(obj)
     with transaction.atomic():
         updated = model.objects.filter(pk=obj.pk, provisioning_status=ProvisioningStatus.FAILED).update(
-            provisioning_status=ProvisioningStatus.PENDING, generation=F("generation") + 1
+            **sync.pending_fields()
         )
         if not updated:
             raise InvalidTransition("Only a failed provisioning can be retried.")
@@ -461,8 +439,6 @@ def provisioning_retry(*, obj: User | AccessGroup | Membership, actor: User) -> 
             AccessRequest.objects.filter(membership=obj, status=RequestStatus.FAILED).update(
                 status=RequestStatus.APPROVED, last_error="", updated_at=timezone.now()
             )
-            _enqueue_membership_sync(obj)
-        elif isinstance(obj, AccessGroup):
-            enqueue("access_group_sync_task", obj.pk)
+            _sync_membership(obj)
         else:
-            enqueue("user_onboard_task", obj.pk)
+            sync.sync_on_commit(model, obj.pk)

@@ -14,6 +14,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from accessgroups.core.limits import validate_hours
+
 ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
 # Permission set names (and so access group names): Identity Center's own pattern.
 GROUP_NAME_RE = re.compile(r"^[\w+=,.@-]{1,32}$", re.ASCII)
@@ -146,17 +148,16 @@ def validate_inline_policy(document: Any, field: str = "inline_policy") -> dict 
 
 
 def validate_max_duration(value: int | None, field: str = "max_duration_hours") -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    """A group's cap on a grant: None for no limit, else 1 to limits.HOURS_MAX hours."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise ValidationError({field: "Give a whole number of hours of at least 1, or null for no limit."})
-    return value
+    return validate_hours(value, field)
 
 
 def validate_requested_duration(value: int | None, max_hours: int | None, field: str = "duration_hours") -> int | None:
-    """A request's duration: required and within the maximum when the group has one."""
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise ValidationError({field: "Give a whole number of hours of at least 1."})
+    """A request's duration: required and within the maximum when the group has one, and
+    never past limits.HOURS_MAX, so that an expiry date can always be computed."""
+    validate_hours(value, field)
     if max_hours is not None:
         if value is None:
             raise ValidationError({field: f"This group grants access for at most {max_hours} hours; say how many."})

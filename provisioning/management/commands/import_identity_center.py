@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accessgroups.adoption import ImportResult, access_group_import
+from accessgroups.adoption.plan import GroupImport, ImportPlan
+from accessgroups.adoption.services import ImportResult, access_group_import
 from accessgroups.models import User
-from provisioning.adoption import GroupImport, ImportPlan, read_plan
+from provisioning.adoption import read_plan
 from provisioning.errors import ProvisioningError
 
 NEXT_STEPS = (

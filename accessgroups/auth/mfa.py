@@ -18,6 +18,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
+from accessgroups.core.roles import decides_anything
+
 # Pages a user without MFA still needs: allauth's own (enrolment, sign-out, password
 # change) and the static files those pages use.
 _ALWAYS_ALLOWED = ("/accounts/",)
@@ -38,7 +40,7 @@ def mfa_required(user) -> bool:
     if not user.is_authenticated or not user.is_active:
         return False
     # Cheapest test first: most users are requesters, who need one query to rule out.
-    if not (user.is_admin or user.approver_of.exists()):
+    if not decides_anything(user):
         return False
     return not Authenticator.objects.filter(user=user, type__in=_SECOND_FACTORS).exists()
 

@@ -1,0 +1,1 @@
+"""Access: requests, decisions and memberships."""

@@ -1,0 +1,17 @@
+"""Celery tasks of the access workflow: database work, on the default queue."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.utils import timezone
+
+from accessgroups.access.services import memberships_expire
+
+
+@shared_task
+def memberships_expire_task() -> int:
+    """Periodic (beat): end the memberships whose expiry has passed.
+
+    Each ending asks provisioning to remove the Identity Center membership after commit.
+    """
+    return memberships_expire(now=timezone.now())

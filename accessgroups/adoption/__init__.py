@@ -1,0 +1,1 @@
+"""Adopting what a team already has in IAM Identity Center."""

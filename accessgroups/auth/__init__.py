@@ -1,0 +1,1 @@
+"""Signing in: allauth adapters and the MFA rule for approvers and admins."""

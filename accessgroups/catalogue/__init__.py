@@ -1,0 +1,1 @@
+"""The catalogue: AWS accounts and access groups, their accounts and policies."""

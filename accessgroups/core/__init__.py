@@ -1,0 +1,1 @@
+"""Core of the domain: rules, limits, errors, the audit log and the sync port. Imports only models."""

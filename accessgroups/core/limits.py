@@ -1,0 +1,61 @@
+"""Limits on what people send, one set for the API's serializers and the pages' forms.
+
+A limit that lives in two places drifts: the API once capped a grant at ten years while the
+forms took 2,147,483,647 hours, which the worker could not turn into an expiry date. The
+services check the hour cap too, so no surface can get past it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+# Free text people write: a justification, a comment, a description, an applications note.
+TEXT_MAX = 4000
+# An inline policy as typed into a form; its JSON is then held to Identity Center's limits
+# (accessgroups.core.validators).
+POLICY_TEXT_MAX = 40_000
+# A search box or a filter naming a user, an account or an action.
+SEARCH_MAX = 150
+
+# Longest grant anyone can ask for: ten years. Beyond it an expiry date would leave the
+# calendar (year 9999) and the integer columns; a group's own cap is usually far lower.
+HOURS_MAX = 24 * 366 * 10
+HOURS_MAX_MESSAGE = f"At most {HOURS_MAX} hours (ten years)."
+
+# PostgreSQL refuses NUL in text and in a query, and nothing the portal stores holds one,
+# so wherever it arrives (a body, a form, a query parameter) it is refused, naming the field.
+NUL_MESSAGE = "Remove the NUL character."
+
+
+def contains_nul(value: Any) -> bool:
+    """Whether a NUL hides in a string, or in the keys and values of a JSON document."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(v) for v in value)
+    return False
+
+
+def query_text(value: str | None, field: str, max_length: int = SEARCH_MAX) -> str:
+    """A text query parameter, stripped: "" when absent; a NUL or an overlong value refused."""
+    value = (value or "").strip()
+    if "\x00" in value:
+        raise ValidationError({field: NUL_MESSAGE})
+    if len(value) > max_length:
+        raise ValidationError({field: f"At most {max_length} characters."})
+    return value
+
+
+def validate_hours(value: int | None, field: str) -> int | None:
+    """A number of hours: None, or a whole number from 1 to HOURS_MAX."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError({field: "Give a whole number of hours of at least 1."})
+    if value > HOURS_MAX:
+        raise ValidationError({field: HOURS_MAX_MESSAGE})
+    return value

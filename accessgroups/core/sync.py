@@ -1,0 +1,96 @@
+"""The one way the domain asks for Identity Center to be brought in line: the sync port.
+
+A row with an Identity Center side (a user, an access group, a membership) records that it
+needs provisioning by bumping its ``generation`` and going back to ``pending``; once the
+transaction commits, the task registered for its model is sent the row's id
+(``task.delay(pk)``). ``provisioning`` registers its Celery tasks here in its
+``AppConfig.ready()``, so the domain never imports it, and a rolled-back change sends
+nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models, transaction
+from django.db.models import F
+
+from accessgroups.models import ProvisioningStatus
+
+
+class Task(Protocol):
+    """What the port sends work to: a Celery task, or anything with ``delay``."""
+
+    name: str
+
+    def delay(self, *args: Any) -> Any: ...
+
+
+# What provisioning registered: a model -> a task taking its pk; ACCOUNTS -> a task taking
+# the id of the admin who asked.
+_tasks: dict[object, Task] = {}
+ACCOUNTS = "accounts"
+
+
+def register(key: type[models.Model] | str, task: Task) -> None:
+    """Called by provisioning at start-up.
+
+    ``register(Model, task)``: ``task.delay(pk)`` brings one row of Model in line;
+    ``register(ACCOUNTS, task)``: ``task.delay(actor_id)`` reads the AWS accounts.
+    """
+    _tasks[key] = task
+
+
+def registered_tasks() -> list[Task]:
+    return list(_tasks.values())
+
+
+def pending_fields() -> dict[str, Any]:
+    """The update that marks a row as needing provisioning, to fold into a bigger update."""
+    # last_error stays: a run after a failure must know the last one may have left work half
+    # done (provisioning.identity_center.claim); callers that start afresh clear it themselves.
+    return {"generation": F("generation") + 1, "provisioning_status": ProvisioningStatus.PENDING}
+
+
+def request_sync(obj: models.Model) -> None:
+    """Mark ``obj`` as needing provisioning and sync it once the transaction commits."""
+    type(obj).objects.filter(pk=obj.pk).update(**pending_fields())
+    sync_on_commit(type(obj), obj.pk)
+
+
+def sync_on_commit(
+    model: type[models.Model], pk: int, *, then: Callable[[], object] | None = None
+) -> None:
+    """Sync a row already marked pending (by ``pending_fields``) once the transaction commits.
+
+    ``then`` runs right after the task was sent, in the same on-commit callback.
+    """
+    _send_on_commit(model, pk, then)
+
+
+def accounts_sync_on_commit(actor_id: int | None) -> None:
+    """Read the AWS accounts from Organizations once the transaction commits."""
+    _send_on_commit(ACCOUNTS, actor_id)
+
+
+def _send_on_commit(key: object, arg: Any, then: Callable[[], object] | None = None) -> None:
+    task = _task(key)  # refuse now, inside the transaction, rather than after commit
+
+    def send() -> None:
+        task.delay(arg)
+        if then is not None:
+            then()
+
+    transaction.on_commit(send)
+
+
+def _task(key: object) -> Task:
+    try:
+        return _tasks[key]
+    except KeyError:
+        name = getattr(key, "__name__", key)
+        raise ImproperlyConfigured(
+            f"No sync is registered for {name}: is provisioning installed?"
+        ) from None

@@ -1,0 +1,1 @@
+"""Identity: onboarding and deactivating portal users."""

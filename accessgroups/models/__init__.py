@@ -1,0 +1,87 @@
+"""The portal's domain: who may reach which AWS accounts, and why.
+
+The database says what *should* be true in IAM Identity Center; provisioning/ makes it so.
+Rows that have an Identity Center side carry a provisioning status and the last error.
+History is never deleted: memberships are end-dated, an access group's accounts and
+policies are dated versions, and audit events are append-only.
+"""
+
+# One module per subject; everything is re-exported here so that imports and migrations
+# keep reading ``accessgroups.models``.
+from accessgroups.models.access import (
+    OPEN_STATUSES,
+    AccessRequest,
+    AccessRequestQuerySet,
+    Decision,
+    DecisionOutcome,
+    EndReason,
+    Membership,
+    MembershipExtension,
+    MembershipQuerySet,
+    MembershipSource,
+    RequestStatus,
+)
+from accessgroups.models.audit import (
+    AuditEvent,
+)
+from accessgroups.models.catalogue import (
+    AccessGroup,
+    AccessGroupAccount,
+    AccessGroupPolicy,
+    AccessGroupQuerySet,
+    Account,
+    AccountSource,
+    AccountStatus,
+    PolicyKind,
+)
+from accessgroups.models.identity import (
+    PortalUserManager,
+    User,
+)
+from accessgroups.models.mail import (
+    MailDelivery,
+)
+from accessgroups.models.provisioned import (
+    Provisioned,
+    ProvisioningStatus,
+)
+from accessgroups.models.reviews import (
+    AccessReview,
+    ReviewDecision,
+    ReviewItem,
+    ReviewOnDeadline,
+    ReviewOutcome,
+)
+
+__all__ = [
+    "ProvisioningStatus",
+    "Provisioned",
+    "PortalUserManager",
+    "User",
+    "AccountStatus",
+    "AccountSource",
+    "Account",
+    "AccessGroupQuerySet",
+    "AccessGroup",
+    "AccessGroupAccount",
+    "PolicyKind",
+    "AccessGroupPolicy",
+    "MembershipSource",
+    "EndReason",
+    "MembershipQuerySet",
+    "Membership",
+    "MembershipExtension",
+    "RequestStatus",
+    "OPEN_STATUSES",
+    "AccessRequestQuerySet",
+    "AccessRequest",
+    "DecisionOutcome",
+    "Decision",
+    "AuditEvent",
+    "ReviewOnDeadline",
+    "AccessReview",
+    "ReviewDecision",
+    "ReviewOutcome",
+    "ReviewItem",
+    "MailDelivery",
+]

@@ -1,0 +1,238 @@
+"""Access: requests, decisions, memberships and their extensions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accessgroups.core.limits import HOURS_MAX
+from accessgroups.models.catalogue import AccessGroup
+from accessgroups.models.identity import User
+from accessgroups.models.provisioned import Provisioned
+
+
+class MembershipSource(models.TextChoices):
+    REQUEST = "request", "Request"
+    ADMIN = "admin", "Admin grant"
+    IMPORT = "import", "Import"
+
+
+class EndReason(models.TextChoices):
+    EXPIRED = "expired", "Expired"
+    REVOKED = "revoked", "Revoked"
+    ARCHIVED = "archived", "Access group archived"
+    DEACTIVATED = "deactivated", "User deactivated"
+
+
+class MembershipQuerySet(models.QuerySet):
+    def active(self) -> MembershipQuerySet:
+        return self.filter(ended_at__isnull=True)
+
+    def expiring_before(self, moment: datetime) -> MembershipQuerySet:
+        return self.active().filter(expires_at__isnull=False, expires_at__lte=moment)
+
+    def visible_to(self, user: User) -> MembershipQuerySet:
+        if user.can_audit:
+            return self
+        return self.filter(Q(user=user) | Q(access_group__approvers=user)).distinct()
+
+
+class Membership(Provisioned):
+    """A user in an access group. Ended memberships stay, end-dated, for history.
+
+    While active the Identity Center group membership should exist; once ended it should
+    not, unless another active membership of the same user and group covers it.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="memberships")
+    access_group = models.ForeignKey(AccessGroup, on_delete=models.PROTECT, related_name="memberships")
+    source = models.CharField(max_length=16, choices=MembershipSource.choices)
+    justification = models.TextField(blank=True)
+    granted_at = models.DateTimeField(default=timezone.now)
+    granted_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # How long the grant lasts once active; expires_at is set when it becomes active.
+    duration_hours = models.PositiveIntegerField(null=True, blank=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=16, choices=EndReason.choices, blank=True)
+    ended_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    identity_center_membership_id = models.CharField(max_length=64, blank=True)
+    # The expiry the last reminder mail was sent for (accessgroups.mail.services): one
+    # reminder per expiry, and a new one when an extension moves the expiry.
+    reminded_for = models.DateTimeField(null=True, blank=True)
+
+    objects = MembershipQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-granted_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                "user",
+                "access_group",
+                condition=Q(ended_at__isnull=True),
+                name="membership_one_active_per_user_group",
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__isnull=True) | Q(expires_at__gt=F("granted_at")),
+                name="membership_expiry_after_grant",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("granted_at")),
+                name="membership_end_after_grant",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.access_group}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.ended_at is None
+
+    def expiry_from(self, moment: datetime) -> datetime | None:
+        if self.duration_hours is None:
+            return None
+        # Every service refuses more than HOURS_MAX; a row stored before that rule must still
+        # activate rather than overflow the calendar after Identity Center granted it.
+        return moment + timedelta(hours=min(self.duration_hours, HOURS_MAX))
+
+
+class MembershipExtension(models.Model):
+    """A change of an active membership's expiry: the history behind point-in-time reports.
+
+    The membership row keeps only its latest expiry. Each extension records the expiry it
+    replaced, so the expiry in force at a past moment is the ``previous_expires_at`` of the
+    first extension after that moment, or the membership's own when none came later.
+    Expiry is only ever moved later or removed (``None``: no expiry), never shortened.
+    """
+
+    membership = models.ForeignKey(Membership, on_delete=models.PROTECT, related_name="extensions")
+    changed_at = models.DateTimeField(default=timezone.now)
+    previous_expires_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    changed_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+        indexes = [
+            models.Index(fields=["membership", "changed_at"], name="membershipext_member_changed")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.membership}: {self.previous_expires_at} → {self.expires_at or 'no expiry'}"
+
+
+class RequestStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    PROVISIONING = "provisioning", "Provisioning"
+    ACTIVE = "active", "Active"
+    EXPIRED = "expired", "Expired"
+    REVOKED = "revoked", "Revoked"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
+    FAILED = "failed", "Failed"
+
+
+OPEN_STATUSES = (RequestStatus.PENDING, RequestStatus.APPROVED, RequestStatus.PROVISIONING)
+
+
+class AccessRequestQuerySet(models.QuerySet):
+    def pending(self) -> AccessRequestQuerySet:
+        return self.filter(status=RequestStatus.PENDING)
+
+    def open(self) -> AccessRequestQuerySet:
+        return self.filter(status__in=OPEN_STATUSES)
+
+    def visible_to(self, user: User) -> AccessRequestQuerySet:
+        """Requests a user may see: their own, their groups', or all for auditors/admins."""
+        if user.can_audit:
+            return self
+        return self.filter(Q(requester=user) | Q(access_group__approvers=user)).distinct()
+
+    def decidable_by(self, user: User) -> AccessRequestQuerySet:
+        """Pending requests this user may approve or reject (never their own)."""
+        qs = self.pending().exclude(requester=user)
+        if user.is_admin:
+            return qs
+        return qs.filter(access_group__approvers=user).distinct()
+
+
+class AccessRequest(models.Model):
+    requester = models.ForeignKey(User, on_delete=models.PROTECT, related_name="access_requests")
+    access_group = models.ForeignKey(AccessGroup, on_delete=models.PROTECT, related_name="requests")
+    justification = models.TextField()
+    duration_hours = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=RequestStatus.choices, default=RequestStatus.PENDING)
+    is_extension = models.BooleanField(default=False)
+    membership = models.ForeignKey(
+        Membership, on_delete=models.PROTECT, null=True, blank=True, related_name="requests"
+    )
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AccessRequestQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                "requester",
+                "access_group",
+                condition=Q(status__in=[s.value for s in OPEN_STATUSES]),
+                name="accessrequest_one_open_per_requester_group",
+            ),
+            models.CheckConstraint(
+                condition=Q(duration_hours__isnull=True) | Q(duration_hours__gt=0),
+                name="accessrequest_duration_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.requester} → {self.access_group} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def expires_at(self) -> datetime | None:
+        return self.membership.expires_at if self.membership_id else None
+
+
+class DecisionOutcome(models.TextChoices):
+    APPROVE = "approve", "Approved"
+    REJECT = "reject", "Rejected"
+
+
+class Decision(models.Model):
+    request = models.ForeignKey(AccessRequest, on_delete=models.PROTECT, related_name="decisions")
+    # A copy of the request's requester, so that the database itself refuses self-approval.
+    requester = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="decisions")
+    outcome = models.CharField(max_length=8, choices=DecisionOutcome.choices)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint("request", name="decision_one_per_request"),
+            models.CheckConstraint(
+                condition=~Q(decided_by=F("requester")), name="decision_not_by_requester"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.outcome} of #{self.request_id} by {self.decided_by}"

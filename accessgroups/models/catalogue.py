@@ -1,0 +1,192 @@
+"""The catalogue: AWS accounts, access groups, and their dated account and policy rows."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from accessgroups.core.validators import parse_session_duration
+from accessgroups.models.identity import User
+from accessgroups.models.provisioned import Provisioned, ProvisioningStatus
+
+
+class AccountStatus(models.TextChoices):
+    ACTIVE = "ACTIVE", "Active"
+    SUSPENDED = "SUSPENDED", "Suspended"
+    PENDING_CLOSURE = "PENDING_CLOSURE", "Pending closure"
+
+
+class AccountSource(models.TextChoices):
+    MANUAL = "manual", "Entered by hand"
+    ORGANIZATIONS = "organizations", "AWS Organizations"
+
+
+class Account(models.Model):
+    account_id = models.CharField(max_length=12, unique=True)
+    name = models.CharField(max_length=128)
+    email = models.EmailField(blank=True)
+    status = models.CharField(max_length=16, choices=AccountStatus.choices, default=AccountStatus.ACTIVE)
+    source = models.CharField(max_length=16, choices=AccountSource.choices, default=AccountSource.MANUAL)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "account_id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.account_id})"
+
+
+class AccessGroupQuerySet(models.QuerySet):
+    def live(self) -> AccessGroupQuerySet:
+        return self.filter(archived_at__isnull=True)
+
+    def requestable(self) -> AccessGroupQuerySet:
+        return self.live().filter(requestable=True)
+
+
+class AccessGroup(Provisioned):
+    """Identity Center group + permission set + account assignments, as one thing."""
+
+    name = models.CharField(max_length=32)
+    description = models.TextField(blank=True)
+    session_duration = models.CharField(max_length=16, default="PT1H")
+    requestable = models.BooleanField(default=True)
+    max_duration_hours = models.PositiveIntegerField(null=True, blank=True)
+    applications_note = models.TextField(
+        blank=True, help_text="Applications attached by hand in Identity Center (no API does it)."
+    )
+    approvers = models.ManyToManyField(User, related_name="approver_of", blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    identity_center_group_id = models.CharField(max_length=64, blank=True)
+    permission_set_arn = models.CharField(max_length=256, blank=True)
+
+    objects = AccessGroupQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                "name", condition=Q(archived_at__isnull=True), name="accessgroup_name_unique_live"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_duration_hours__isnull=True) | Q(max_duration_hours__gt=0),
+                name="accessgroup_max_duration_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+    @property
+    def session_duration_label(self) -> str:
+        """``PT1H30M`` as people say it: ``1 hour 30 minutes``."""
+        duration = parse_session_duration(self.session_duration)
+        if duration is None:
+            return self.session_duration
+        hours, rest = divmod(int(duration.total_seconds()), 3600)
+        parts = [f"{hours} hour{'s' if hours != 1 else ''}"] if hours else []
+        if rest // 60:
+            parts.append(f"{rest // 60} minute{'s' if rest // 60 != 1 else ''}")
+        return " ".join(parts) or self.session_duration
+
+    def current_accounts(self) -> models.QuerySet[Account]:
+        return Account.objects.filter(
+            group_links__access_group=self, group_links__valid_to__isnull=True
+        )
+
+    def current_policies(self) -> models.QuerySet[AccessGroupPolicy]:
+        return self.policies.filter(valid_to__isnull=True)
+
+
+class AccessGroupAccount(models.Model):
+    """One dated version of "this access group grants this account".
+
+    While current (``valid_to`` empty) the account assignment should exist in Identity
+    Center; once ended it should not. Its provisioning status is the assignment's.
+    """
+
+    access_group = models.ForeignKey(AccessGroup, on_delete=models.PROTECT, related_name="account_links")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="group_links")
+    valid_from = models.DateTimeField(default=timezone.now)
+    valid_to = models.DateTimeField(null=True, blank=True)
+    provisioning_status = models.CharField(
+        max_length=16, choices=ProvisioningStatus.choices, default=ProvisioningStatus.PENDING
+    )
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["access_group", "account", "valid_from"]
+        constraints = [
+            models.UniqueConstraint(
+                "access_group",
+                "account",
+                condition=Q(valid_to__isnull=True),
+                name="accessgroupaccount_one_current",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=F("valid_from")),
+                name="accessgroupaccount_valid_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.access_group} → {self.account}"
+
+
+class PolicyKind(models.TextChoices):
+    AWS_MANAGED = "aws_managed", "AWS managed"
+    CUSTOMER_MANAGED = "customer_managed", "Customer managed"
+    INLINE = "inline", "Inline"
+
+
+class AccessGroupPolicy(models.Model):
+    """One dated version of a policy on an access group's permission set."""
+
+    access_group = models.ForeignKey(AccessGroup, on_delete=models.PROTECT, related_name="policies")
+    kind = models.CharField(max_length=20, choices=PolicyKind.choices)
+    arn = models.CharField(max_length=2048, blank=True)  # AWS managed
+    name = models.CharField(max_length=128, blank=True)  # customer managed
+    path = models.CharField(max_length=512, blank=True, default="/")  # customer managed
+    document = models.JSONField(null=True, blank=True)  # inline
+    valid_from = models.DateTimeField(default=timezone.now)
+    valid_to = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["access_group", "kind", "arn", "path", "name", "valid_from"]
+        verbose_name_plural = "access group policies"
+        constraints = [
+            models.UniqueConstraint(
+                "access_group",
+                condition=Q(kind="inline", valid_to__isnull=True),
+                name="accessgrouppolicy_one_inline",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=F("valid_from")),
+                name="accessgrouppolicy_valid_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.kind == PolicyKind.AWS_MANAGED:
+            return self.arn
+        if self.kind == PolicyKind.CUSTOMER_MANAGED:
+            return f"{self.path}{self.name}"
+        return "inline policy"
+
+    @property
+    def label(self) -> str:
+        """How people name it: ``ReadOnlyAccess (AWS managed)``, ``/team/Deploy (customer managed)``."""
+        if self.kind == PolicyKind.AWS_MANAGED:
+            return f"{self.arn.rsplit('/', 1)[-1]} (AWS managed)"
+        if self.kind == PolicyKind.CUSTOMER_MANAGED:
+            return f"{self.path}{self.name} (customer managed)"
+        return "inline policy"

@@ -1,0 +1,33 @@
+"""What every row with an Identity Center side carries: a provisioning status and generation."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class ProvisioningStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PROVISIONING = "provisioning", "Provisioning"
+    IN_SYNC = "in_sync", "In sync"
+    FAILED = "failed", "Failed"
+
+
+class Provisioned(models.Model):
+    """A row whose Identity Center side is made to match it by a Celery task.
+
+    ``generation`` counts changes that need provisioning. A task claims the row, does the
+    work for the generation it read, and marks the row in sync only if nothing changed
+    meanwhile; otherwise the row goes back to pending and another run is enqueued.
+    """
+
+    provisioning_status = models.CharField(
+        max_length=16, choices=ProvisioningStatus.choices, default=ProvisioningStatus.PENDING
+    )
+    last_error = models.TextField(blank=True)
+    generation = models.PositiveIntegerField(default=1)
+    synced_generation = models.PositiveIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    provisioned_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True

@@ -1,0 +1,1 @@
+"""Reports for auditors: who has access, the access matrix, and their exports."""

@@ -1,0 +1,1 @@
+"""Access reviews: opening them, deciding their items, closing them at the deadline."""
