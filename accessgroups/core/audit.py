@@ -26,7 +26,7 @@ GENESIS_HASH = "0" * 64
 _ADVISORY_LOCK_KEY = 0x41554449  # "AUDI"
 # salted_hmac derives the sealing key from this salt and SECRET_KEY, so the key is used for
 # nothing else (sessions, signed values and password reset tokens get other keys).
-_SEAL_SALT = "accessgroups.core.audit.event_seal"
+_SEAL_SALT = "accessgroups.audit.event_seal"
 
 
 def event_content(event: AuditEvent) -> dict[str, Any]:
