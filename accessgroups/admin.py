@@ -1,8 +1,8 @@
 """Django admin: a window onto the portal's rows, not a way around the workflow.
 
-Every change to access or its configuration has to go through accessgroups/services.py
-and accessgroups/configuration.py, which check the rules, write the audit log and enqueue
-provisioning; an admin form saving a row directly would do none of that. So these pages
+Every change to access or its configuration has to go through the services of
+accessgroups (access, identity, catalogue), which check the rules, write the audit log and
+ask for provisioning; an admin form saving a row directly would do none of that. So these pages
 are read-only for everyone, superusers included. The audit log is append-only on top of
 that (database triggers refuse UPDATE and DELETE). Admins change things through the REST
 API (/api/v1/) and the portal's pages.

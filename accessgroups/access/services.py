@@ -3,7 +3,8 @@
 Every function checks on the server that the actor may do what is asked and that the row is
 in a status the action can start from, changes rows inside one transaction, writes an audit
 event, and enqueues provisioning with ``transaction.on_commit``. Nothing here calls AWS.
-Configuration (users, accounts, access groups) lives in accessgroups/configuration.py.
+Users are onboarded in accessgroups.identity, accounts and access groups configured in
+accessgroups.catalogue.
 """
 
 from __future__ import annotations

@@ -49,5 +49,3 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.sequence} {self.action} {self.object_type}:{self.object_id}"
 
-
-# --- Access reviews (accessgroups/review_services.py) -----------------------------------------

@@ -1,7 +1,7 @@
 """Access reviews: open one, let reviewers keep or revoke, close it at the deadline.
 
 A revocation, whether a reviewer's or the deadline's, ends the membership through the
-access workflow in accessgroups/services.py, so Identity Center is changed by the same
+access workflow in accessgroups.access.services, so Identity Center is changed by the same
 provisioning task as any other revocation. Every step writes an audit event.
 """
 

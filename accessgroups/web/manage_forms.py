@@ -1,5 +1,5 @@
 """Forms of the admin pages. They check shapes only (lengths, numbers, one item per line);
-the rules live in accessgroups/configuration.py, whose field-keyed errors ``show_refusal``
+the rules live in the catalogue and identity services, whose field-keyed errors ``show_refusal``
 puts back by the field they name."""
 
 from __future__ import annotations

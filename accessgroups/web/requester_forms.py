@@ -1,5 +1,5 @@
 """Forms of the requester and approver pages. They check shapes only; the rules are in
-accessgroups/services.py, whose errors are put back on these forms by ``show_refusal``."""
+accessgroups.access.services, whose errors are put back on these forms by ``show_refusal``."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Access review pages: the list, the form that opens a review, a review's items with Keep
 and Revoke for their reviewer, and the outcome as CSV. The rules (who reviews what, what a
-decision does) are accessgroups/review_services.py's; reads are accessgroups/reviews.py's."""
+decision does) are accessgroups.reviews.services'; reads are accessgroups.reviews.selectors'."""
 
 from __future__ import annotations
 
