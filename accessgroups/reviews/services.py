@@ -13,10 +13,10 @@ from datetime import datetime
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from accessgroups.access import services
+from accessgroups.core import roles
 from accessgroups.core.audit import audit_record
 from accessgroups.core.errors import InvalidTransition
 from accessgroups.models import (
@@ -69,11 +69,7 @@ def _pick_reviewers(memberships: list[Membership]) -> dict[int, User]:
     )
     for link in through:
         approvers[link.accessgroup_id].append(link.user)
-    admins = list(
-        User.objects.filter(is_active=True)
-        .filter(Q(is_superuser=True) | Q(is_portal_admin=True))
-        .order_by("username")
-    )
+    admins = list(roles.admins().order_by("username"))
     load: Counter[int] = Counter()
     chosen: dict[int, User] = {}
     for membership in memberships:
