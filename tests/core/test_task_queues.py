@@ -1,0 +1,47 @@
+"""Which queue each task goes to: Identity Center work apart, database work on the default."""
+
+from __future__ import annotations
+
+import pytest
+
+from accessgroups.access.tasks import memberships_expire_task
+from accessgroups.mail import tasks as mail_tasks
+from accessgroups.reviews.tasks import access_reviews_close_task
+from portal.celery import app
+from provisioning import tasks as provisioning_tasks
+
+
+def queue_of(task) -> str:
+    route = app.amqp.router.route({}, task.name, (), {})
+    return route["queue"].name
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        provisioning_tasks.user_onboard_task,
+        provisioning_tasks.access_group_sync_task,
+        provisioning_tasks.membership_sync_task,
+        provisioning_tasks.accounts_sync_task,
+    ],
+)
+def test_identity_center_work_goes_to_its_own_queue(task) -> None:
+    assert queue_of(task) == "identity-center"
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        memberships_expire_task,
+        access_reviews_close_task,
+        mail_tasks.expiry_reminders_task,
+        mail_tasks.request_submitted_mail_task,
+    ],
+)
+def test_database_work_and_mail_go_to_the_default_queue(task) -> None:
+    assert queue_of(task) == "celery"
+
+
+def test_beat_sends_tasks_that_exist() -> None:
+    for entry in app.conf.beat_schedule.values():
+        assert entry["task"] in app.tasks, entry["task"]
