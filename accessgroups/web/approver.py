@@ -1,6 +1,7 @@
 """Approver pages: the queue of requests this user may decide, their past decisions, and the
 active access they may revoke. Who may decide what is the services' and querysets' rule
-(``AccessRequest.objects.decidable_by``, ``services.can_decide``), not this module's."""
+(``AccessRequest.objects.decidable_by``, ``accessgroups.core.roles.can_decide``), not this
+module's."""
 
 from __future__ import annotations
 
