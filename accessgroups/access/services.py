@@ -9,7 +9,7 @@ accessgroups.catalogue.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -18,6 +18,7 @@ from django.utils import timezone
 from accessgroups.core import sync
 from accessgroups.core.audit import audit_record
 from accessgroups.core.errors import Conflict, InvalidTransition
+from accessgroups.core.limits import hours_after
 from accessgroups.core.roles import can_decide
 from accessgroups.core.validators import validate_requested_duration
 from accessgroups.mail import notify
@@ -195,7 +196,7 @@ def _extend(membership: Membership, duration_hours: int | None, now: datetime, b
     if duration_hours is None:
         membership.expires_at = None
     elif membership.expires_at is not None:
-        membership.expires_at = max(membership.expires_at, now + timedelta(hours=duration_hours))
+        membership.expires_at = max(membership.expires_at, hours_after(now, duration_hours))
     membership.duration_hours = duration_hours
     membership.save(update_fields=["expires_at", "duration_hours"])
     if membership.expires_at != previous:

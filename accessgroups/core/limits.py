@@ -7,6 +7,7 @@ services check the hour cap too, so no surface can get past it.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -48,6 +49,13 @@ def query_text(value: str | None, field: str, max_length: int = SEARCH_MAX) -> s
     if len(value) > max_length:
         raise ValidationError({field: f"At most {max_length} characters."})
     return value
+
+
+def hours_after(moment: datetime, hours: int) -> datetime:
+    """``moment`` plus ``hours``, never past HOURS_MAX: every service refuses more, and a row
+    stored before that rule must still get an expiry rather than overflow the calendar after
+    Identity Center granted the access."""
+    return moment + timedelta(hours=min(hours, HOURS_MAX))
 
 
 def validate_hours(value: int | None, field: str) -> int | None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accessgroups.core.limits import HOURS_MAX
+from accessgroups.core.limits import hours_after
 from accessgroups.models.catalogue import AccessGroup
 from accessgroups.models.identity import User
 from accessgroups.models.provisioned import Provisioned
@@ -100,9 +100,7 @@ class Membership(Provisioned):
     def expiry_from(self, moment: datetime) -> datetime | None:
         if self.duration_hours is None:
             return None
-        # Every service refuses more than HOURS_MAX; a row stored before that rule must still
-        # activate rather than overflow the calendar after Identity Center granted it.
-        return moment + timedelta(hours=min(self.duration_hours, HOURS_MAX))
+        return hours_after(moment, self.duration_hours)
 
 
 class MembershipExtension(models.Model):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 
 from accessgroups.access.services import (
     access_request_approve,
@@ -128,3 +131,17 @@ def test_the_sign_in_form_refuses_an_overlong_login_without_a_query(client, alic
     assert response.status_code == 200
     assert response.context["form"].errors["login"]
     assert "_auth_user_id" not in client.session
+
+
+def test_an_extension_stored_before_the_cap_extends_to_the_cap(alice, bob, readonly) -> None:
+    from tests.workflow import approved_and_active
+
+    membership = approved_and_active(alice, readonly, bob, hours=1).membership
+    request = access_request_create(requester=alice, access_group=readonly, justification="x", duration_hours=1)
+    AccessRequest.objects.filter(pk=request.pk).update(duration_hours=2_000_000_000)
+    request.refresh_from_db()
+    before = timezone.now()
+    access_request_approve(access_request=request, approver=bob)
+    membership.refresh_from_db()
+    assert before + timedelta(hours=HOURS_MAX) <= membership.expires_at
+    assert membership.expires_at <= timezone.now() + timedelta(hours=HOURS_MAX)
