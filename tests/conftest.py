@@ -207,5 +207,8 @@ def api(db):
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Everything that drives Chromium is slow: PYTEST_ARGS="-m 'not slow'" is the quick run.
     for item in items:
-        if "browser" in getattr(item, "fixturenames", ()):
+        fixtures = getattr(item, "_fixtureinfo", None)
+        defs = fixtures.name2fixturedefs.get("browser", ()) if fixtures else ()
+        # The Chromium fixture of tests/browser.py, not a test client some module calls browser.
+        if defs and defs[-1].func.__module__ == "tests.browser":
             item.add_marker(pytest.mark.slow)

@@ -45,3 +45,35 @@ def test_database_work_and_mail_go_to_the_default_queue(task) -> None:
 def test_beat_sends_tasks_that_exist() -> None:
     for entry in app.conf.beat_schedule.values():
         assert entry["task"] in app.tasks, entry["task"]
+
+
+def test_a_worker_process_registers_every_task_beat_sends() -> None:
+    # In a fresh process, as a worker starts: only what autodiscovery imports is registered.
+    import json
+    import subprocess
+    import sys
+
+    script = (
+        "import django; django.setup()\n"
+        "import json\n"
+        "from portal.celery import app\n"
+        "app.loader.import_default_modules()\n"
+        "print(json.dumps({'tasks': sorted(app.tasks), "
+        "'beat': sorted(e['task'] for e in app.conf.beat_schedule.values())}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+    )
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(found["beat"]) <= set(found["tasks"]), set(found["beat"]) - set(found["tasks"])
+    for name in (
+        "accessgroups.access.tasks.memberships_expire_task",
+        "accessgroups.tasks.request_submitted_mail_task",
+        "provisioning.tasks.membership_sync_task",
+    ):
+        assert name in found["tasks"]
