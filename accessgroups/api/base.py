@@ -1,4 +1,18 @@
-"""What every API view shares: authentication and roles, input and output, query filters."""
+"""What every API view shares: authentication and roles, input and output, query filters.
+
+The views under /api/v1/ (one module per resource: users, accounts, access_groups,
+access_requests, memberships, reports, audit_events, reviews, review_items) are thin
+adapters between HTTP and the workflow. Each reads its input with an explicit input
+serializer (types and sizes only), calls one service (accessgroups.access.services,
+accessgroups.catalogue.services, accessgroups.identity.services or
+accessgroups.reviews.services), which checks the rules and raises ValidationError /
+PermissionDenied / Conflict, and answers with the row re-read through the view's queryset,
+so a response has the same shape and the same query plan as a list. Nothing here calls AWS.
+
+Status codes: a write that leaves Identity Center work running answers 202 Accepted with
+the row (its ``provisioning_status`` tells how far the work is); a write that needs no
+AWS work answers 200 or 201.
+"""
 
 from __future__ import annotations
 

@@ -2,8 +2,9 @@
 
 These classes answer only "may this role call this action at all". Rules about one row
 (an approver of *this* group, the requester of *this* request, never one's own request)
-live in the workflow (accessgroups/services.py), which raises PermissionDenied (403), and
-in the ``visible_to(user)`` querysets, which hide rows a user may not see (404).
+live in the services (accessgroups.access.services, accessgroups.reviews.services, with
+the predicates of accessgroups.core.roles), which raise PermissionDenied (403), and in the
+``visible_to(user)`` querysets, which hide rows a user may not see (404).
 """
 
 from __future__ import annotations

@@ -1,34 +1,32 @@
-"""Reports under /api/v1/: who has access, and the audit log, as JSON pages or whole files.
+"""Who has access under /api/v1/reports/, as JSON pages or whole files; the file formats
+the audit log (accessgroups.api.audit_events) shares.
 
 ``?format=json`` (the default) answers pages of rows like every list; ``?format=csv`` or
 ``jsonl`` answers the whole report as one file, written while it is sent
 (StreamingHttpResponse over a database iterator), so memory and the number of queries stay
 flat however many rows there are; ``xlsx`` is written to a temporary file first (see
-accessgroups.reports.exports). DRF's own ``format`` URL override is off in settings (``URL_FORMAT_OVERRIDE``):
-a renderer has no place for a streamed file, so the format is handled here.
+accessgroups.reports.exports). DRF's own ``format`` URL override is off in settings
+(``URL_FORMAT_OVERRIDE``): a renderer has no place for a streamed file, so the format is
+handled here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins
+from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accessgroups.api import serializers as s
 from accessgroups.api.base import PortalViewSet, query_choice, query_int, query_text, query_time
 from accessgroups.api.permissions import AUDITOR
-from accessgroups.core.audit import GENESIS_HASH
-from accessgroups.models import AccessGroup, Account, AuditEvent, Membership, User
+from accessgroups.models import AccessGroup, Account, Membership, User
 from accessgroups.reports.exports import (
     XLSX_CONTENT_TYPE,
     csv_response,
@@ -51,9 +49,6 @@ def format_parameter(formats: tuple[str, ...]) -> OpenApiParameter:
     )
 
 
-WHO_HAS_ACCESS_FORMATS = ("json", "csv", "jsonl", "xlsx")
-
-
 class FileFormatMixin:
     """``?format=`` one of ``formats`` on a list (see the module's docstring)."""
 
@@ -69,6 +64,25 @@ class FileFormatMixin:
             renderer = JSONRenderer()
             return renderer, renderer.media_type
         return super().perform_content_negotiation(request, force)
+
+
+WHO_HAS_ACCESS_FORMATS = ("json", "csv", "jsonl", "xlsx")
+
+
+class WhoHasAccessRow(serializers.Serializer):
+    """One row of accessgroups.reports.selectors.who_has_access, times in ISO 8601 UTC."""
+
+    username = serializers.CharField()
+    email = serializers.CharField()
+    access_group = serializers.CharField()
+    permission_set = serializers.CharField()
+    account_id = serializers.CharField()
+    account_name = serializers.CharField()
+    source = serializers.CharField()
+    granted_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    approved_by = serializers.CharField(allow_null=True)
+    justification = serializers.CharField(allow_blank=True)
 
 
 @extend_schema_view(
@@ -91,7 +105,7 @@ class FileFormatMixin:
             ),
         ],
         responses={
-            (200, "application/json"): s.WhoHasAccessRow(many=True),
+            (200, "application/json"): WhoHasAccessRow(many=True),
             (200, "text/csv"): OpenApiTypes.STR,
             (200, "application/jsonl"): OpenApiTypes.STR,
             (200, XLSX_CONTENT_TYPE): OpenApiTypes.BINARY,
@@ -106,7 +120,7 @@ class WhoHasAccessViewSet(FileFormatMixin, PortalViewSet):
 
     formats = WHO_HAS_ACCESS_FORMATS
 
-    serializer_class = s.WhoHasAccessRow
+    serializer_class = WhoHasAccessRow
     # Rows come from the selector; this only names the model for the schema generator.
     queryset = Membership.objects.none()
     action_roles = {"list": AUDITOR}
@@ -139,7 +153,7 @@ class WhoHasAccessViewSet(FileFormatMixin, PortalViewSet):
         if fmt == "json":
             page = self.paginate_queryset(rows)
             return self.get_paginated_response(self.get_serializer(page, many=True).data)
-        out = s.WhoHasAccessRow()
+        out = WhoHasAccessRow()
         header = list(WHO_HAS_ACCESS_COLUMNS)
         # The same columns and values in every format: the JSON rows' representation.
         # Each row is serialised once, not once per column.
@@ -151,98 +165,3 @@ class WhoHasAccessViewSet(FileFormatMixin, PortalViewSet):
         if fmt == "jsonl":
             return jsonl_response(header, values, filename)
         return xlsx_response(header, values, filename)
-
-
-AUDIT_CSV_COLUMNS = list(s.AuditEventOut.Meta.fields)
-AUDIT_FORMATS = ("json", "csv", "jsonl")
-AUDIT_HEAD_HEADER = "X-Audit-Head-Hash"
-
-
-@extend_schema_view(
-    list=extend_schema(
-        summary="The audit log (auditors, admins), oldest first",
-        parameters=[
-            format_parameter(AUDIT_FORMATS),
-            OpenApiParameter("action", str, description="e.g. request.approved"),
-            OpenApiParameter("actor", str, description="Username of who acted."),
-            OpenApiParameter(
-                "object_type", str, description="e.g. accessrequest, membership, accessgroup"
-            ),
-            OpenApiParameter("object_id", str),
-            OpenApiParameter(
-                "since", OpenApiTypes.DATETIME, description="From this moment (inclusive)."
-            ),
-            OpenApiParameter(
-                "until", OpenApiTypes.DATETIME, description="Up to this moment (inclusive)."
-            ),
-        ],
-        responses={
-            (200, "application/json"): s.AuditEventOut(many=True),
-            (200, "text/csv"): OpenApiTypes.STR,
-            (200, "application/jsonl"): OpenApiTypes.STR,
-        },
-    ),
-    retrieve=extend_schema(summary="One audit event"),
-)
-class AuditEventViewSet(FileFormatMixin, mixins.RetrieveModelMixin, PortalViewSet):
-    """The append-only audit log: every change to access or its configuration and every
-    Identity Center call made for it. Auditors and admins. ``?format=csv`` or ``jsonl``
-    streams it whole, with the chain's head hash in the X-Audit-Head-Hash header (and, for
-    JSON Lines, a last line ``{"head": ...}``)."""
-
-    formats = AUDIT_FORMATS
-
-    serializer_class = s.AuditEventOut
-    queryset = AuditEvent.objects.all()
-    action_roles = {"list": AUDITOR, "retrieve": AUDITOR}
-
-    def get_queryset(self) -> QuerySet:
-        queryset = AuditEvent.objects.select_related("subject").order_by("sequence")
-        if self.action != "list":
-            return queryset
-        for name, lookup in (
-            ("action", "action"),
-            ("actor", "actor_username"),
-            ("object_type", "object_type"),
-            ("object_id", "object_id"),
-        ):
-            value = query_text(self.request, name)
-            if value:
-                queryset = queryset.filter(**{lookup: value})
-        since = query_time(self.request, "since")
-        until = query_time(self.request, "until", end_of_day=True)
-        if since:
-            queryset = queryset.filter(created_at__gte=since)
-        if until:
-            queryset = queryset.filter(created_at__lte=until)
-        return queryset
-
-    def list(self, request: Request) -> Response | StreamingHttpResponse:
-        fmt = self.requested_format()
-        queryset = self.get_queryset()
-        if fmt == "json":
-            page = self.paginate_queryset(queryset)
-            return self.get_paginated_response(self.get_serializer(page, many=True).data)
-        # The head of the whole log when the export starts, whatever the filters: what an
-        # outside copy is checked against later (verify_audit --head). Events written while
-        # the file is sent are left out, so the file ends at that head.
-        head = AuditEvent.objects.order_by("-sequence").values("sequence", "hash").first()
-        head_hash = head["hash"] if head else GENESIS_HASH
-        queryset = queryset.filter(sequence__lte=head["sequence"] if head else 0)
-        out = s.AuditEventOut()
-
-        def rows() -> Iterator[list[Any]]:
-            # A few hundred bytes per event: 2,000 per fetch keeps round trips few.
-            for event in queryset.iterator(chunk_size=2000):
-                data = out.to_representation(event)
-                yield [data[c] for c in AUDIT_CSV_COLUMNS]
-
-        filename = f"audit-events-{timezone.now():%Y%m%dT%H%M%SZ}.{fmt}"
-        if fmt == "csv":
-            response = csv_response(AUDIT_CSV_COLUMNS, rows(), filename)
-        else:
-            response = jsonl_response(
-                AUDIT_CSV_COLUMNS, rows(), filename, trailer={"head": head_hash}
-            )
-        response[AUDIT_HEAD_HEADER] = head_hash
-        return response

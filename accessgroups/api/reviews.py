@@ -1,9 +1,10 @@
-"""Access reviews under /api/v1/: open one, read it, decide its items, export its outcome.
+"""Access reviews under /api/v1/access-reviews/: open one, read it, export its outcome.
 
-The same workflow as the pages (accessgroups/review_services.py) and the same reads
-(accessgroups/reviews.py): who reviews what, who may decide, what a revocation does and
-when a review refuses are decided there, once. As on the pages, a review that exists but
-is not yours to see answers 403; an unknown one 404.
+The same workflow as the pages (accessgroups.reviews.services) and the same reads
+(accessgroups.reviews.selectors): who reviews what, who may decide, what a revocation does
+and when a review refuses are decided there, once. As on the pages, a review that exists
+but is not yours to see answers 403; an unknown one 404. Its items, and the decisions on
+them, are accessgroups.api.review_items.
 """
 
 from __future__ import annotations
@@ -11,21 +12,14 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, StreamingHttpResponse
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-    extend_schema_view,
-)
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accessgroups.api import serializers as s
 from accessgroups.api.base import (
     BOOLEAN_CHOICES,
     PortalViewSet,
@@ -33,10 +27,95 @@ from accessgroups.api.base import (
     query_choice,
 )
 from accessgroups.api.permissions import AUDITOR, SIGNED_IN
-from accessgroups.models import AccessReview, ReviewDecision, ReviewItem, ReviewOutcome
+from accessgroups.core.limits import ACCOUNT_ID_INPUT_MAX
+from accessgroups.models import AccessGroup, AccessReview, Account, ReviewOnDeadline
 from accessgroups.reports.exports import csv_response
 from accessgroups.reviews import selectors as reviews
 from accessgroups.reviews import services as review_services
+
+
+class ReviewDecisionCounts(serializers.Serializer):
+    """The reviewers' decisions; ``undecided`` includes what the deadline decided."""
+
+    keep = serializers.IntegerField(source="keep_count")
+    revoke = serializers.IntegerField(source="revoke_count")
+    undecided = serializers.IntegerField(source="undecided_count")
+
+
+class ReviewOutcomeCounts(serializers.Serializer):
+    """What was done: ``pending`` until a reviewer or the deadline decides."""
+
+    pending = serializers.IntegerField(source="pending_count")
+    kept = serializers.IntegerField(source="kept_count")
+    revoked = serializers.IntegerField(source="revoked_count")
+    flagged = serializers.IntegerField(source="flagged_count")
+    ended = serializers.IntegerField(source="ended_count")
+
+
+class AccessReviewOut(serializers.ModelSerializer):
+    """Expects accessgroups.reviews.selectors.reviews_with_counts: scope and opener joined, the
+    items the reader may see counted."""
+
+    scope = serializers.CharField(source="scope_label", read_only=True)
+    account = serializers.SlugRelatedField(
+        read_only=True, slug_field="account_id", allow_null=True
+    )
+    opened_by = serializers.SlugRelatedField(read_only=True, slug_field="username")
+    item_count = serializers.IntegerField(read_only=True)
+    decisions = ReviewDecisionCounts(source="*", read_only=True)
+    outcomes = ReviewOutcomeCounts(source="*", read_only=True)
+
+    class Meta:
+        model = AccessReview
+        fields = [
+            "id",
+            "scope",
+            "access_group",
+            "account",
+            "opened_by",
+            "opened_at",
+            "deadline",
+            "on_deadline",
+            "closed_at",
+            "item_count",
+            "decisions",
+            "outcomes",
+        ]
+        read_only_fields = fields
+
+
+class AccessReviewOpenIn(serializers.Serializer):
+    """Exactly one of ``access_group`` and ``account`` (the workflow says so, by field)."""
+
+    access_group = serializers.PrimaryKeyRelatedField(
+        queryset=AccessGroup.objects.all(), required=False, allow_null=True, default=None
+    )
+    account = serializers.CharField(
+        max_length=ACCOUNT_ID_INPUT_MAX,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="12-digit AWS account id.",
+    )
+    deadline = serializers.DateTimeField(
+        help_text="ISO 8601, in the future; UTC if no zone is given."
+    )
+    on_deadline = serializers.ChoiceField(
+        choices=ReviewOnDeadline.choices,
+        required=False,
+        default=None,
+        allow_null=True,
+        help_text="What happens to items nobody decided; default: the portal's setting.",
+    )
+
+    def validate_account(self, value: str | None) -> Account | None:
+        if value is None:
+            return None
+        account = Account.objects.filter(account_id=value).first()
+        if account is None:
+            raise serializers.ValidationError(f"No account {value!r} is known.")
+        return account
+
 
 NOT_YOURS = "You are not a reviewer in this review."
 
@@ -56,7 +135,7 @@ class AccessReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Port
     reviews they have items in, with the items counted as they see them (their own).
     Undecided items are revoked or flagged at the deadline, per ``on_deadline``."""
 
-    serializer_class = s.AccessReviewOut
+    serializer_class = AccessReviewOut
     queryset = AccessReview.objects.all()
     action_roles = {
         "list": SIGNED_IN,
@@ -92,12 +171,12 @@ class AccessReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Port
 
     @extend_schema(
         summary="Open a review of an access group or an account (auditors, admins)",
-        request=s.AccessReviewOpenIn,
-        responses={201: s.AccessReviewOut},
+        request=AccessReviewOpenIn,
+        responses={201: AccessReviewOut},
     )
     def create(self, request: Request) -> Response:
         review = review_services.access_review_open(
-            opened_by=request.user, **self.read_input(s.AccessReviewOpenIn)
+            opened_by=request.user, **self.read_input(AccessReviewOpenIn)
         )
         return self.respond(review, status.HTTP_201_CREATED)
 
@@ -111,83 +190,3 @@ class AccessReviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Port
         return csv_response(
             reviews.EXPORT_HEADER, reviews.export_rows(review), f"access-review-{review.pk}.csv"
         )
-
-
-REVIEW_PARAMETER = OpenApiParameter(
-    "review_pk", int, OpenApiParameter.PATH, description="The access review's id."
-)
-DECIDED = {
-    200: OpenApiResponse(s.ReviewItemOut, description="Decided; nothing to do in Identity Center."),
-    202: OpenApiResponse(
-        s.ReviewItemOut, description="Revoked; the access is being removed from Identity Center."
-    ),
-}
-
-
-@extend_schema_view(
-    list=extend_schema(
-        summary="A review's items: all for auditors and admins, a reviewer's own otherwise",
-        parameters=[
-            REVIEW_PARAMETER,
-            boolean_parameter("pending", "true: items nobody decided yet; false: decided ones."),
-        ],
-    ),
-    keep=extend_schema(
-        summary="Keep: the access stays (the item's reviewer only)",
-        parameters=[REVIEW_PARAMETER],
-        request=s.KeepIn,
-        responses=DECIDED,
-    ),
-    revoke=extend_schema(
-        summary="Revoke: the access ends like any revocation (the item's reviewer only)",
-        parameters=[REVIEW_PARAMETER],
-        request=s.RevokeIn,
-        responses=DECIDED,
-    ),
-)
-class AccessReviewItemViewSet(mixins.ListModelMixin, PortalViewSet):
-    """One item per membership under review, with its reviewer and what became of it. Only
-    the item's reviewer keeps or revokes it, never their own access, once, while the review
-    is open and before its deadline; a revoke ends the membership through the same workflow
-    as any revocation (answer 202: Identity Center is being updated)."""
-
-    serializer_class = s.ReviewItemOut
-    queryset = ReviewItem.objects.all()
-    action_roles = {"list": SIGNED_IN, "keep": SIGNED_IN, "revoke": SIGNED_IN}
-
-    def parent_review(self) -> AccessReview:
-        if not hasattr(self, "_review"):
-            self._review = get_object_or_404(AccessReview, pk=self.kwargs["review_pk"])
-        return self._review
-
-    def get_queryset(self) -> QuerySet:
-        review = self.parent_review()
-        if self.action != "list":
-            # Every item of the review: the workflow answers who may decide it (403), so
-            # the member, an auditor or another approver hear why, as on the pages.
-            return reviews.review_items(review, None)
-        if not reviews.may_see_review(self.request.user, review):
-            raise PermissionDenied(NOT_YOURS)
-        queryset = reviews.review_items(review, self.request.user)
-        pending = query_choice(self.request, "pending", BOOLEAN_CHOICES)
-        if pending == "true":
-            queryset = queryset.filter(outcome="")
-        elif pending == "false":
-            queryset = queryset.exclude(outcome="")
-        return queryset
-
-    def _decide(self, decision: str, body: type[serializers.Serializer]) -> Response:
-        comment = self.read_input(body)["comment"]
-        item = review_services.review_item_decide(
-            item=self.get_object(), reviewer=self.request.user, decision=decision, comment=comment
-        )
-        revoking = item.outcome == ReviewOutcome.REVOKED
-        return self.respond(item, status.HTTP_202_ACCEPTED if revoking else status.HTTP_200_OK)
-
-    @action(detail=True, methods=["post"])
-    def keep(self, request: Request, review_pk: str, pk: str) -> Response:
-        return self._decide(ReviewDecision.KEEP, s.KeepIn)
-
-    @action(detail=True, methods=["post"])
-    def revoke(self, request: Request, review_pk: str, pk: str) -> Response:
-        return self._decide(ReviewDecision.REVOKE, s.RevokeIn)

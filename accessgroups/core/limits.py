@@ -20,6 +20,14 @@ POLICY_TEXT_MAX = 40_000
 # A search box or a filter naming a user, an account or an action.
 SEARCH_MAX = 150
 
+# Identifiers the services hold to Identity Center's rules (accessgroups.core.validators,
+# accessgroups.core.roles): an account id is 12 digits, a group name at most 32 characters,
+# a role one of a few words. Input may be longer than that, so that those checks, not a bare
+# length error, say what is wrong; these bounds only keep an absurd value away from them.
+ACCOUNT_ID_INPUT_MAX = 32
+GROUP_NAME_INPUT_MAX = 64
+ROLE_INPUT_MAX = 32
+
 # Longest grant anyone can ask for: ten years. Beyond it an expiry date would leave the
 # calendar (year 9999) and the integer columns; a group's own cap is usually far lower.
 HOURS_MAX = 24 * 366 * 10

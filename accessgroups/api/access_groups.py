@@ -1,0 +1,281 @@
+"""Access groups under /api/v1/access-groups/: read them, create, change, archive, retry.
+
+The rules (name, session duration, policies, accounts, approvers) are
+accessgroups.catalogue.services'; Identity Center catches up through the sync port, so a
+write that changes it answers 202 and ``provisioning_status`` tells how far it is. DELETE
+archives the group and answers 202 with the archived row, so the client sees the
+teardown's progress.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accessgroups.access import services
+from accessgroups.api.base import (
+    PROVISIONING_FILTER,
+    PortalViewSet,
+    filter_provisioning,
+    query_choice,
+)
+from accessgroups.api.fields import USERNAME_MAX, column_max, hours_field
+from accessgroups.api.permissions import ADMIN, SIGNED_IN
+from accessgroups.catalogue import services as catalogue
+from accessgroups.catalogue.selectors import (
+    BY_ACCOUNT_ID,
+    current_accounts_prefetch,
+    current_policies_prefetch,
+)
+from accessgroups.core.limits import (
+    ACCOUNT_ID_INPUT_MAX,
+    GROUP_NAME_INPUT_MAX,
+    TEXT_MAX,
+    contains_nul,
+)
+from accessgroups.models import AccessGroup, AccessGroupPolicy, PolicyKind, User
+
+POLICY_DOCUMENT_SCHEMA = {"type": "object", "nullable": True, "additionalProperties": True}
+
+
+@extend_schema_field(POLICY_DOCUMENT_SCHEMA)
+class PolicyDocumentField(serializers.JSONField):
+    """An IAM policy document: any JSON on the wire, documented as an object."""
+
+
+class CustomerPolicy(serializers.Serializer):
+    name = serializers.CharField(max_length=column_max(AccessGroupPolicy, "name"))
+    path = serializers.CharField(
+        max_length=column_max(AccessGroupPolicy, "path"), required=False, default="/"
+    )
+
+
+class AccountStatusOut(serializers.Serializer):
+    account_id = serializers.CharField()
+    provisioning_status = serializers.CharField()
+    last_error = serializers.CharField()
+
+
+class AccessGroupOut(serializers.ModelSerializer):
+    """An access group with its *current* accounts and policies.
+
+    Expects the view's queryset: ``current_links`` (current account links with their
+    accounts) and ``current_policy_rows`` prefetched, approvers prefetched.
+    """
+
+    accounts = serializers.SerializerMethodField()
+    aws_managed_policies = serializers.SerializerMethodField()
+    customer_managed_policies = serializers.SerializerMethodField()
+    inline_policy = serializers.SerializerMethodField()
+    approvers = serializers.SlugRelatedField(many=True, read_only=True, slug_field="username")
+    account_status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AccessGroup
+        fields = [
+            "id",
+            "name",
+            "description",
+            "accounts",
+            "aws_managed_policies",
+            "customer_managed_policies",
+            "inline_policy",
+            "session_duration",
+            "approvers",
+            "requestable",
+            "max_duration_hours",
+            "applications_note",
+            "provisioning_status",
+            "last_error",
+            "account_status",
+            "archived_at",
+        ]
+        read_only_fields = fields
+
+    @staticmethod
+    def _policies(group: AccessGroup, kind: str) -> list[AccessGroupPolicy]:
+        return [p for p in group.current_policy_rows if p.kind == kind]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_accounts(self, group: AccessGroup) -> list[str]:
+        return [link.account.account_id for link in group.current_links]
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_aws_managed_policies(self, group: AccessGroup) -> list[str]:
+        return [p.arn for p in self._policies(group, PolicyKind.AWS_MANAGED)]
+
+    @extend_schema_field(CustomerPolicy(many=True))
+    def get_customer_managed_policies(self, group: AccessGroup) -> list[dict[str, str]]:
+        return [
+            {"name": p.name, "path": p.path}
+            for p in self._policies(group, PolicyKind.CUSTOMER_MANAGED)
+        ]
+
+    @extend_schema_field(POLICY_DOCUMENT_SCHEMA)
+    def get_inline_policy(self, group: AccessGroup) -> dict | None:
+        inline = self._policies(group, PolicyKind.INLINE)
+        return inline[0].document if inline else None
+
+    @extend_schema_field(AccountStatusOut(many=True))
+    def get_account_status(self, group: AccessGroup) -> list[dict[str, str]]:
+        return [
+            {
+                "account_id": link.account.account_id,
+                "provisioning_status": link.provisioning_status,
+                "last_error": link.last_error,
+            }
+            for link in group.current_links
+        ]
+
+
+class AccessGroupIn(serializers.Serializer):
+    """Create (all fields but ``name`` optional) or, with ``partial=True``, PATCH."""
+
+    name = serializers.CharField(max_length=GROUP_NAME_INPUT_MAX)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)
+    accounts = serializers.ListField(
+        child=serializers.CharField(max_length=ACCOUNT_ID_INPUT_MAX), required=False
+    )
+    aws_managed_policies = serializers.ListField(
+        child=serializers.CharField(max_length=column_max(AccessGroupPolicy, "arn")),
+        required=False,
+    )
+    customer_managed_policies = serializers.ListField(child=CustomerPolicy(), required=False)
+    inline_policy = PolicyDocumentField(required=False, allow_null=True)
+    session_duration = serializers.CharField(
+        required=False, max_length=column_max(AccessGroup, "session_duration")
+    )
+    approvers = serializers.ListField(
+        child=serializers.CharField(max_length=USERNAME_MAX), required=False
+    )
+    requestable = serializers.BooleanField(required=False)
+    max_duration_hours = hours_field()
+    applications_note = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)
+
+    def validate_inline_policy(self, value: Any) -> dict | None:
+        # Shape only: a JSON object or null. What makes a valid policy is the workflow's.
+        if value is not None and not isinstance(value, dict):
+            raise serializers.ValidationError("Give the policy document as a JSON object, or null.")
+        if contains_nul(value):
+            raise serializers.ValidationError("The policy document contains a NUL character.")
+        return value
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Access groups",
+        parameters=[
+            OpenApiParameter(
+                "archived",
+                str,
+                enum=["false", "true", "all"],
+                description="false (default): live groups; true: archived groups; all: both.",
+            ),
+            PROVISIONING_FILTER,
+        ],
+    ),
+    retrieve=extend_schema(summary="One access group (archived ones too)"),
+)
+class AccessGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PortalViewSet):
+    """Access groups: an Identity Center group, permission set and account assignments as one
+    thing. Read: everyone signed in; write: admins. Writes answer 202 while Identity Center is
+    being updated; ``provisioning_status`` and ``account_status`` tell how far it is."""
+
+    queryset = AccessGroup.objects.all()
+    serializer_class = AccessGroupOut
+    action_roles = {
+        "list": SIGNED_IN,
+        "retrieve": SIGNED_IN,
+        "create": ADMIN,
+        "partial_update": ADMIN,
+        "destroy": ADMIN,
+        "retry": ADMIN,
+    }
+
+    def get_queryset(self) -> QuerySet:
+        queryset = AccessGroup.objects.order_by("name", "id").prefetch_related(
+            current_accounts_prefetch(order_by=BY_ACCOUNT_ID),
+            current_policies_prefetch(),
+            Prefetch("approvers", queryset=User.objects.order_by("username")),
+        )
+        if self.action == "list":
+            archived = query_choice(
+                self.request, "archived", ("false", "true", "all"), default="false"
+            )
+            if archived == "false":
+                queryset = queryset.filter(archived_at__isnull=True)
+            elif archived == "true":
+                queryset = queryset.filter(archived_at__isnull=False)
+            queryset = filter_provisioning(self.request, queryset)
+        return queryset
+
+    @extend_schema(
+        summary="Create an access group (admin)",
+        request=AccessGroupIn,
+        responses={202: AccessGroupOut},
+    )
+    def create(self, request: Request) -> Response:
+        fields = self.read_input(AccessGroupIn)
+        group = catalogue.access_group_create(actor=request.user, **fields)
+        return self.respond(group, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Change an access group (admin); only the fields sent change, the name never",
+        request=AccessGroupIn(partial=True),
+        responses={
+            200: OpenApiResponse(
+                AccessGroupOut, description="Changed; nothing to do in Identity Center."
+            ),
+            202: OpenApiResponse(
+                AccessGroupOut, description="Changed; Identity Center is being updated."
+            ),
+        },
+    )
+    def partial_update(self, request: Request, pk: str) -> Response:
+        group = self.get_object()
+        fields = self.read_input(AccessGroupIn, partial=True)
+        generation = group.generation
+        group = catalogue.access_group_update(actor=request.user, access_group=group, **fields)
+        # The service asks the sync port, which bumps the generation, only when something
+        # Identity Center holds changed.
+        changed_in_aws = (
+            AccessGroup.objects.filter(pk=group.pk).values_list("generation", flat=True).get()
+            != generation
+        )
+        return self.respond(
+            group, status.HTTP_202_ACCEPTED if changed_in_aws else status.HTTP_200_OK
+        )
+
+    @extend_schema(
+        summary="Archive an access group (admin); its Identity Center side is removed",
+        request=None,
+        responses={202: AccessGroupOut},
+    )
+    def destroy(self, request: Request, pk: str) -> Response:
+        group = catalogue.access_group_archive(
+            actor=request.user, access_group=self.get_object()
+        )
+        return self.respond(group, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Retry a failed provisioning (admin)",
+        request=None,
+        responses={202: AccessGroupOut},
+    )
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str) -> Response:
+        group = self.get_object()
+        services.provisioning_retry(obj=group, actor=request.user)
+        return self.respond(group, status.HTTP_202_ACCEPTED)

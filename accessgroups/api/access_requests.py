@@ -1,0 +1,229 @@
+"""Access requests under /api/v1/access-requests/: ask, approve, reject, cancel, revoke.
+
+Who may decide (the group's approvers and admins, never for themselves), what an approval
+or a cancellation does and when a request refuses are accessgroups.access.services' rules;
+the status code says whether Identity Center has work to do (202) or not (200).
+"""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accessgroups.access import services
+from accessgroups.api.base import (
+    BOOLEAN_CHOICES,
+    PortalViewSet,
+    query_choice,
+    query_int,
+    query_text,
+)
+from accessgroups.api.fields import CommentIn, RevokeIn, hours_field
+from accessgroups.api.permissions import SIGNED_IN
+from accessgroups.core.limits import TEXT_MAX
+from accessgroups.models import AccessGroup, AccessRequest, Decision, RequestStatus
+
+
+class DecisionOut(serializers.ModelSerializer):
+    decided_by = serializers.SlugRelatedField(read_only=True, slug_field="username")
+
+    class Meta:
+        model = Decision
+        fields = ["decided_by", "outcome", "comment", "created_at"]
+        read_only_fields = fields
+
+
+class AccessRequestOut(serializers.ModelSerializer):
+    """Expects requester, access_group and membership joined, decisions prefetched."""
+
+    requester = serializers.SlugRelatedField(read_only=True, slug_field="username")
+    access_group_name = serializers.CharField(source="access_group.name", read_only=True)
+    expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    decisions = DecisionOut(many=True, read_only=True)
+
+    class Meta:
+        model = AccessRequest
+        fields = [
+            "id",
+            "access_group",
+            "access_group_name",
+            "requester",
+            "justification",
+            "duration_hours",
+            "status",
+            "is_extension",
+            "created_at",
+            "expires_at",
+            "decisions",
+            "last_error",
+        ]
+        read_only_fields = fields
+
+
+class AccessRequestIn(serializers.Serializer):
+    access_group = serializers.PrimaryKeyRelatedField(queryset=AccessGroup.objects.all())
+    justification = serializers.CharField(allow_blank=True, max_length=TEXT_MAX)
+    duration_hours = hours_field()
+
+
+class ApproveIn(CommentIn):
+    pass
+
+
+class RejectIn(CommentIn):
+    pass
+
+
+class CancelIn(CommentIn):
+    pass
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Access requests you may see (own, your groups', all for auditors and admins)",
+        parameters=[
+            OpenApiParameter("status", str, enum=[c.value for c in RequestStatus]),
+            OpenApiParameter("access_group", int),
+            OpenApiParameter("requester", str, description="Username."),
+            OpenApiParameter(
+                "decidable",
+                str,
+                enum=list(BOOLEAN_CHOICES),
+                description="true: only requests you can decide now.",
+            ),
+        ],
+    ),
+    retrieve=extend_schema(summary="One access request"),
+)
+class AccessRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PortalViewSet):
+    """Requests for access. Everyone signed in sees their own requests, approvers those of
+    their groups, auditors and admins all. Approvers of the group and admins decide (never
+    their own request); the requester may cancel an open request or give up active access."""
+
+    serializer_class = AccessRequestOut
+    queryset = AccessRequest.objects.all()
+    action_roles = {
+        "list": SIGNED_IN,
+        "retrieve": SIGNED_IN,
+        "create": SIGNED_IN,
+        "approve": SIGNED_IN,
+        "reject": SIGNED_IN,
+        "cancel": SIGNED_IN,
+        "revoke": SIGNED_IN,
+    }
+
+    def get_queryset(self) -> QuerySet:
+        user = self.request.user
+        queryset = (
+            AccessRequest.objects.visible_to(user)
+            .select_related("requester", "access_group", "membership")
+            .prefetch_related(
+                Prefetch("decisions", queryset=Decision.objects.select_related("decided_by"))
+            )
+            .order_by("-created_at", "-id")
+        )
+        if self.action == "list":
+            wanted = query_choice(self.request, "status", [c.value for c in RequestStatus])
+            if wanted:
+                queryset = queryset.filter(status=wanted)
+            group_id = query_int(self.request, "access_group")
+            if group_id is not None:
+                queryset = queryset.filter(access_group_id=group_id)
+            requester = query_text(self.request, "requester")
+            if requester:
+                queryset = queryset.filter(requester__username=requester)
+            if query_choice(self.request, "decidable", BOOLEAN_CHOICES) == "true":
+                queryset = queryset.filter(
+                    pk__in=AccessRequest.objects.decidable_by(user).values("pk")
+                )
+        return queryset
+
+    @extend_schema(
+        summary="Ask for access", request=AccessRequestIn, responses={201: AccessRequestOut}
+    )
+    def create(self, request: Request) -> Response:
+        data = self.read_input(AccessRequestIn)
+        access_request = services.access_request_create(requester=request.user, **data)
+        return self.respond(access_request, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Approve (the group's approvers and admins, never one's own request)",
+        request=ApproveIn,
+        responses={
+            200: OpenApiResponse(
+                AccessRequestOut, description="An extension of active access: expiry moved."
+            ),
+            202: OpenApiResponse(
+                AccessRequestOut, description="Approved; access is being provisioned."
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str) -> Response:
+        comment = self.read_input(ApproveIn)["comment"]
+        approved = services.access_request_approve(
+            access_request=self.get_object(), approver=request.user, comment=comment
+        )
+        # ACTIVE at once means it extended access already in Identity Center: nothing to do.
+        code = (
+            status.HTTP_200_OK
+            if approved.status == RequestStatus.ACTIVE
+            else status.HTTP_202_ACCEPTED
+        )
+        return self.respond(approved, code)
+
+    @extend_schema(
+        summary="Reject (the group's approvers and admins)",
+        request=RejectIn,
+        responses={200: AccessRequestOut},
+    )
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk: str) -> Response:
+        comment = self.read_input(RejectIn)["comment"]
+        rejected = services.access_request_reject(
+            access_request=self.get_object(), approver=request.user, comment=comment
+        )
+        return self.respond(rejected)
+
+    @extend_schema(
+        summary="Cancel an open request (the requester or an admin)",
+        request=CancelIn,
+        responses={
+            200: OpenApiResponse(
+                AccessRequestOut, description="Cancelled; no access had been granted."
+            ),
+            202: OpenApiResponse(
+                AccessRequestOut, description="Cancelled; access being set up is removed."
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        comment = self.read_input(CancelIn)["comment"]
+        cancelled = services.access_request_cancel(
+            access_request=self.get_object(), user=request.user, comment=comment
+        )
+        removing = cancelled.membership_id is not None and not cancelled.is_extension
+        return self.respond(cancelled, status.HTTP_202_ACCEPTED if removing else status.HTTP_200_OK)
+
+    @extend_schema(
+        summary="Revoke the access a request granted (approvers, admins, or the requester)",
+        request=RevokeIn,
+        responses={202: AccessRequestOut},
+    )
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk: str) -> Response:
+        comment = self.read_input(RevokeIn)["comment"]
+        revoked = services.access_request_revoke(
+            access_request=self.get_object(), user=request.user, comment=comment
+        )
+        return self.respond(revoked, status.HTTP_202_ACCEPTED)

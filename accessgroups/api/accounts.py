@@ -1,0 +1,69 @@
+"""AWS accounts under /api/v1/accounts/: read them, add one by hand, read them from
+AWS Organizations (a worker does, through accessgroups.catalogue.services.accounts_sync)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accessgroups.api.base import PortalViewSet
+from accessgroups.api.fields import column_max
+from accessgroups.api.permissions import ADMIN, SIGNED_IN
+from accessgroups.catalogue import services as catalogue
+from accessgroups.core.limits import ACCOUNT_ID_INPUT_MAX
+from accessgroups.models import Account
+
+
+class AccountOut(serializers.ModelSerializer):
+    class Meta:
+        model = Account
+        fields = ["account_id", "name", "email", "status", "source"]
+        read_only_fields = fields
+
+
+class AccountIn(serializers.Serializer):
+    account_id = serializers.CharField(max_length=ACCOUNT_ID_INPUT_MAX)
+    name = serializers.CharField(max_length=column_max(Account, "name"))
+    email = serializers.CharField(
+        max_length=column_max(Account, "email"), required=False, allow_blank=True, default=""
+    )
+
+
+class SyncOut(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+@extend_schema_view(
+    list=extend_schema(summary="AWS accounts"),
+    retrieve=extend_schema(summary="One AWS account"),
+)
+class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PortalViewSet):
+    """AWS accounts access groups can grant. Read: everyone signed in; write: admins."""
+
+    queryset = Account.objects.order_by("name", "account_id")
+    serializer_class = AccountOut
+    lookup_field = "account_id"
+    action_roles = {"list": SIGNED_IN, "retrieve": SIGNED_IN, "create": ADMIN, "sync": ADMIN}
+
+    @extend_schema(
+        summary="Add an account by hand (admin)", request=AccountIn, responses={201: AccountOut}
+    )
+    def create(self, request: Request) -> Response:
+        account = catalogue.account_create(actor=request.user, **self.read_input(AccountIn))
+        return self.respond(account, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Read accounts from AWS Organizations (admin)",
+        request=None,
+        responses={202: SyncOut},
+    )
+    @action(detail=False, methods=["post"])
+    def sync(self, request: Request) -> Response:
+        catalogue.accounts_sync(actor=request.user)
+        return Response(
+            {"detail": "A worker is reading the accounts from AWS Organizations."},
+            status=status.HTTP_202_ACCEPTED,
+        )

@@ -1,0 +1,67 @@
+"""Input pieces several resources share: bounds, fields and the comment bodies.
+
+Input serializers check types and sizes only (a string where a number belongs, a value too
+long for its column); the rules (name patterns, session durations, who may do what) are
+the services' (accessgroups.access.services, accessgroups.catalogue.services,
+accessgroups.identity.services, accessgroups.reviews.services), so that the API, the pages
+and the tests all meet the same checks. Bounds come from accessgroups.core.limits, or from
+the model's column when a value fills one or looks a row up by it.
+
+Output serializers read prefetched data only; the views' querysets load everything a
+page of rows needs in a fixed number of queries.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Model
+from rest_framework import serializers
+
+from accessgroups.core.limits import HOURS_MAX, HOURS_MAX_MESSAGE, TEXT_MAX, contains_nul
+from accessgroups.models import User
+
+
+def column_max(model: type[Model], field: str) -> int:
+    """The column's own length: a value the API accepts always fits where it is stored."""
+    return model._meta.get_field(field).max_length
+
+
+USERNAME_MAX = column_max(User, "username")
+EMAIL_MAX = column_max(User, "email")
+
+
+def hours_field(**kwargs: Any) -> serializers.IntegerField:
+    """An optional number of hours, capped as everywhere (accessgroups.core.limits)."""
+    return serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        max_value=HOURS_MAX,
+        error_messages={"max_value": HOURS_MAX_MESSAGE},
+        **kwargs,
+    )
+
+
+class UsernameField(serializers.SlugRelatedField):
+    """A user named by username. Unlike CharField, SlugRelatedField lets a NUL through to
+    the query, where PostgreSQL refuses it; refuse it here, naming the field."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(slug_field="username", queryset=User.objects.all(), **kwargs)
+
+    def to_internal_value(self, data: Any) -> User:
+        if isinstance(data, str) and contains_nul(data):
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data.replace("\x00", ""))
+        return super().to_internal_value(data)
+
+
+class CommentIn(serializers.Serializer):
+    comment = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=TEXT_MAX
+    )
+
+
+# One class per action, not CommentIn everywhere: the schema names a request body after its
+# serializer, and each action keeps a name of its own (RevokeIn serves every revocation).
+class RevokeIn(CommentIn):
+    pass

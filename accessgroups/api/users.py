@@ -1,0 +1,107 @@
+"""Users under /api/v1/users/: read them, onboard one into Identity Center, deactivate one."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accessgroups.access import services
+from accessgroups.api.base import PROVISIONING_FILTER, PortalViewSet, filter_provisioning
+from accessgroups.api.fields import EMAIL_MAX, USERNAME_MAX, column_max
+from accessgroups.api.permissions import ADMIN, AUDITOR
+from accessgroups.core.limits import ROLE_INPUT_MAX
+from accessgroups.identity import services as identity
+from accessgroups.models import User
+
+
+class UserOut(serializers.ModelSerializer):
+    display_name = serializers.CharField(source="effective_display_name", read_only=True)
+    roles = serializers.ListField(child=serializers.CharField(), read_only=True)
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "username",
+            "email",
+            "given_name",
+            "family_name",
+            "display_name",
+            "roles",
+            "is_active",
+            "identity_center_user_id",
+            "provisioning_status",
+            "last_error",
+        ]
+        read_only_fields = fields
+
+
+class UserOnboardIn(serializers.Serializer):
+    username = serializers.CharField(max_length=USERNAME_MAX)
+    email = serializers.CharField(max_length=EMAIL_MAX)
+    given_name = serializers.CharField(max_length=column_max(User, "given_name"))
+    family_name = serializers.CharField(max_length=column_max(User, "family_name"))
+    display_name = serializers.CharField(
+        max_length=column_max(User, "display_name"), required=False, allow_blank=True, default=""
+    )
+    roles = serializers.ListField(
+        child=serializers.CharField(max_length=ROLE_INPUT_MAX), required=False, default=list
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Users (admin, auditor)", parameters=[PROVISIONING_FILTER]),
+    retrieve=extend_schema(summary="One user (admin, auditor)"),
+)
+class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PortalViewSet):
+    """Portal users and their Identity Center onboarding.
+
+    Read: auditors and admins; write: admins."""
+
+    queryset = User.objects.order_by("username")
+    serializer_class = UserOut
+    action_roles = {
+        "list": AUDITOR,
+        "retrieve": AUDITOR,
+        "create": ADMIN,
+        "retry": ADMIN,
+        "deactivate": ADMIN,
+    }
+
+    def get_queryset(self) -> QuerySet:
+        queryset = super().get_queryset()
+        if self.action == "list":
+            queryset = filter_provisioning(self.request, queryset)
+        return queryset
+
+    @extend_schema(
+        summary="Onboard a user into Identity Center (admin)",
+        request=UserOnboardIn,
+        responses={202: UserOut},
+    )
+    def create(self, request: Request) -> Response:
+        user = identity.user_onboard(actor=request.user, **self.read_input(UserOnboardIn))
+        return self.respond(user, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Retry a failed onboarding (admin)", request=None, responses={202: UserOut}
+    )
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str) -> Response:
+        user = self.get_object()
+        services.provisioning_retry(obj=user, actor=request.user)
+        return self.respond(user, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Deactivate a user: all their access is revoked (admin)",
+        request=None,
+        responses={202: UserOut},
+    )
+    @action(detail=True, methods=["post"])
+    def deactivate(self, request: Request, pk: str) -> Response:
+        user = identity.user_deactivate(user=self.get_object(), actor=request.user)
+        return self.respond(user, status.HTTP_202_ACCEPTED)
