@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import os
 import uuid
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from accessgroups.models import AuditEvent, Membership
 
 # Browser fixtures (browser, page, new_page, login, client_for) for tests/web and others.
 pytest_plugins = ["tests.browser"]
@@ -108,6 +112,75 @@ def readonly(make_group, sandbox, bob):
 def limited(make_group, sandbox, bob):
     """A group whose grants last at most 8 hours."""
     return make_group("Developers", accounts=[sandbox], approvers=[bob], max_duration_hours=8)
+
+
+@pytest.fixture
+def grant(db):
+    """grant(user, group) -> an active membership, as if provisioned already."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accessgroups.models import Membership, MembershipSource
+
+    def make(user, group, **fields) -> Membership:
+        now = timezone.now()
+        fields.setdefault("granted_at", now - timedelta(days=1))
+        fields.setdefault("activated_at", now - timedelta(days=1))
+        return Membership.objects.create(
+            user=user, access_group=group, source=MembershipSource.ADMIN, **fields
+        )
+
+    return make
+
+
+@pytest.fixture
+def in_a_week():
+    """A review deadline a week from now."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    return timezone.now() + timedelta(days=7)
+
+
+INLINE = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]}
+
+
+@pytest.fixture
+def accounts(make_account):
+    """sandbox, staging and production, for the configuration services' tests."""
+    return [make_account("sandbox"), make_account("staging"), make_account("production")]
+
+
+@pytest.fixture
+def developers(dave, bob, accounts):
+    """An access group made by dave through access_group_create, with every policy kind."""
+    from accessgroups.catalogue.services import access_group_create
+
+    return access_group_create(
+        actor=dave,
+        name="Developers",
+        description="Build things",
+        accounts=[accounts[0].account_id, accounts[1].account_id],
+        aws_managed_policies=["arn:aws:iam::aws:policy/PowerUserAccess"],
+        customer_managed_policies=[{"name": "deploy", "path": "/team/"}],
+        inline_policy=INLINE,
+        session_duration="PT4H",
+        approvers=["bob"],
+        max_duration_hours=8,
+    )
+
+
+@pytest.fixture
+def chain(db, alice) -> list[AuditEvent]:
+    """Five events written the way the portal writes them."""
+    from accessgroups.core.audit import audit_record
+
+    return [
+        audit_record(action="test.event", actor=alice, message=f"event {n}", data={"n": n})
+        for n in range(1, 6)
+    ]
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from accessgroups.access.services import (
     memberships_expire,
 )
 from accessgroups.models import Membership
-from tests.notifications.conftest import html_of
+from tests.mail.helpers import html_of
 
 HOSTILE = "<img src=x onerror=alert(1)> & co"
 ESCAPED = "&lt;img src=x onerror=alert(1)&gt; &amp; co"

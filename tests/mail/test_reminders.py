@@ -11,26 +11,12 @@ from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
-from accessgroups.access.services import membership_grant
 from accessgroups.mail import services as notifications
 from accessgroups.mail import tasks
 from accessgroups.models import Membership
+from tests.mail.helpers import grant
 
 HOUR = timedelta(hours=1)
-
-
-def grant(user, group, admin, *, hours: int, activated_at: datetime) -> Membership:
-    """An active membership of ``hours`` that became active at ``activated_at``."""
-    membership = membership_grant(
-        user=user, access_group=group, granted_by=admin, justification="test", duration_hours=hours
-    )
-    Membership.objects.filter(pk=membership.pk).update(
-        granted_at=activated_at,
-        activated_at=activated_at,
-        expires_at=activated_at + timedelta(hours=hours),
-    )
-    membership.refresh_from_db()
-    return membership
 
 
 def due_ids(now: datetime) -> list[int]:

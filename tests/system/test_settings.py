@@ -11,7 +11,7 @@ from django.core.management import call_command
 
 from accessgroups.models import User
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 LOAD_SETTINGS = (

@@ -12,7 +12,7 @@ from django.utils import timezone
 from accessgroups.access.services import access_request_create
 from accessgroups.mail import tasks
 from accessgroups.models import AccessRequest, MailDelivery
-from tests.notifications.test_reminders import grant
+from tests.mail.helpers import grant
 
 APPROVERS = ["bob@example.com", "dave@example.com", "erin@example.com"]
 

@@ -1,3 +1,7 @@
+"""Accounts and access groups through the configuration services: creating with every
+policy kind, refusals by the field, dated versions on update, archiving. The ``accounts``
+and ``developers`` fixtures are in tests/conftest.py (tests/identity uses them too)."""
+
 import json
 
 import pytest
@@ -11,44 +15,14 @@ from accessgroups.catalogue.services import (
     account_create,
 )
 from accessgroups.core.errors import InvalidTransition
-from accessgroups.identity.services import (
-    user_deactivate,
-    user_onboard,
-)
 from accessgroups.models import (
     AccessGroup,
     AccessGroupAccount,
     AccessGroupPolicy,
-    AccessRequest,
     AuditEvent,
     EndReason,
-    Membership,
     RequestStatus,
-    User,
 )
-
-INLINE = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]}
-
-
-@pytest.fixture
-def accounts(make_account):
-    return [make_account("sandbox"), make_account("staging"), make_account("production")]
-
-
-@pytest.fixture
-def developers(dave, bob, accounts):
-    return access_group_create(
-        actor=dave,
-        name="Developers",
-        description="Build things",
-        accounts=[accounts[0].account_id, accounts[1].account_id],
-        aws_managed_policies=["arn:aws:iam::aws:policy/PowerUserAccess"],
-        customer_managed_policies=[{"name": "deploy", "path": "/team/"}],
-        inline_policy=INLINE,
-        session_duration="PT4H",
-        approvers=["bob"],
-        max_duration_hours=8,
-    )
 
 
 def test_create_with_every_policy_kind(developers, django_capture_on_commit_callbacks, dave):
@@ -176,32 +150,6 @@ def test_archive_cancels_ends_and_keeps_rows(dave, alice, erin, developers):
         access_group_archive(actor=dave, access_group=group)
     # The name is free again for a new group.
     access_group_create(actor=dave, name="Developers")
-
-
-def test_onboard_user(dave):
-    user = user_onboard(
-        actor=dave, username="frank", email="Frank@Example.com", given_name="Frank", family_name="Smith", roles=["auditor"]
-    )
-    assert user.display_name == "Frank Smith" and user.is_auditor and not user.is_portal_admin
-    assert not user.has_usable_password()
-    with pytest.raises(ValidationError) as exc:
-        user_onboard(actor=dave, username="frank2", email="frank@example.COM", given_name="F", family_name="S")
-    assert "email" in exc.value.message_dict
-    with pytest.raises(ValidationError) as exc:
-        user_onboard(actor=dave, username="gina", email="gina@example.com", given_name="", family_name="S", roles=["root"])
-    assert set(exc.value.message_dict) == {"given_name"}
-    assert User.objects.filter(username__in=["frank2", "gina"]).count() == 0
-
-
-def test_deactivation_revokes_everything(dave, alice, developers):
-    membership = membership_grant(user=alice, access_group=developers, granted_by=dave, justification="y")
-    user_deactivate(user=alice, actor=dave)
-    membership.refresh_from_db()
-    alice.refresh_from_db()
-    assert not alice.is_active
-    assert membership.end_reason == EndReason.DEACTIVATED
-    assert not Membership.objects.active().exists()
-    assert not AccessRequest.objects.open().exists()
 
 
 def test_account_create_validates(dave):

@@ -1,3 +1,5 @@
+"""Fixtures for the access services' tests."""
+
 import pytest
 
 

@@ -1,7 +1,8 @@
 """Mail tests: workflow calls whose on-commit callbacks run, with mail tasks run eagerly.
 
-Provisioning tasks the workflow enqueues are only recorded (tests.api.helpers.run_enqueued);
-mail tasks run at once in this process and land in Django's locmem outbox.
+Provisioning tasks the workflow enqueues are only recorded (tests.syncs.run_enqueued);
+mail tasks run at once in this process and land in Django's locmem outbox. Helpers the
+tests import (``html_of``, ``grant``) are in tests/mail/helpers.py.
 """
 
 from __future__ import annotations
@@ -43,12 +44,6 @@ def committed(django_capture_on_commit_callbacks) -> Callable[[], AbstractContex
 def portal_url(settings) -> str:
     settings.PORTAL_BASE_URL = "https://access.example.test/"
     return "https://access.example.test"
-
-
-def html_of(message) -> str:
-    (html, mimetype), *_ = message.alternatives
-    assert mimetype == "text/html"
-    return html
 
 
 class MailServer:

@@ -1,4 +1,4 @@
-"""Fixtures for the audit-chain and report tests."""
+"""Fixtures for the audit-log tests: stepping around the append-only triggers."""
 
 from __future__ import annotations
 
@@ -7,9 +7,6 @@ from contextlib import contextmanager
 
 import pytest
 from django.db import connection
-
-from accessgroups.core.audit import audit_record
-from accessgroups.models import AuditEvent
 
 SQLITE_TRIGGER = """
 CREATE TRIGGER accessgroups_auditevent_append_only
@@ -46,11 +43,3 @@ def _triggers_off() -> Iterator[None]:
 def tamper() -> Callable[[], object]:
     return _triggers_off
 
-
-@pytest.fixture
-def chain(db, alice) -> list[AuditEvent]:
-    """Five events written the way the portal writes them."""
-    return [
-        audit_record(action="test.event", actor=alice, message=f"event {n}", data={"n": n})
-        for n in range(1, 6)
-    ]

@@ -10,7 +10,7 @@ from accessgroups.access.services import (
     access_request_create,
     access_request_reject,
 )
-from tests.notifications.conftest import html_of
+from tests.mail.helpers import html_of
 
 HOSTILE = '<script>alert("x")</script> & <b>bold</b>'
 ESCAPED = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;"
