@@ -15,17 +15,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Model
 from rest_framework import serializers
 
-from accessgroups.core.limits import HOURS_MAX, HOURS_MAX_MESSAGE, TEXT_MAX, contains_nul
+from accessgroups.core.limits import (
+    HOURS_MAX,
+    HOURS_MAX_MESSAGE,
+    TEXT_MAX,
+    column_max,
+    contains_nul,
+)
 from accessgroups.models import User
-
-
-def column_max(model: type[Model], field: str) -> int:
-    """The column's own length: a value the API accepts always fits where it is stored."""
-    return model._meta.get_field(field).max_length
-
 
 USERNAME_MAX = column_max(User, "username")
 EMAIL_MAX = column_max(User, "email")

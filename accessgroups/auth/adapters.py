@@ -19,11 +19,12 @@ from allauth.socialaccount.models import SocialLogin
 from django.http import HttpRequest
 from django.shortcuts import render
 
+from accessgroups.core.limits import column_max
 from accessgroups.models import User
 
 # Usernames are Identity Center UserNames too: ASCII, and what Django's validator accepts.
 _USERNAME_UNSAFE = re.compile(r"[^A-Za-z0-9@.+_-]")
-_USERNAME_MAX = 150
+_USERNAME_MAX = column_max(User, "username")
 
 
 class AccountAdapter(DefaultAccountAdapter):

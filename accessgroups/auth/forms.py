@@ -5,10 +5,13 @@ from __future__ import annotations
 from allauth.account import forms as account_forms
 from django.core.validators import MaxLengthValidator
 
-# A username (150) or an email address (254): nothing longer names anyone. Without a cap
-# the look-up reaches the database, and SQLite refuses a case-insensitive match on a
-# pattern this long ("LIKE or GLOB pattern too complex") with a 500.
-LOGIN_MAX = 254
+from accessgroups.core.limits import column_max
+from accessgroups.models import User
+
+# A username or an email address: nothing longer names anyone. Without a cap the look-up
+# reaches the database, and SQLite refuses a case-insensitive match on a pattern this long
+# ("LIKE or GLOB pattern too complex") with a 500.
+LOGIN_MAX = max(column_max(User, "username"), column_max(User, "email"))
 
 
 class LoginForm(account_forms.LoginForm):

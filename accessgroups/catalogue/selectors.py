@@ -12,7 +12,9 @@ BY_ACCOUNT_NAME = ("account__name", "account__account_id")
 BY_ACCOUNT_ID = ("account__account_id",)
 
 
-def current_accounts_prefetch(prefix: str = "", *, order_by: Sequence[str] = BY_ACCOUNT_NAME) -> Prefetch:
+def current_accounts_prefetch(
+    prefix: str = "", *, order_by: Sequence[str] = BY_ACCOUNT_NAME
+) -> Prefetch:
     """The accounts an access group grants now, as ``<group>.current_links``, in one query.
 
     ``prefix`` reaches the group through a relation (``"access_group__"``).

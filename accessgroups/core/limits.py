@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db.models import Model
 
 # Free text people write: a justification, a comment, a description, an applications note.
 TEXT_MAX = 4000
@@ -36,6 +37,12 @@ HOURS_MAX_MESSAGE = f"At most {HOURS_MAX} hours (ten years)."
 # PostgreSQL refuses NUL in text and in a query, and nothing the portal stores holds one,
 # so wherever it arrives (a body, a form, a query parameter) it is refused, naming the field.
 NUL_MESSAGE = "Remove the NUL character."
+
+
+def column_max(model: type[Model], field: str) -> int:
+    """The column's own length: a value a form or the API accepts always fits where it is
+    stored, and both read the same number."""
+    return model._meta.get_field(field).max_length
 
 
 def contains_nul(value: Any) -> bool:

@@ -57,7 +57,9 @@ def require_admin(actor: User) -> None:
 
 def admins() -> QuerySet[User]:
     """Active admins: portal admins and superusers."""
-    return get_user_model().objects.filter(Q(is_superuser=True) | Q(is_portal_admin=True), is_active=True)
+    return get_user_model().objects.filter(
+        Q(is_superuser=True) | Q(is_portal_admin=True), is_active=True
+    )
 
 
 def is_approver(user: User, access_group: AccessGroup) -> bool:

@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from accessgroups.core.limits import NUL_MESSAGE, SEARCH_MAX
+from accessgroups.core.limits import NUL_MESSAGE, SEARCH_MAX, column_max
 from accessgroups.models import AccessGroup, Account, AuditEvent, User
 from accessgroups.reports.selectors import who_has_access as who_has_access_rows
 from accessgroups.web.common import paginate
@@ -171,7 +171,10 @@ def who_has_access(request: HttpRequest) -> HttpResponse:
 
 class AuditLogFilters(forms.Form):
     action = forms.CharField(
-        label="Action", required=False, max_length=128, help_text="e.g. request.approved"
+        label="Action",
+        required=False,
+        max_length=column_max(AuditEvent, "action"),
+        help_text="e.g. request.approved",
     )
     actor = forms.CharField(
         label="Actor", required=False, max_length=SEARCH_MAX, help_text="Username of who acted."
@@ -179,10 +182,12 @@ class AuditLogFilters(forms.Form):
     object_type = forms.CharField(
         label="Object type",
         required=False,
-        max_length=32,
+        max_length=column_max(AuditEvent, "object_type"),
         help_text="e.g. accessrequest, accessgroup",
     )
-    object_id = forms.CharField(label="Object id", required=False, max_length=64)
+    object_id = forms.CharField(
+        label="Object id", required=False, max_length=column_max(AuditEvent, "object_id")
+    )
     since = forms.DateField(
         label="Since", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )

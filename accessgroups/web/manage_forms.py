@@ -9,25 +9,34 @@ from typing import Any
 
 from django import forms
 
-from accessgroups.core.limits import HOURS_MAX, POLICY_TEXT_MAX, TEXT_MAX
+from accessgroups.core.limits import (
+    ACCOUNT_ID_INPUT_MAX,
+    GROUP_NAME_INPUT_MAX,
+    HOURS_MAX,
+    POLICY_TEXT_MAX,
+    TEXT_MAX,
+    column_max,
+)
 from accessgroups.core.roles import ROLES
 from accessgroups.models import AccessGroup, Account, PolicyKind, User
 
 
 class AccountForm(forms.Form):
-    account_id = forms.CharField(label="Account id", max_length=12, help_text="12 digits.")
-    name = forms.CharField(label="Name", max_length=128)
-    email = forms.CharField(label="Email", max_length=254, required=False)
+    account_id = forms.CharField(
+        label="Account id", max_length=ACCOUNT_ID_INPUT_MAX, help_text="12 digits."
+    )
+    name = forms.CharField(label="Name", max_length=column_max(Account, "name"))
+    email = forms.CharField(label="Email", max_length=column_max(Account, "email"), required=False)
 
 
 class OnboardForm(forms.Form):
-    username = forms.CharField(label="Username", max_length=150)
-    email = forms.CharField(label="Email", max_length=254)
-    given_name = forms.CharField(label="Given name", max_length=64)
-    family_name = forms.CharField(label="Family name", max_length=64)
+    username = forms.CharField(label="Username", max_length=column_max(User, "username"))
+    email = forms.CharField(label="Email", max_length=column_max(User, "email"))
+    given_name = forms.CharField(label="Given name", max_length=column_max(User, "given_name"))
+    family_name = forms.CharField(label="Family name", max_length=column_max(User, "family_name"))
     display_name = forms.CharField(
         label="Display name",
-        max_length=128,
+        max_length=column_max(User, "display_name"),
         required=False,
         help_text="Empty: given and family name.",
     )
@@ -50,7 +59,7 @@ class AccessGroupForm(forms.Form):
 
     name = forms.CharField(
         label="Name",
-        max_length=64,
+        max_length=GROUP_NAME_INPUT_MAX,
         help_text="Letters, digits and +=,.@_- (up to 32); fixed once created.",
     )
     description = forms.CharField(
@@ -86,7 +95,7 @@ class AccessGroupForm(forms.Form):
     )
     session_duration = forms.CharField(
         label="Session duration",
-        max_length=16,
+        max_length=column_max(AccessGroup, "session_duration"),
         initial="PT1H",
         help_text="ISO 8601, from PT1H to PT12H (e.g. PT1H30M).",
     )

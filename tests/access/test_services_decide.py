@@ -16,6 +16,7 @@ from accessgroups.models import (
     MembershipExtension,
     RequestStatus,
 )
+from tests.syncs import captured_syncs
 from tests.workflow import approved_and_active
 
 
@@ -24,8 +25,10 @@ def pending(alice, readonly):
     return access_request_create(requester=alice, access_group=readonly, justification="incident 42")
 
 
-def test_approver_approves_and_provisioning_is_enqueued(pending, bob, enqueued):
-    with enqueued() as callbacks:
+def test_approver_approves_and_provisioning_is_enqueued(
+    pending, bob, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
         request = access_request_approve(access_request=pending, approver=bob, comment="ok")
 
     assert request.status == RequestStatus.APPROVED
@@ -33,6 +36,11 @@ def test_approver_approves_and_provisioning_is_enqueued(pending, bob, enqueued):
     assert membership.user == pending.requester and membership.granted_by == bob
     assert membership.activated_at is None and membership.expires_at is None
     assert len(callbacks) == 2  # provisioning, and the mail to the requester
+    with captured_syncs() as sent:
+        callbacks[0]()
+    assert sent == [("membership_sync_task", (membership.pk,))]
+    request.refresh_from_db()
+    assert request.status == RequestStatus.PROVISIONING  # handed over to the workers
     decision = Decision.objects.get(request=pending)
     assert (decision.outcome, decision.decided_by, decision.comment) == ("approve", bob, "ok")
     assert AuditEvent.objects.filter(action="request.approved", actor=bob).count() == 1

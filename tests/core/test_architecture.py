@@ -32,7 +32,9 @@ def lint_imports(tree: Path) -> subprocess.CompletedProcess:
 def tree(tmp_path: Path) -> Path:
     """A copy of the project's packages and contracts to break on purpose."""
     for package in PACKAGES:
-        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__")
+        )
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     return tmp_path
 
@@ -48,7 +50,10 @@ def test_the_project_keeps_every_contract(tree: Path) -> None:
 
 
 def test_the_domain_importing_provisioning_breaks_the_contract(tree: Path) -> None:
-    _append(tree / "accessgroups/access/services.py", "from provisioning.tasks import membership_sync_task")
+    _append(
+        tree / "accessgroups/access/services.py",
+        "from provisioning.tasks import membership_sync_task",
+    )
     result = lint_imports(tree)
     assert result.returncode != 0
     assert "The domain (accessgroups) never imports provisioning BROKEN" in result.stdout

@@ -30,10 +30,18 @@ def test_the_cap_is_ten_years() -> None:
 @pytest.mark.parametrize("hours", TOO_MANY)
 def test_the_workflow_refuses_more_than_the_cap(alice, dave, readonly, hours) -> None:
     with pytest.raises(ValidationError) as refused:
-        access_request_create(requester=alice, access_group=readonly, justification="x", duration_hours=hours)
+        access_request_create(
+            requester=alice, access_group=readonly, justification="x", duration_hours=hours
+        )
     assert refused.value.message_dict == {"duration_hours": [limits.HOURS_MAX_MESSAGE]}
     with pytest.raises(ValidationError) as refused:
-        membership_grant(user=alice, access_group=readonly, granted_by=dave, justification="x", duration_hours=hours)
+        membership_grant(
+            user=alice,
+            access_group=readonly,
+            granted_by=dave,
+            justification="x",
+            duration_hours=hours,
+        )
     assert "duration_hours" in refused.value.message_dict
     with pytest.raises(ValidationError) as refused:
         access_group_update(actor=dave, access_group=readonly, max_duration_hours=hours)
@@ -93,10 +101,14 @@ def test_the_longest_accepted_grant_activates_with_an_expiry(alice, bob, readonl
     assert (membership.expires_at - membership.activated_at).total_seconds() == HOURS_MAX * 3600
 
 
-def test_a_row_stored_before_the_cap_activates_at_the_cap_instead_of_overflowing(alice, bob, readonly) -> None:
+def test_a_row_stored_before_the_cap_activates_at_the_cap_instead_of_overflowing(
+    alice, bob, readonly
+) -> None:
     # What a form once accepted: the worker used to crash here with OverflowError, after
     # Identity Center had already made the membership.
-    request = access_request_create(requester=alice, access_group=readonly, justification="x", duration_hours=1)
+    request = access_request_create(
+        requester=alice, access_group=readonly, justification="x", duration_hours=1
+    )
     request = access_request_approve(access_request=request, approver=bob)
     Membership.objects.filter(pk=request.membership_id).update(duration_hours=2_000_000_000)
     membership_activated(membership_id=request.membership_id)
@@ -137,7 +149,9 @@ def test_an_extension_stored_before_the_cap_extends_to_the_cap(alice, bob, reado
     from tests.workflow import approved_and_active
 
     membership = approved_and_active(alice, readonly, bob, hours=1).membership
-    request = access_request_create(requester=alice, access_group=readonly, justification="x", duration_hours=1)
+    request = access_request_create(
+        requester=alice, access_group=readonly, justification="x", duration_hours=1
+    )
     AccessRequest.objects.filter(pk=request.pk).update(duration_hours=2_000_000_000)
     request.refresh_from_db()
     before = timezone.now()
