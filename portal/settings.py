@@ -156,6 +156,9 @@ LOGIN_REDIRECT_URL = "/"
 ACCOUNT_LOGOUT_REDIRECT_URL = "/accounts/login/"
 ACCOUNT_ADAPTER = "accessgroups.auth.adapters.AccountAdapter"
 SOCIALACCOUNT_ADAPTER = "accessgroups.auth.adapters.SocialAccountAdapter"
+# SSO providers (allauth provider ids, e.g. "oidc") whose own sign-in enforces MFA: a sign-in
+# through them counts as the portal's second factor. Any other SSO sign-in does not.
+SSO_MFA_PROVIDERS = env_list("SSO_MFA_PROVIDERS")
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_FORMS = {"login": "accessgroups.auth.forms.LoginForm"}
 # Local signup is closed (the adapter says so); these fields describe the account SSO creates.

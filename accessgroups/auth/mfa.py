@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from allauth.account.internal.flows.login import get_authentication_records
 from allauth.mfa.models import Authenticator
 from allauth.mfa.webauthn import forms as webauthn_forms
 from django.conf import settings
@@ -31,6 +32,25 @@ MFA_REQUIRED_MESSAGE = (
 
 # Authenticators that are a second factor on their own (recovery codes come with them).
 _SECOND_FACTORS = (Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN)
+
+
+def session_passed_mfa(request: HttpRequest) -> bool:
+    """Whether this session's sign-in passed a second factor.
+
+    allauth records each way a session authenticated: ``mfa`` after a TOTP code, a
+    security key or a passkey; ``socialaccount`` after SSO, which counts only for the
+    providers named in ``SSO_MFA_PROVIDERS`` (those whose own sign-in enforces MFA). A
+    session made by any other login (Django's own, a test client) has no record at all.
+    """
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return False
+    trusted = set(getattr(settings, "SSO_MFA_PROVIDERS", ()))
+    for record in get_authentication_records(request, user):
+        method = record.get("method")
+        if method == "mfa" or (method == "socialaccount" and record.get("provider") in trusted):
+            return True
+    return False
 
 
 def mfa_required(user) -> bool:
