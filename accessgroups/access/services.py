@@ -15,11 +15,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accessgroups.access.selectors import access_group_changes_since, access_group_grants
 from accessgroups.core import sync
 from accessgroups.core.audit import audit_record
 from accessgroups.core.errors import Conflict, InvalidTransition
 from accessgroups.core.limits import hours_after
-from accessgroups.core.roles import can_decide
+from accessgroups.core.roles import can_decide, refuse_self_grant
 from accessgroups.core.validators import validate_requested_duration
 from accessgroups.mail import notify
 from accessgroups.models import (
@@ -116,8 +117,7 @@ def _decide(
     *, access_request: AccessRequest, approver: User, outcome: str, comment: str
 ) -> tuple[AccessRequest, Decision]:
     request = _lock_request(access_request)
-    if request.requester_id == approver.pk:
-        raise PermissionDenied("Nobody can decide their own request.")
+    refuse_self_grant(approver, request.requester)
     if not can_decide(approver, request.access_group):
         raise PermissionDenied("Only the access group's approvers or an admin can decide this request.")
     if request.status != RequestStatus.PENDING:
@@ -132,14 +132,30 @@ def _decide(
     return request, decision
 
 
-def access_request_approve(*, access_request: AccessRequest, approver: User, comment: str = "") -> AccessRequest:
+def access_request_approve(
+    *,
+    access_request: AccessRequest,
+    approver: User,
+    comment: str = "",
+    access_group_version: int | None = None,
+) -> AccessRequest:
+    """Approve a pending request for what its group grants now.
+
+    ``access_group_version`` is the group's version the approver saw; when the group has
+    changed since, the approval is refused (409) saying what changed, so nobody approves
+    accounts or policies they were not shown. The request's duration is checked again
+    against the group's current cap.
+    """
     with transaction.atomic():
+        # The group first, then the request: the order archiving takes them in.
+        group = AccessGroup.objects.select_for_update().get(pk=access_request.access_group_id)
         request, decision = _decide(
             access_request=access_request, approver=approver, outcome=DecisionOutcome.APPROVE, comment=comment
         )
-        group = request.access_group
         if group.is_archived:
             raise InvalidTransition("This access group has been archived.")
+        _check_version(group, access_group_version)
+        _check_cap(group, request.duration_hours)
         now = timezone.now()
         membership = (
             Membership.objects.select_for_update()
@@ -172,10 +188,41 @@ def access_request_approve(*, access_request: AccessRequest, approver: User, com
             access_group=group,
             subject=request.requester,
             message=decision.comment,
-            data={"membership": membership.pk, "expires_at": membership.expires_at, "extension": request.is_extension},
+            data={
+                "membership": membership.pk,
+                "expires_at": membership.expires_at,
+                "extension": request.is_extension,
+                "access_group_version": group.version,
+                "duration_hours": request.duration_hours,
+                "grants": access_group_grants(group),
+            },
         )
         notify.notify_request_decided(request)
     return request
+
+
+def _check_version(group: AccessGroup, seen: int | None) -> None:
+    if seen is None or seen == group.version:
+        return
+    changed = access_group_changes_since(group, seen)
+    what = ", ".join(changed) if changed else "its settings"
+    raise Conflict(
+        f"{group.name} has changed since you opened this request (version {seen}, now "
+        f"{group.version}): {what}. Review what it grants now, then decide again.",
+        field="access_group_version",
+    )
+
+
+def _check_cap(group: AccessGroup, duration_hours: int | None) -> None:
+    cap = group.max_duration_hours
+    if cap is None or (duration_hours is not None and duration_hours <= cap):
+        return
+    asked = "access that does not expire" if duration_hours is None else f"{duration_hours} hours"
+    raise Conflict(
+        f"{group.name} now grants access for at most {cap} hours and this request asks for "
+        f"{asked}; reject it and ask for a new request within the limit.",
+        field="duration_hours",
+    )
 
 
 def _extend(membership: Membership, duration_hours: int | None, now: datetime, by: User) -> None:
@@ -279,6 +326,7 @@ def membership_grant(
     """An admin grant, audited like a request; extends an active membership instead of adding one."""
     if not granted_by.is_admin:
         raise PermissionDenied("Only admins grant access directly.")
+    refuse_self_grant(granted_by, user)
     if not user.is_active:
         raise ValidationError({"user": "This user is deactivated."})
     if access_group.is_archived:

@@ -47,6 +47,12 @@ class AccessRequestOut(serializers.ModelSerializer):
 
     requester = serializers.SlugRelatedField(read_only=True, slug_field="username")
     access_group_name = serializers.CharField(source="access_group.name", read_only=True)
+    access_group_version = serializers.IntegerField(
+        source="access_group.version",
+        read_only=True,
+        help_text="The access group's version now; send it with an approval to approve exactly "
+        "what you were shown.",
+    )
     expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
     decisions = DecisionOut(many=True, read_only=True)
 
@@ -56,6 +62,7 @@ class AccessRequestOut(serializers.ModelSerializer):
             "id",
             "access_group",
             "access_group_name",
+            "access_group_version",
             "requester",
             "justification",
             "duration_hours",
@@ -76,7 +83,13 @@ class AccessRequestIn(serializers.Serializer):
 
 
 class ApproveIn(CommentIn):
-    pass
+    access_group_version = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="The access group's version you reviewed (access_group_version of the "
+        "request). If the group changed since, the approval is refused with 409 saying what "
+        "changed.",
+    )
 
 
 class RejectIn(CommentIn):
@@ -169,9 +182,12 @@ class AccessRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Por
     )
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str) -> Response:
-        comment = self.read_input(ApproveIn)["comment"]
+        data = self.read_input(ApproveIn)
         approved = services.access_request_approve(
-            access_request=self.get_object(), approver=request.user, comment=comment
+            access_request=self.get_object(),
+            approver=request.user,
+            comment=data["comment"],
+            access_group_version=data.get("access_group_version"),
         )
         # ACTIVE at once means it extended access already in Identity Center: nothing to do.
         code = (

@@ -16,6 +16,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accessgroups.access.selectors import VERSIONED_FIELDS
 from accessgroups.access.services import membership_end
 from accessgroups.core import sync, validators
 from accessgroups.core.audit import audit_record
@@ -307,6 +308,10 @@ def access_group_update(*, actor: User, access_group: AccessGroup, **fields: Any
                 changes["approvers"] = {"added": sorted(after - before), "removed": sorted(before - after)}
         if not changes:
             return group
+        if changes.keys() & VERSIONED_FIELDS:
+            # The row is locked: no other change can take the same number.
+            changes["version"] = {"from": group.version, "to": group.version + 1}
+            group.version += 1
         group.save()
         # Only what Identity Center holds needs another provisioning run.
         if changes.keys() & {"description", "session_duration", "aws_managed_policies",

@@ -27,6 +27,11 @@ ROLES = (AUDITOR, ADMIN)
 SIGNED_IN = "signed_in"
 
 
+# One refusal for every way someone might give themselves access: deciding their own request,
+# an admin granting or extending their own membership.
+SELF_GRANT_REFUSED = "Nobody can approve, grant or extend their own access."
+
+
 def validate_roles(roles: Iterable[str], field: str = "roles") -> list[str]:
     roles = list(roles)
     unknown = [r for r in roles if r not in ROLES]
@@ -69,6 +74,12 @@ def is_approver(user: User, access_group: AccessGroup) -> bool:
 def decides_anything(user: User) -> bool:
     """Approvers of some group and admins: they see the approval queue and need MFA."""
     return user.is_active and (user.is_admin or user.approver_of.exists())
+
+
+def refuse_self_grant(actor: User, user: User) -> None:
+    """No approval, grant or extension of one's own access: another person must decide."""
+    if actor.pk == user.pk:
+        raise PermissionDenied(SELF_GRANT_REFUSED)
 
 
 def can_decide(user: User, access_group: AccessGroup) -> bool:

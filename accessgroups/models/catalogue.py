@@ -64,6 +64,9 @@ class AccessGroup(Provisioned):
 
     identity_center_group_id = models.CharField(max_length=64, blank=True)
     permission_set_arn = models.CharField(max_length=256, blank=True)
+    # Grows with every change to what the group grants or who approves it (accounts,
+    # policies, session duration, approvers): an approval names the version its approver saw.
+    version = models.PositiveIntegerField(default=1)
 
     objects = AccessGroupQuerySet.as_manager()
 

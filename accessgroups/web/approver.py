@@ -19,7 +19,7 @@ from accessgroups.core.errors import Conflict
 from accessgroups.core.roles import decides_anything
 from accessgroups.models import AccessRequest, Decision, Membership, User
 from accessgroups.web.common import paginate
-from accessgroups.web.requester_forms import CommentForm
+from accessgroups.web.requester_forms import ApproveForm, CommentForm
 
 
 def may_approve(user: User) -> bool:
@@ -93,9 +93,13 @@ def _decide(request: HttpRequest, pk: int, approve: bool) -> HttpResponse:
         AccessRequest.objects.visible_to(request.user).select_related("access_group", "requester"),
         pk=pk,
     )
-    form = CommentForm(request.POST, prefix=f"r{pk}")
+    form = (ApproveForm if approve else CommentForm)(request.POST, prefix=f"r{pk}")
     if not form.is_valid():
+        if "access_group_version" in form.errors:
+            messages.error(request, "This page was out of date: check the request and decide again.")
         return _render_approvals(request, failed=(pk, form), status=400)
+    # An approval approves the version of the group its card showed (a reload shows the new one).
+    version = {"access_group_version": form.cleaned_data["access_group_version"]} if approve else {}
     action = services.access_request_approve if approve else services.access_request_reject
     try:
         # PermissionDenied (e.g. one's own request) becomes a 403 and changes nothing.
@@ -103,6 +107,7 @@ def _decide(request: HttpRequest, pk: int, approve: bool) -> HttpResponse:
             access_request=access_request,
             approver=request.user,
             comment=form.cleaned_data["comment"],
+            **version,
         )
     except Conflict as refusal:
         messages.error(request, refusal.message)

@@ -56,6 +56,12 @@ class CommentForm(forms.Form):
     )
 
 
+class ApproveForm(CommentForm):
+    """The approval card's form: its comment, and the group's version the card showed."""
+
+    access_group_version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+
+
 def show_refusal(form: forms.Form, error: ValidationError | Conflict) -> None:
     """Put a service's refusal on the form: by the field it names, else above the form."""
     if isinstance(error, Conflict):

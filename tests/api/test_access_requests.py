@@ -35,6 +35,7 @@ def test_create(api, alice, readonly):
         "id": request.pk,
         "access_group": readonly.pk,
         "access_group_name": "ReadOnly",
+        "access_group_version": 1,
         "requester": "alice",
         "justification": "incident 42",
         "duration_hours": None,

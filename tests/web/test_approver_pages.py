@@ -54,7 +54,10 @@ def test_approve_with_a_comment(client_for, alice, bob, readonly):
     client = client_for(bob)
     response = client.post(
         reverse("web:request-approve", args=[request.pk]),
-        {f"r{request.pk}-comment": "fine for the audit"},
+        {
+            f"r{request.pk}-comment": "fine for the audit",
+            f"r{request.pk}-access_group_version": readonly.version,
+        },
     )
     assert response.status_code == 302
     request.refresh_from_db()
@@ -113,7 +116,10 @@ def test_an_approver_never_approves_their_own_request(client_for, bob, dave, rea
     page = client.get(reverse("web:approvals")).content.decode()
     assert "bob asks for ReadOnly" not in page and "Approve</button>" not in page
     for name in ("web:request-approve", "web:request-reject"):
-        response = client.post(reverse(name, args=[own.pk]), {f"r{own.pk}-comment": "self"})
+        response = client.post(
+            reverse(name, args=[own.pk]),
+            {f"r{own.pk}-comment": "self", f"r{own.pk}-access_group_version": readonly.version},
+        )
         assert response.status_code == 403
     own.refresh_from_db()
     assert own.status == RequestStatus.PENDING and not Decision.objects.exists()

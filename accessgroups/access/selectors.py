@@ -1,0 +1,56 @@
+"""What an approval is about: the access group's version and what a membership grants.
+
+An approver decides on what they saw; these reads let the workflow tell whether the group
+changed since (and what), and record what the approval granted.
+"""
+
+from __future__ import annotations
+
+from accessgroups.models import AccessGroup, AuditEvent, PolicyKind
+
+# What an access group's version counts: the changes to what it grants or who approves it,
+# in the words an approver reads.
+VERSIONED_FIELDS = {
+    "accounts": "accounts",
+    "aws_managed_policies": "AWS managed policies",
+    "customer_managed_policies": "customer managed policies",
+    "inline_policy": "inline policy",
+    "session_duration": "session duration",
+    "approvers": "approvers",
+}
+# Updates read back to say what changed since a version: far more than an approver's page
+# can be behind by.
+_CHANGES_LOOKBACK = 200
+
+
+def access_group_changes_since(group: AccessGroup, version: int) -> list[str]:
+    """What changed in the group after ``version``, in words, in the order of VERSIONED_FIELDS.
+
+    Read from the audit log's ``access_group.updated`` events, which record each change and
+    the version it made.
+    """
+    changed: set[str] = set()
+    events = AuditEvent.objects.filter(
+        access_group=group, action="access_group.updated"
+    ).order_by("-sequence")[:_CHANGES_LOOKBACK]
+    for data in events.values_list("data", flat=True):
+        to = (data or {}).get("version", {}).get("to")
+        if isinstance(to, int) and to > version:
+            changed.update(data.keys() & VERSIONED_FIELDS.keys())
+    return [words for field, words in VERSIONED_FIELDS.items() if field in changed]
+
+
+def access_group_grants(group: AccessGroup) -> dict:
+    """What a membership of the group grants now: for the audit event of an approval."""
+    policies = list(group.current_policies())
+    return {
+        "account_ids": sorted(group.current_accounts().values_list("account_id", flat=True)),
+        "aws_managed_policies": sorted(
+            p.arn for p in policies if p.kind == PolicyKind.AWS_MANAGED
+        ),
+        "customer_managed_policies": sorted(
+            f"{p.path}{p.name}" for p in policies if p.kind == PolicyKind.CUSTOMER_MANAGED
+        ),
+        "inline_policy": next((p.document for p in policies if p.kind == PolicyKind.INLINE), None),
+        "session_duration": group.session_duration,
+    }
