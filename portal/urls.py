@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from accessgroups.auth.mfa import login_redirect
 from accessgroups.web.errors import bad_request
 
 # A refused query parameter says which and why (accessgroups.web.common.query_text).
@@ -10,6 +11,10 @@ handler400 = bad_request
 urlpatterns = [
     path("", include(("accessgroups.web.urls", "web"), namespace="web")),
     path("accounts/", include("allauth.urls")),
+    # Every sign-in goes through allauth and its second factor: these two password-only
+    # login pages send people there instead.
+    path("admin/login/", login_redirect),
+    path("api-auth/login/", login_redirect),
     path("admin/", admin.site.urls),
     path("api-auth/", include("rest_framework.urls")),
     path("api/v1/", include("accessgroups.api.urls")),

@@ -1,23 +1,34 @@
-"""Approvers and admins must use multi-factor authentication before they use the portal.
+"""No way around the second factor.
 
-With ``REQUIRE_MFA_FOR_APPROVERS`` on, a signed-in approver (named approver of any access
-group) or admin who has no TOTP or WebAuthn authenticator is sent to the two-factor page
-before any other page; session calls to the API get a 403 that says why. API calls with a
-token are not affected: the session middleware does not see them (DRF authenticates them
-later), and tokens are issued by admins on purpose.
+- Anyone who has a TOTP or WebAuthn authenticator must have passed it in this session: a
+  session that did not (a password-only sign-in, whatever the path) is sent to allauth's
+  two-factor re-authentication before any other page; session calls to the API get a 403.
+- With ``REQUIRE_MFA_FOR_APPROVERS`` on, an approver (named approver of any access group) or
+  admin who has no authenticator is sent to the two-factor page to add one first.
+- Django admin's and the browsable API's login pages send people to the portal's sign-in
+  (``login_redirect``), so every session starts at allauth with its second factor.
+
+API calls with a personal token are not affected here (DRF authenticates them later);
+tokens are only made after a sign-in that passed MFA.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
+from urllib.parse import urlencode
 
-from allauth.account.internal.flows.login import get_authentication_records
+from allauth.account.internal.flows.login import (
+    get_authentication_records,
+    record_authentication,
+)
 from allauth.mfa.models import Authenticator
 from allauth.mfa.webauthn import forms as webauthn_forms
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from accessgroups.core.roles import decides_anything
 
@@ -53,6 +64,10 @@ def session_passed_mfa(request: HttpRequest) -> bool:
     return False
 
 
+def has_second_factor(user) -> bool:
+    return Authenticator.objects.filter(user=user, type__in=_SECOND_FACTORS).exists()
+
+
 def mfa_required(user) -> bool:
     """True when this user must enrol an authenticator before using the portal."""
     if not getattr(settings, "REQUIRE_MFA_FOR_APPROVERS", False):
@@ -62,7 +77,24 @@ def mfa_required(user) -> bool:
     # Cheapest test first: most users are requesters, who need one query to rule out.
     if not decides_anything(user):
         return False
-    return not Authenticator.objects.filter(user=user, type__in=_SECOND_FACTORS).exists()
+    return not has_second_factor(user)
+
+
+class MFAState(enum.Enum):
+    OK = "ok"
+    VERIFY = "verify"  # has a second factor this session has not passed
+    ENROL = "enrol"  # must add a second factor first
+
+
+def mfa_state(request: HttpRequest) -> MFAState:
+    user = request.user
+    if not user.is_authenticated or session_passed_mfa(request):
+        return MFAState.OK
+    if has_second_factor(user):
+        return MFAState.VERIFY
+    if mfa_required(user):
+        return MFAState.ENROL
+    return MFAState.OK
 
 
 class RequireMFAMiddleware:
@@ -70,19 +102,46 @@ class RequireMFAMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not self._exempt(request.path_info) and mfa_required(request.user):
-            if request.path_info.startswith("/api/"):
-                return JsonResponse(
-                    {"detail": "Set up two-factor authentication in the portal first."},
-                    status=403,
-                )
-            return redirect(reverse("mfa_index"))
-        return self.get_response(request)
+        if self._exempt(request.path_info):
+            return self.get_response(request)
+        state = mfa_state(request)
+        if state is MFAState.OK:
+            return self.get_response(request)
+        if request.path_info.startswith("/api/"):
+            detail = (
+                "Sign in with your second factor first."
+                if state is MFAState.VERIFY
+                else "Set up two-factor authentication in the portal first."
+            )
+            return JsonResponse({"detail": detail}, status=403)
+        if state is MFAState.VERIFY:
+            target = reverse("mfa_reauthenticate")
+            return redirect(f"{target}?{urlencode({'next': request.get_full_path()})}")
+        return redirect(reverse("mfa_index"))
 
     @staticmethod
     def _exempt(path: str) -> bool:
         static = "/" + settings.STATIC_URL.lstrip("/")
         return path.startswith(_ALWAYS_ALLOWED) or path.startswith(static)
+
+
+def login_redirect(request: HttpRequest) -> HttpResponse:
+    """Django admin's and the browsable API's login pages: the portal's sign-in instead, so
+    that a password alone never opens a session."""
+    target = request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = ""
+    query = f"?{urlencode({'next': target})}" if target else ""
+    return redirect(f"{reverse('account_login')}{query}")
+
+
+def record_enrolment(request: HttpRequest | None, user, authenticator, **kwargs) -> None:
+    """A person who just added an authenticator proved they hold it (allauth asks for a
+    code or a touch): this session counts as having passed MFA, rather than asking again."""
+    if request is not None and getattr(request, "user", None) == user:
+        record_authentication(request, user, "mfa", type=authenticator.type, enrolled=True)
 
 
 def mfa_notice(request: HttpRequest) -> dict[str, str]:

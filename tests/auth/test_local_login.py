@@ -133,10 +133,14 @@ def test_password_reset_for_an_unknown_address_sends_nothing_and_says_the_same(c
     assert not any("reset/key" in m.body for m in mail.outbox)
 
 
-def test_the_api_session_login_still_works(client, alice):
+@pytest.mark.parametrize("path", ["/api-auth/login/", "/admin/login/"])
+def test_the_password_only_login_pages_send_people_to_the_portal_sign_in(client, alice, path):
+    # Django's own login would open a session on a password alone, past the second factor.
     response = client.post(
-        "/api-auth/login/", {"username": "alice", "password": PASSWORD, "next": "/api/v1/"}
+        f"{path}?next=/api/v1/", {"username": "alice", "password": PASSWORD, "next": "/api/v1/"}
     )
-
     assert response.status_code == 302
-    assert signed_in_as(client) == alice
+    assert response["Location"] == "/accounts/login/?next=%2Fapi%2Fv1%2F"
+    assert not signed_in_as(client).is_authenticated
+    page = client.get(f"{path}?next=https://evil.example/")
+    assert page["Location"] == "/accounts/login/"  # never an open redirect
