@@ -1,6 +1,22 @@
 from django.apps import AppConfig
+from django.core.management import call_command
+from django.db.models.signals import post_migrate
+
+
+def create_cache_table(*, using: str = "default", verbosity: int = 1, **kwargs) -> None:
+    """After every migrate: the database cache's table, when the settings use one.
+
+    Sign-in limits and API throttles live in the cache (settings, "shared cache"); without
+    Redis it is a table, which `migrate` alone would not make. Doing it here keeps
+    `make run`, docker-compose's migrate and the system tests one command each.
+    createcachetable does nothing for other backends or a table that exists.
+    """
+    call_command("createcachetable", database=using, verbosity=verbosity)
 
 
 class AccessGroupsConfig(AppConfig):
     name = "accessgroups"
     verbose_name = "Access groups"
+
+    def ready(self) -> None:
+        post_migrate.connect(create_cache_table, sender=self)
