@@ -1,4 +1,17 @@
 from django.apps import AppConfig
+from django.core.management import call_command
+from django.db.models.signals import post_migrate
+
+
+def create_cache_table(*, using: str = "default", verbosity: int = 1, **kwargs) -> None:
+    """After every migrate: the database cache's table, when the settings use one.
+
+    Sign-in limits and API throttles live in the cache (settings, "shared cache"); without
+    Redis it is a table, which `migrate` alone would not make. Doing it here keeps
+    `make run`, docker-compose's migrate and the system tests one command each.
+    createcachetable does nothing for other backends or a table that exists.
+    """
+    call_command("createcachetable", database=using, verbosity=verbosity)
 
 
 class AccessGroupsConfig(AppConfig):
@@ -11,3 +24,4 @@ class AccessGroupsConfig(AppConfig):
         from accessgroups.auth.mfa import record_enrolment
 
         authenticator_added.connect(record_enrolment, dispatch_uid="accessgroups.mfa.enrolment")
+        post_migrate.connect(create_cache_table, sender=self)

@@ -346,6 +346,102 @@ PROVISIONING_REDIS_URL = os.environ.get("PROVISIONING_REDIS_URL") or (
     CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
 )
 
+# --- Throttling and the shared cache (begin) ---------------------------------------------
+# Sign-in limits (allauth) and API throttles (DRF) count in Django's default cache. It is
+# shared by every process and replica: Redis (CACHE_URL, else the Redis of the fleet-wide
+# limits above), else a table of the database. Never per-process memory, which would give
+# every gunicorn worker an allowance of its own. docs/authentication.md, "Limits".
+from accessgroups.core.throttling import parse_rate as _parse_rate
+
+CACHE_TABLE = "portal_cache"
+
+
+def _cache_from_url(url: str, key_prefix: str) -> dict:
+    scheme = url.partition("://")[0].lower()
+    if scheme in ("redis", "rediss", "unix"):
+        return {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": key_prefix,
+            # A Redis that does not answer fails the request instead of hanging it.
+            "OPTIONS": {"socket_connect_timeout": 5, "socket_timeout": 5},
+        }
+    if scheme == "db":
+        return {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": CACHE_TABLE,
+            "KEY_PREFIX": key_prefix,
+            # Django culls a third of the table (alphabetically) past MAX_ENTRIES, limits
+            # included: keep that far above what the limits below can fill.
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    raise ImproperlyConfigured(
+        f"CACHE_URL: unknown scheme {scheme!r} (redis://, rediss://, unix:// or db://). "
+        "Per-process memory is refused: limits must be shared by every process."
+    )
+
+
+def _env_rate(name: str, default: str) -> str:
+    """A rate from the environment ('120/minute', '5/15m'), refused at start-up if malformed."""
+    value = os.environ.get(name) or default
+    try:
+        _parse_rate(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from None
+    return value
+
+
+# Several portals (or test runs) sharing one Redis keep apart by prefix, as the broker does.
+CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX") or os.environ.get(
+    "CELERY_BROKER_KEY_PREFIX", "portal"
+)
+CACHE_URL = os.environ.get("CACHE_URL") or PROVISIONING_REDIS_URL or "db://"
+CACHES = {"default": _cache_from_url(CACHE_URL, CACHE_KEY_PREFIX)}
+
+# Proxies in front of the portal that append the client's address to X-Forwarded-For (a
+# load balancer: 1). 0 trusts none and counts REMOTE_ADDR; too high lets clients choose
+# their address. One rule for allauth and DRF: accessgroups.core.throttling.client_address.
+try:
+    TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+except ValueError:
+    TRUSTED_PROXY_COUNT = -1
+if TRUSTED_PROXY_COUNT < 0:
+    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be a whole number, 0 or more.")
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
+
+# Sign-in (allauth). A failed sign-in counts against its account (whichever name was
+# typed) and its address; over either limit every attempt, the right password included, is
+# answered 429 until the oldest counted failure is a period old. A success is not counted.
+LOGIN_FAILED_PER_ACCOUNT = _env_rate("LOGIN_FAILED_PER_ACCOUNT", "5/15m")
+LOGIN_FAILED_PER_ADDRESS = _env_rate("LOGIN_FAILED_PER_ADDRESS", "30/15m")
+LOGIN_ATTEMPTS_PER_ADDRESS = _env_rate("LOGIN_ATTEMPTS_PER_ADDRESS", "30/minute")
+ACCOUNT_RATE_LIMITS = {
+    # Every POST of the sign-in page, right or wrong, per address.
+    "login": f"{_parse_rate(LOGIN_ATTEMPTS_PER_ADDRESS)}/ip",
+    # Failed password checks: sign-in, reauthentication and wrong MFA codes.
+    "login_failed": (
+        f"{_parse_rate(LOGIN_FAILED_PER_ADDRESS)}/ip,{_parse_rate(LOGIN_FAILED_PER_ACCOUNT)}/key"
+    ),
+    # allauth's defaults, written down so that they are seen.
+    "reauthenticate": "10/m/user",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+    "change_password": "5/m/user",
+}
+
+# The API (DRF): per signed-in user (token or session) and per anonymous address; 429
+# with Retry-After past it.
+REST_FRAMEWORK["NUM_PROXIES"] = TRUSTED_PROXY_COUNT
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+    "accessgroups.api.throttling.UserThrottle",
+    "accessgroups.api.throttling.AnonThrottle",
+]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "user": _env_rate("API_THROTTLE_USER", "120/minute"),
+    "anon": _env_rate("API_THROTTLE_ANON", "30/minute"),
+}
+# --- Throttling and the shared cache (end) -----------------------------------------------
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

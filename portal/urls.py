@@ -7,6 +7,8 @@ from accessgroups.web.errors import bad_request
 
 # A refused query parameter says which and why (accessgroups.web.common.query_text).
 handler400 = bad_request
+# allauth's limits answer 429 through this: the portal's page, with Retry-After.
+handler429 = "accessgroups.auth.throttling.handler429"
 
 urlpatterns = [
     path("", include(("accessgroups.web.urls", "web"), namespace="web")),

@@ -285,3 +285,45 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         # The Chromium fixture of tests/browser.py, not a test client some module calls browser.
         if defs and defs[-1].func.__module__ == "tests.browser":
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def _throwaway_cache_emptied():
+    """Every test starts with the limits untouched: tests/settings.py's cache is emptied."""
+    yield
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    # Only the throwaway one: clear() on Redis would empty the whole database.
+    if isinstance(caches["default"], LocMemCache):
+        caches["default"].clear()
+
+
+SHARED_CACHE_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def shared_cache(settings):
+    """The portal's cache as production builds it, on the machine's Redis (db 15), under a
+    key prefix of this test's own; its keys are deleted afterwards (only ours).
+
+    Skipped without Redis on a developer's machine, failed when CI is set.
+    """
+    import redis
+
+    from portal.settings import _cache_from_url
+
+    client = redis.Redis.from_url(SHARED_CACHE_REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.ConnectionError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"Redis is required on CI, not reachable at {SHARED_CACHE_REDIS_URL}: {exc}")
+        pytest.skip(f"Redis not reachable at {SHARED_CACHE_REDIS_URL}")
+    prefix = f"test-limits-{uuid.uuid4().hex}"
+    settings.CACHES = {"default": _cache_from_url(SHARED_CACHE_REDIS_URL, prefix)}
+    yield settings.CACHES["default"]
+    keys = list(client.scan_iter(match=f"{prefix}:*"))
+    if keys:
+        client.delete(*keys)
+    client.close()

@@ -25,3 +25,13 @@ else:
 if CELERY_BROKER_URL == "filesystem://":  # noqa: F405
     CELERY_BROKER_URL = "memory://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {}
+
+# A throwaway cache of this process for the tests that are not about limits (emptied after
+# every test by tests/conftest.py); the limit tests put Redis in its place (`shared_cache`).
+# The portal's own settings never use per-process memory.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": f"tests-{_run}",
+    }
+}
