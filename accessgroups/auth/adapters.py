@@ -12,11 +12,12 @@ from __future__ import annotations
 import re
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.internal.stagekit import clear_login
 from allauth.account.utils import user_email, user_username
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialLogin
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accessgroups.core.limits import column_max
@@ -31,6 +32,20 @@ class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         # No self-signup with a password: admins create local accounts.
         return False
+
+    def pre_login(self, request: HttpRequest, user, **kwargs) -> HttpResponse | None:
+        # Service accounts are API clients: no password, no mail, and should a password or
+        # an identity provider ever vouch for one, still no session (every sign-in, local or
+        # SSO, passes here). Admins may mint their tokens only because nobody signs in as one.
+        if getattr(user, "is_service_account", False):
+            clear_login(request)
+            return render(
+                request,
+                "account/service_account_refused.html",
+                {"username": user.username},
+                status=403,
+            )
+        return super().pre_login(request, user, **kwargs)
 
 
 def _clean_username(value: str) -> str:

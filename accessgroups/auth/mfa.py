@@ -4,7 +4,9 @@ With ``REQUIRE_MFA_FOR_APPROVERS`` on, a signed-in approver (named approver of a
 group) or admin who has no TOTP or WebAuthn authenticator is sent to the two-factor page
 before any other page; session calls to the API get a 403 that says why. API calls with a
 token are not affected: the session middleware does not see them (DRF authenticates them
-later), and tokens are issued by admins on purpose.
+later), and a personal API token is only ever created after a second factor
+(``session_passed_mfa``), by an admin for a service account, or by an operator at the shell
+(accessgroups.auth.tokens).
 """
 
 from __future__ import annotations
@@ -62,7 +64,13 @@ def mfa_required(user) -> bool:
     # Cheapest test first: most users are requesters, who need one query to rule out.
     if not decides_anything(user):
         return False
-    return not Authenticator.objects.filter(user=user, type__in=_SECOND_FACTORS).exists()
+    return not has_second_factor(user)
+
+
+def has_second_factor(user) -> bool:
+    """Whether the user has an authenticator app or a security key (recovery codes only
+    back those up)."""
+    return Authenticator.objects.filter(user=user, type__in=_SECOND_FACTORS).exists()
 
 
 class RequireMFAMiddleware:
