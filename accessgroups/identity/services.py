@@ -113,7 +113,8 @@ def service_account_create(
         )
     roles = validate_roles(roles)
     email = f"{username}@{SERVICE_ACCOUNT_EMAIL_DOMAIN}"
-    if User.objects.filter(username__iexact=username).exists() or User.objects.for_email(email).exists():
+    taken = User.objects.filter(username__iexact=username).exists()
+    if taken or User.objects.for_email(email).exists():
         raise ValidationError({"username": "A user with this username exists."})
     with transaction.atomic():
         try:
@@ -129,7 +130,9 @@ def service_account_create(
                 user.set_unusable_password()
                 user.save()
         except IntegrityError:
-            raise Conflict("A user with this username was just created.", field="username") from None
+            raise Conflict(
+                "A user with this username was just created.", field="username"
+            ) from None
         audit_record(
             action="user.service_account_created",
             actor=actor,
