@@ -206,7 +206,7 @@ class ApiTokenAdmin(ReadOnlyAdmin):
         "created_at",
         "expires_at",
         "last_used_at",
-        "revoked_at",
+        "state",
     )
     list_filter = (("revoked_at", admin.EmptyFieldListFilter), "expires_at")
     search_fields = ("user__username", "name", "prefix")

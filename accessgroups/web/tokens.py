@@ -14,7 +14,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -93,7 +92,6 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
             "form": form,
             "created": created,
             "page": paginate(request, tokens, per_page=PAGE_SIZE),
-            "now": timezone.now(),
             "max_days": max_days(),
             **_second_factor(request),
         },
@@ -130,7 +128,6 @@ def _render_manage(
             "token_form": token_form or ServiceAccountTokenForm(),
             "account_form": account_form or ServiceAccountForm(),
             "created": created,
-            "now": timezone.now(),
             **_second_factor(request),
         },
         status=status,

@@ -7,6 +7,7 @@ or a stolen session cookie would not either."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user
@@ -161,6 +162,19 @@ def test_revoking_ones_own_token_ends_it_at_once(alice, bob):
     assert "revoked" in page and "Revoked" in page
 
 
+def test_expired_tokens_are_listed_as_such_with_nothing_to_revoke(client_for, alice):
+    token = api_token_create(actor=None, user=alice, name="old job").token
+    ApiToken.objects.filter(pk=token.pk).update(
+        created_at=token.created_at - timedelta(days=40),
+        expires_at=token.created_at - timedelta(days=10),
+    )
+
+    page = client_for(alice).get(PAGE).content.decode()
+
+    row = re.search(r'<tr class="token-row".*?</tr>', page, re.S).group(0)
+    assert "old job" in row and "Expired" in row and "Revoke" not in row
+
+
 # --- admins ---------------------------------------------------------------------------------------
 
 
@@ -267,6 +281,8 @@ def test_django_admin_hands_out_no_token_and_links_no_identity(root_admin, alice
 def test_django_admin_shows_tokens_without_their_hash(root_admin, alice):
     token = api_token_create(actor=alice, user=alice, name="laptop", mfa_verified=True).token
 
+    listing = root_admin.get(reverse("admin:accessgroups_apitoken_changelist"))
+    assert listing.status_code == 200 and b"laptop" in listing.content
     page = root_admin.get(reverse("admin:accessgroups_apitoken_change", args=[token.pk]))
 
     assert page.status_code == 200
