@@ -58,7 +58,9 @@ INSTALLED_APPS = [
     # allauth's list of security keys says when each was last used with `naturaltime`.
     "django.contrib.humanize",
     "rest_framework",
-    "rest_framework.authtoken",
+    # Not "rest_framework.authtoken": its tokens were never-expiring keys stored in clear.
+    # Personal API tokens (accessgroups.auth.tokens) replace them; migration 0009 of
+    # accessgroups drops the old table (docs/authentication.md, "API tokens").
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "allauth",
@@ -201,12 +203,19 @@ MFA_FORMS = {
 REQUIRE_MFA_FOR_APPROVERS = env_bool("REQUIRE_MFA_FOR_APPROVERS", not DEBUG)
 # Password reset mail goes through the email settings below (console in `make run`).
 
+# Personal API tokens last 30 days unless their creator asks otherwise, and never longer
+# than this many days.
+API_TOKEN_MAX_DAYS = env_int("API_TOKEN_MAX_DAYS", 90)
+if API_TOKEN_MAX_DAYS < 1:
+    raise ImproperlyConfigured("API_TOKEN_MAX_DAYS must be a whole number of days, at least 1.")
+
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # `Authorization: Token KEY` with a personal API token (hashed, expiring, revocable).
+        "accessgroups.auth.tokens.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

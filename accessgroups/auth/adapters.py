@@ -14,12 +14,13 @@ from __future__ import annotations
 import re
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.internal.stagekit import clear_login
 from allauth.account.utils import user_email, user_username
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialLogin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accessgroups.auth import throttling
@@ -61,6 +62,20 @@ class AccountAdapter(DefaultAccountAdapter):
             if exc.code != "too_many_login_attempts":
                 raise
             raise ImmediateHttpResponse(throttling.sign_in_refused(request, credentials)) from exc
+
+    def pre_login(self, request: HttpRequest, user, **kwargs) -> HttpResponse | None:
+        # Service accounts are API clients: no password, no mail, and should a password or
+        # an identity provider ever vouch for one, still no session (every sign-in, local or
+        # SSO, passes here). Admins may mint their tokens only because nobody signs in as one.
+        if getattr(user, "is_service_account", False):
+            clear_login(request)
+            return render(
+                request,
+                "account/service_account_refused.html",
+                {"username": user.username},
+                status=403,
+            )
+        return super().pre_login(request, user, **kwargs)
 
 
 def _clean_username(value: str) -> str:

@@ -9,7 +9,9 @@
   (``login_redirect``), so every session starts at allauth with its second factor.
 
 API calls with a personal token are not affected here (DRF authenticates them later);
-tokens are only made after a sign-in that passed MFA.
+a personal API token is only made after a sign-in that passed MFA
+(``session_passed_mfa``), by an admin for a service account, or by an operator at the
+shell (accessgroups.auth.tokens).
 """
 
 from __future__ import annotations

@@ -18,8 +18,24 @@ from accessgroups.access.services import membership_end
 from accessgroups.core import sync
 from accessgroups.core.audit import audit_record
 from accessgroups.core.errors import Conflict
+from accessgroups.core.limits import column_max
 from accessgroups.core.roles import require_admin, validate_roles
 from accessgroups.models import EndReason, Membership, RequestStatus, User
+
+USERNAME_RULE = "Use letters, digits and @ . + - _ only (ASCII)."
+# Service accounts get an address under .invalid (RFC 2606): no mail can reach it and no
+# identity provider can own it, so a password reset or a single sign-on never finds them.
+SERVICE_ACCOUNT_EMAIL_DOMAIN = "service-account.invalid"
+
+
+def _valid_username(username: str) -> bool:
+    try:
+        if not username.isascii():
+            raise ValidationError("Usernames are ASCII.")
+        UnicodeUsernameValidator()(username)
+    except ValidationError:
+        return False
+    return bool(username)
 
 
 def user_onboard(
@@ -36,12 +52,8 @@ def user_onboard(
     require_admin(actor)
     errors: dict[str, str] = {}
     username = (username or "").strip()
-    try:
-        if not username.isascii():
-            raise ValidationError("Usernames are ASCII.")
-        UnicodeUsernameValidator()(username)
-    except ValidationError:
-        errors["username"] = "Use letters, digits and @ . + - _ only (ASCII)."
+    if not _valid_username(username):
+        errors["username"] = USERNAME_RULE
     email = (email or "").strip()
     try:
         validate_email(email)
@@ -77,6 +89,58 @@ def user_onboard(
             raise Conflict("A user with this username or email was just created.", field="username") from None
         audit_record(action="user.onboarded", actor=actor, obj=user, subject=user, data={"roles": roles})
         sync.sync_on_commit(User, user.pk)
+    return user
+
+
+def service_account_create(
+    *, actor: User, username: str, display_name: str = "", roles: Iterable[str] = ()
+) -> User:
+    """Create a service account: an API client, not a person, that admins create tokens for.
+
+    It has no password and no address anyone can receive mail at, the sign-in pages refuse
+    it (accessgroups.auth.adapters), and it is never onboarded into Identity Center. Only
+    this service sets ``is_service_account``, and only on a user it creates: no person can be
+    turned into one, so an admin can never hold a key that acts as a person.
+    """
+    require_admin(actor)
+    username = (username or "").strip()
+    if not _valid_username(username):
+        raise ValidationError({"username": USERNAME_RULE})
+    display_name = (display_name or "").strip()
+    if len(display_name) > column_max(User, "display_name") or "\x00" in display_name:
+        raise ValidationError(
+            {"display_name": f"At most {column_max(User, 'display_name')} characters, no NUL."}
+        )
+    roles = validate_roles(roles)
+    email = f"{username}@{SERVICE_ACCOUNT_EMAIL_DOMAIN}"
+    taken = User.objects.filter(username__iexact=username).exists()
+    if taken or User.objects.for_email(email).exists():
+        raise ValidationError({"username": "A user with this username exists."})
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                user = User(
+                    username=username,
+                    email=email,
+                    display_name=display_name or username,
+                    is_auditor="auditor" in roles,
+                    is_portal_admin="admin" in roles,
+                    is_service_account=True,
+                )
+                user.set_unusable_password()
+                user.save()
+        except IntegrityError:
+            raise Conflict(
+                "A user with this username was just created.", field="username"
+            ) from None
+        audit_record(
+            action="user.service_account_created",
+            actor=actor,
+            obj=user,
+            subject=user,
+            message=f"Service account {username} created",
+            data={"roles": roles},
+        )
     return user
 
 

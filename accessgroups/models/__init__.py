@@ -52,6 +52,12 @@ from accessgroups.models.reviews import (
     ReviewOnDeadline,
     ReviewOutcome,
 )
+from accessgroups.models.tokens import (
+    LAST_USE_RESOLUTION,
+    ApiToken,
+    ApiTokenQuerySet,
+    ApiTokenState,
+)
 
 __all__ = [
     "ProvisioningStatus",
@@ -84,4 +90,8 @@ __all__ = [
     "ReviewOutcome",
     "ReviewItem",
     "MailDelivery",
+    "ApiTokenState",
+    "ApiTokenQuerySet",
+    "ApiToken",
+    "LAST_USE_RESOLUTION",
 ]

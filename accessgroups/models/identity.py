@@ -36,6 +36,10 @@ class User(AbstractUser, Provisioned):
     display_name = models.CharField(max_length=128, blank=True)
     is_auditor = models.BooleanField(default=False)
     is_portal_admin = models.BooleanField(default=False)
+    # An API client, not a person: only identity.services.service_account_create sets it, on
+    # a user it creates. It cannot sign in, and it is the only kind of user an admin may
+    # create API tokens for (people create their own, after a second factor).
+    is_service_account = models.BooleanField(default=False)
 
     identity_center_user_id = models.CharField(max_length=64, blank=True)
     # A user is onboarded into Identity Center only when the portal is asked to (the

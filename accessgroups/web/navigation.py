@@ -13,6 +13,7 @@ ITEMS = (
     ("Access groups", "web:catalogue", "everyone"),
     ("My requests", "web:my-requests", "everyone"),
     ("My access", "web:my-access", "everyone"),
+    ("API tokens", "web:api-tokens", "everyone"),
     ("Approvals", "web:approvals", "approvers"),
     ("Reports", "web:who-has-access", "auditors"),
     ("Audit log", "web:audit-log", "auditors"),

@@ -5,16 +5,19 @@ demo has an open access review that bob (the demo approver) has items to decide 
 from __future__ import annotations
 
 import io
+import re
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from accessgroups.models import (
     AccessGroup,
     AccessReview,
     Account,
+    ApiToken,
     AuditEvent,
     Membership,
     ReviewItem,
@@ -49,10 +52,15 @@ def test_twice_adds_nothing_the_second_time():
         "AccessReview": 1,
         "ReviewItem": 3,
     }
-    events = AuditEvent.objects.exclude(action__startswith="user.").count()
+    # Each run makes new API tokens (a key cannot be shown twice) and revokes the old ones:
+    # those events, and only those, are new.
+    events = AuditEvent.objects.exclude(action__startswith="user.").exclude(
+        action__startswith="api_token."
+    )
+    before = events.count()
     _seed()
     assert _rows() == first
-    assert AuditEvent.objects.exclude(action__startswith="user.").count() == events
+    assert events.count() == before
     for username in ("alice", "bob", "carol", "admin"):
         assert f"  {username} " in printed
 
@@ -97,3 +105,26 @@ def test_a_closed_demo_review_is_followed_by_a_new_one():
     fresh = AccessReview.objects.get(closed_at__isnull=True)
     assert fresh.pk != review.pk and fresh.items.count() == 3
     assert AccessReview.objects.count() == 2
+
+
+DEMO_CREDENTIALS = re.compile(r"^  (alice|bob|carol|admin)\s+(\S+)\s+([0-9a-f]{40})\s", re.MULTILINE)
+
+
+def test_the_printed_tokens_are_personal_tokens_that_work_until_the_next_run():
+    first = {user: key for user, _password, key in DEMO_CREDENTIALS.findall(_seed())}
+    assert set(first) == {"alice", "bob", "carol", "admin"}
+    for user, key in first.items():
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        assert client.get("/api/v1/access-groups/").status_code == 200, user
+    tokens = ApiToken.objects.filter(name="demo")
+    assert tokens.count() == 4 and not tokens.filter(key_hash__in=first.values()).exists()
+
+    second = {user: key for user, _password, key in DEMO_CREDENTIALS.findall(_seed())}
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {first['alice']}")
+    assert client.get("/api/v1/access-groups/").status_code == 401  # revoked by the new run
+    client.credentials(HTTP_AUTHORIZATION=f"Token {second['alice']}")
+    assert client.get("/api/v1/access-groups/").status_code == 200
+    assert ApiToken.objects.active().filter(name="demo").count() == 4

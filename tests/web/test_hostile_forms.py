@@ -19,6 +19,7 @@ from accessgroups.access.services import (
     membership_activated,
     membership_grant,
 )
+from accessgroups.auth.tokens import api_token_create
 from accessgroups.reviews.services import access_review_open
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +33,8 @@ FIELDS = [
     "approvers", "requestable", "max_duration_hours", "applications_note", "username", "email",
     "given_name", "family_name", "display_name", "roles", "account_id", "access_group",
     "account", "deadline", "on_deadline", "q", "rows", "user", "at", "expiring_before",
-    "action", "actor", "object_type", "object_id", "since", "until", "page", "cpage", "unexpected",
+    "action", "actor", "object_type", "object_id", "since", "until", "page", "cpage", "days",
+    "unexpected",
 ]
 
 QUERIES = [
@@ -76,6 +78,7 @@ def world(alice, bob, carol, dave, erin, readonly):
         opened_by=carol, access_group=readonly, deadline=timezone.now() + timedelta(days=7)
     )
     item = review.items.get()
+    token = api_token_create(actor=None, user=dave, name="script").token
     # The id each kind of page takes, by the start of its URL name.
     ids = {
         "web:request-create": {"group_id": readonly.pk},
@@ -90,6 +93,8 @@ def world(alice, bob, carol, dave, erin, readonly):
         "web:review-detail": {"pk": review.pk},
         "web:review-export": {"pk": review.pk},
         "web:review-item": {"pk": item.pk},
+        "web:api-token-revoke": {"pk": token.pk},
+        "web:manage-api-token-revoke": {"pk": token.pk},
     }
     return {"ids": ids, "users": {"alice": alice, "bob": bob, "dave": dave, "erin": erin}, "item": item}
 

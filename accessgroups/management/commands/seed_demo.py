@@ -1,9 +1,10 @@
 """Demo data for `make run`: accounts, access groups, the personas and an open access
 review, idempotently.
 
-Every run gives the demo users fresh random passwords and prints them with their API
-tokens: this printout is deliberate, for a local demo, and the only place the portal shows
-a secret. Every run also re-enqueues provisioning of everything that has an Identity Center
+Every run gives the demo users fresh random passwords and new personal API tokens (the
+previous run's demo tokens are revoked) and prints them: this printout is deliberate, for a
+local demo, and besides the API tokens page and `drf_create_token` the only place the portal
+shows a secret. Every run also re-enqueues provisioning of everything that has an Identity Center
 side, because the embedded fake Identity Center starts empty each time.
 """
 
@@ -17,9 +18,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from accessgroups.access.services import membership_grant
+from accessgroups.auth.tokens import api_token_create, api_token_revoke
 from accessgroups.catalogue import services as catalogue
 from accessgroups.core import sync
 from accessgroups.identity import services as identity
@@ -28,6 +29,7 @@ from accessgroups.models import (
     AccessGroupAccount,
     AccessReview,
     Account,
+    ApiToken,
     Membership,
     ProvisioningStatus,
     ReviewOnDeadline,
@@ -121,6 +123,7 @@ READ_ONLY_MEMBERS = [
     ("carol", "Demo data: auditors read every account."),
 ]
 REVIEW_DAYS = 14
+DEMO_TOKEN_NAME = "demo"
 
 
 def _admin() -> User:
@@ -197,6 +200,14 @@ def resync_identity_center() -> dict[str, int]:
     return {"users": len(users), "access_groups": len(groups), "memberships": len(memberships)}
 
 
+def _demo_token(user: User) -> str:
+    """A new personal API token for a demo user (30 days), the previous run's revoked."""
+    for token in ApiToken.objects.active().filter(user=user, name=DEMO_TOKEN_NAME):
+        api_token_revoke(actor=None, token=token, via="seed_demo")
+    # The demo is run from the shell (`make run`), like `drf_create_token`.
+    return api_token_create(actor=None, user=user, name=DEMO_TOKEN_NAME, via="seed_demo").key
+
+
 class Command(BaseCommand):
     help = (
         "Create demo accounts, access groups, users and an open access review (idempotent), "
@@ -237,8 +248,7 @@ class Command(BaseCommand):
             password = secrets.token_urlsafe(12)
             user.set_password(password)
             user.save(update_fields=["password"])
-            token, _ = Token.objects.get_or_create(user=user)
-            rows.append((user.username, persona.role, password, token.key))
+            rows.append((user.username, persona.role, password, _demo_token(user)))
         self._print(rows, counts, base_url.rstrip("/"))
 
     def _print(self, rows: list[tuple[str, str, str, str]], counts: dict[str, int], base_url: str) -> None:
