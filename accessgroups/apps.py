@@ -20,8 +20,13 @@ class AccessGroupsConfig(AppConfig):
 
     def ready(self) -> None:
         from allauth.mfa.signals import authenticator_added
+        from django.contrib.auth.signals import user_logged_in
 
         from accessgroups.auth.mfa import record_enrolment
+        from accessgroups.auth.sessions import record_sign_in
 
         authenticator_added.connect(record_enrolment, dispatch_uid="accessgroups.mfa.enrolment")
+        # Every way of signing in (allauth's pages, SSO) ends in Django's login(), which sends
+        # this: the session's clocks start there.
+        user_logged_in.connect(record_sign_in, dispatch_uid="accessgroups.record_sign_in")
         post_migrate.connect(create_cache_table, sender=self)

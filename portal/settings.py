@@ -212,6 +212,112 @@ if API_TOKEN_MAX_DAYS < 1:
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 
+# --- Deployment hardening: HTTPS, HSTS, content security policy, session lifetime ----------
+# What each variable does, and a setup behind a load balancer: docs/security.md, "Production
+# settings". These variables are strict: a value that is not understood stops the start
+# instead of quietly turning a protection off.
+import re as _re
+
+from csp.constants import NONE, SELF
+
+_TRUE_WORDS, _FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _env_switch(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value not in _TRUE_WORDS + _FALSE_WORDS:
+        raise ImproperlyConfigured(
+            f"{name} must be one of {', '.join(_TRUE_WORDS + _FALSE_WORDS)}; got {value!r}."
+        )
+    return value in _TRUE_WORDS
+
+
+def _env_count(name: str, default: int, *, least: int, unit: str) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < least:
+        raise ImproperlyConfigured(
+            f"{name} must be a whole number of {unit}, at least {least}; got {value!r}."
+        )
+    return int(value)
+
+
+def _proxy_ssl_header(value: str) -> tuple[str, str] | None:
+    """``X-Forwarded-Proto,https`` (or Django's spelling ``HTTP_X_FORWARDED_PROTO,https``)
+    -> Django's ``("HTTP_X_FORWARDED_PROTO", "https")``; empty -> None."""
+    if not value.strip():
+        return None
+    header, _, expected = (part.strip() for part in value.partition(","))
+    meta = header.upper().replace("-", "_")
+    meta = meta if meta.startswith("HTTP_") else f"HTTP_{meta}"
+    if not expected or not _re.fullmatch(r"HTTP_[A-Z0-9_]+", meta):
+        raise ImproperlyConfigured(
+            "SECURE_PROXY_SSL_HEADER must be the header your TLS proxy sets and the value that "
+            f"means HTTPS, separated by a comma, e.g. X-Forwarded-Proto,https; got {value!r}."
+        )
+    return meta, expected
+
+
+# Plain HTTP is answered with a redirect to HTTPS. Health checks are exempt: a load balancer
+# probes its targets over plain HTTP, and a redirect would count as a failed probe.
+SECURE_SSL_REDIRECT = _env_switch("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$"]
+# Behind a proxy that terminates TLS, every request reaches Django over plain HTTP: without
+# this header, Django would redirect to HTTPS forever. Only set it when the proxy overwrites
+# the header a client sends (docs/security.md).
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header(os.environ.get("SECURE_PROXY_SSL_HEADER", ""))
+# HSTS: a browser that has seen the portal over HTTPS never tries plain HTTP again for that
+# long. With DEBUG it is off: it would stick to http://localhost for a year.
+SECURE_HSTS_SECONDS = _env_count(
+    "SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, least=0, unit="seconds"
+)
+# The portal's own host name and the names below it; harmless on a host that has none.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_switch(
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_HSTS_SECONDS > 0
+)
+# Consent to the browsers' preload list. It takes effect only when someone submits the
+# registrable domain (example.com, not access.example.com) at hstspreload.org.
+SECURE_HSTS_PRELOAD = _env_switch("SECURE_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
+
+# Content-Security-Policy (django-csp): scripts and styles only from the portal's own static
+# files, never inline; the portal is never framed. form-action is left out: the SSO buttons
+# post a form that redirects to the identity provider, which the browser would refuse.
+INSTALLED_APPS.append("csp")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "portal.csp.PortalCSPMiddleware",
+)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        # Swagger UI's stylesheet draws its icons from data: URLs.
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# A browser session ends after SESSION_IDLE_MINUTES without activity and SESSION_MAX_HOURS
+# after sign-in, whichever comes first (accessgroups.auth.sessions). API tokens have no
+# session and are not affected.
+SESSION_IDLE_MINUTES = _env_count("SESSION_IDLE_MINUTES", 60, least=1, unit="minutes")
+SESSION_MAX_HOURS = _env_count("SESSION_MAX_HOURS", 12, least=1, unit="hours")
+# The cookie lives as long as an idle session; the middleware refreshes it while the
+# person is active (not on every request: SESSION_SAVE_EVERY_REQUEST would write the session
+# for every poll, and keep an idle page's session alive for ever).
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware") + 1,
+    "accessgroups.auth.sessions.SessionLifetimeMiddleware",
+)
+# --- end of deployment hardening ----------------------------------------------------------
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # `Authorization: Token KEY` with a personal API token (hashed, expiring, revocable).

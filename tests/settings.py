@@ -8,6 +8,9 @@ from portal.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# The test client and the live servers speak plain HTTP: no redirect to HTTPS. The redirect
+# itself is tested where it is on (tests/system/test_settings.py, test_production_stack.py).
+SECURE_SSL_REDIRECT = False
 # Page tests sign approvers in without MFA; tests/auth turns the requirement on where it matters.
 REQUIRE_MFA_FOR_APPROVERS = False
 

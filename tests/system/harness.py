@@ -34,7 +34,10 @@ REDIS_URL = os.environ.get("SYSTEM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 VENV_BIN = Path(sys.executable).parent
 
 # Variables of the test run that must not leak into the portal's processes.
-_PRIVATE_ENV = ("DJANGO_", "DATABASE_URL", "CELERY_", "AWS_", "PORTAL_", "IDENTITY_", "SECRET_KEY", "DEBUG", "PYTEST_")
+_PRIVATE_ENV = (
+    "DJANGO_", "DATABASE_URL", "CELERY_", "AWS_", "PORTAL_", "IDENTITY_", "SECRET_KEY", "DEBUG",
+    "PYTEST_", "SECURE_", "SESSION_",
+)
 
 
 def require(available: bool, reason: str) -> None:

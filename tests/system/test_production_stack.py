@@ -21,6 +21,9 @@ from tests.system.harness import Processes, compose_command, portal_env, wait_un
 pytestmark = pytest.mark.slow
 
 MANAGE = [sys.executable, "manage.py"]
+# The test plays the load balancer that terminates TLS in front of gunicorn: it sends what
+# the balancer adds to every request it forwards (docs/security.md, "Production settings").
+BALANCER = {"X-Forwarded-Proto": "https"}
 
 
 @dataclass
@@ -42,8 +45,8 @@ class Stack:
 
     def api(self, method: str, path: str, token: str, expect: int | tuple[int, ...], **kwargs) -> dict:
         response = requests.request(
-            method, f"{self.base_url}/api/v1/{path}", headers={"Authorization": f"Token {token}"},
-            timeout=15, **kwargs,
+            method, f"{self.base_url}/api/v1/{path}",
+            headers={"Authorization": f"Token {token}", **BALANCER}, timeout=15, **kwargs,
         )
         expected = (expect,) if isinstance(expect, int) else expect
         assert response.status_code in expected, f"{method} {path}: {response.status_code} {response.text[:500]}"
@@ -72,6 +75,11 @@ def stack(
         PORTAL_VAR_DIR=str(var_dir),
         # The expiry sweep every second, so that a test can watch beat drive the worker.
         EXPIRY_SWEEP_SECONDS="1",
+        # Behind a balancer, as docker-compose.yml's web is meant to run. gunicorn trusts
+        # X-Forwarded-Proto itself from 127.0.0.1 only; in a container the balancer is
+        # elsewhere, which this reproduces, so that the portal's own setting does the work.
+        SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto,https",
+        FORWARDED_ALLOW_IPS="192.0.2.1",
         **redis_broker,
         **fake_identity_center.environment(),
     )
@@ -81,7 +89,7 @@ def stack(
     worker = processes.start("worker", compose_command("worker"), env=env)
     processes.start("beat", compose_command("beat", var_dir=var_dir), env=env)
     base_url = f"http://127.0.0.1:{port}"
-    processes.wait_http(f"{base_url}/api/schema/", web)
+    processes.wait_http(f"{base_url}/api/schema/", web, headers=BALANCER)
     processes.wait_for_log(worker, " ready.")
     return Stack(env, base_url, postgres_url, fake_identity_center, processes)
 
@@ -106,8 +114,27 @@ print("membership", m.pk)
 """
 
 
+def test_plain_http_is_sent_to_https_and_what_the_balancer_forwards_is_served(stack: Stack) -> None:
+    url = f"{stack.base_url}/accounts/login/"
+    plain = requests.get(url, allow_redirects=False, timeout=15)
+    assert plain.status_code == 301
+    assert plain.headers["Location"] == url.replace("http://", "https://", 1)
+
+    forwarded = requests.get(url, headers=BALANCER, allow_redirects=False, timeout=15)
+    assert forwarded.status_code == 200
+    assert forwarded.headers["Strict-Transport-Security"] == (
+        "max-age=31536000; includeSubDomains; preload"
+    )
+    policy = forwarded.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    # The cookies it sets (the sign-in form's CSRF cookie) go back over HTTPS only.
+    cookies = forwarded.raw.headers.getlist("Set-Cookie")
+    assert any(c.startswith("csrftoken=") for c in cookies), cookies
+    assert all("; Secure" in c for c in cookies), cookies
+
+
 def test_gunicorn_serves_the_schema_and_beat_drives_the_worker_over_redis(stack: Stack) -> None:
-    schema = requests.get(f"{stack.base_url}/api/schema/", timeout=15)
+    schema = requests.get(f"{stack.base_url}/api/schema/", headers=BALANCER, timeout=15)
     assert schema.status_code == 200
     assert "/api/v1/access-requests/" in schema.text
 
