@@ -12,24 +12,20 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from portal.env import (
+    cache_from_url,
+    email_from_url,
+    env_bool,
+    env_count,
+    env_int,
+    env_list,
+    env_rate,
+    env_switch,
+    proxy_ssl_header,
+)
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", BASE_DIR / "var"))
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in ("1", "true", "yes", "on")
-
-
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
 DEBUG = env_bool("DEBUG", False)
@@ -216,71 +212,29 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 # What each variable does, and a setup behind a load balancer: docs/security.md, "Production
 # settings". These variables are strict: a value that is not understood stops the start
 # instead of quietly turning a protection off.
-import re as _re
-
 from csp.constants import NONE, SELF
-
-_TRUE_WORDS, _FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
-
-
-def _env_switch(name: str, default: bool) -> bool:
-    value = os.environ.get(name, "").strip().lower()
-    if not value:
-        return default
-    if value not in _TRUE_WORDS + _FALSE_WORDS:
-        raise ImproperlyConfigured(
-            f"{name} must be one of {', '.join(_TRUE_WORDS + _FALSE_WORDS)}; got {value!r}."
-        )
-    return value in _TRUE_WORDS
-
-
-def _env_count(name: str, default: int, *, least: int, unit: str) -> int:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    if not value.isdigit() or int(value) < least:
-        raise ImproperlyConfigured(
-            f"{name} must be a whole number of {unit}, at least {least}; got {value!r}."
-        )
-    return int(value)
-
-
-def _proxy_ssl_header(value: str) -> tuple[str, str] | None:
-    """``X-Forwarded-Proto,https`` (or Django's spelling ``HTTP_X_FORWARDED_PROTO,https``)
-    -> Django's ``("HTTP_X_FORWARDED_PROTO", "https")``; empty -> None."""
-    if not value.strip():
-        return None
-    header, _, expected = (part.strip() for part in value.partition(","))
-    meta = header.upper().replace("-", "_")
-    meta = meta if meta.startswith("HTTP_") else f"HTTP_{meta}"
-    if not expected or not _re.fullmatch(r"HTTP_[A-Z0-9_]+", meta):
-        raise ImproperlyConfigured(
-            "SECURE_PROXY_SSL_HEADER must be the header your TLS proxy sets and the value that "
-            f"means HTTPS, separated by a comma, e.g. X-Forwarded-Proto,https; got {value!r}."
-        )
-    return meta, expected
 
 
 # Plain HTTP is answered with a redirect to HTTPS. Health checks are exempt: a load balancer
 # probes its targets over plain HTTP, and a redirect would count as a failed probe.
-SECURE_SSL_REDIRECT = _env_switch("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_SSL_REDIRECT = env_switch("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$"]
 # Behind a proxy that terminates TLS, every request reaches Django over plain HTTP: without
 # this header, Django would redirect to HTTPS forever. Only set it when the proxy overwrites
 # the header a client sends (docs/security.md).
-SECURE_PROXY_SSL_HEADER = _proxy_ssl_header(os.environ.get("SECURE_PROXY_SSL_HEADER", ""))
+SECURE_PROXY_SSL_HEADER = proxy_ssl_header(os.environ.get("SECURE_PROXY_SSL_HEADER", ""))
 # HSTS: a browser that has seen the portal over HTTPS never tries plain HTTP again for that
 # long. With DEBUG it is off: it would stick to http://localhost for a year.
-SECURE_HSTS_SECONDS = _env_count(
+SECURE_HSTS_SECONDS = env_count(
     "SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, least=0, unit="seconds"
 )
 # The portal's own host name and the names below it; harmless on a host that has none.
-SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_switch(
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_switch(
     "SECURE_HSTS_INCLUDE_SUBDOMAINS", SECURE_HSTS_SECONDS > 0
 )
 # Consent to the browsers' preload list. It takes effect only when someone submits the
 # registrable domain (example.com, not access.example.com) at hstspreload.org.
-SECURE_HSTS_PRELOAD = _env_switch("SECURE_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
+SECURE_HSTS_PRELOAD = env_switch("SECURE_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
 
 # Content-Security-Policy (django-csp): scripts and styles only from the portal's own static
 # files, never inline; the portal is never framed. form-action is left out: the SSO buttons
@@ -306,8 +260,8 @@ CONTENT_SECURITY_POLICY = {
 # A browser session ends after SESSION_IDLE_MINUTES without activity and SESSION_MAX_HOURS
 # after sign-in, whichever comes first (accessgroups.auth.sessions). API tokens have no
 # session and are not affected.
-SESSION_IDLE_MINUTES = _env_count("SESSION_IDLE_MINUTES", 60, least=1, unit="minutes")
-SESSION_MAX_HOURS = _env_count("SESSION_MAX_HOURS", 12, least=1, unit="hours")
+SESSION_IDLE_MINUTES = env_count("SESSION_IDLE_MINUTES", 60, least=1, unit="minutes")
+SESSION_MAX_HOURS = env_count("SESSION_MAX_HOURS", 12, least=1, unit="hours")
 # The cookie lives as long as an idle session; the middleware refreshes it while the
 # person is active (not on every request: SESSION_SAVE_EVERY_REQUEST would write the session
 # for every poll, and keep an idle page's session alive for ever).
@@ -402,28 +356,8 @@ CELERY_TASK_ALWAYS_EAGER = False
 # EMAIL_URL (smtp://user:password@host:587?tls=1, smtps://... for implicit TLS, console://)
 # or the EMAIL_HOST/EMAIL_PORT/... variables. With DEBUG and neither, mail is printed to
 # the console (make run shows it in the serve log).
-def _email_from_url(url: str) -> dict:
-    from urllib.parse import parse_qs, unquote, urlsplit
-
-    parts = urlsplit(url)
-    if parts.scheme == "console":
-        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
-    if parts.scheme not in ("smtp", "smtps"):
-        raise ImproperlyConfigured(f"EMAIL_URL: unknown scheme {parts.scheme!r} (smtp, smtps, console).")
-    query = {k: v[-1].strip().lower() for k, v in parse_qs(parts.query).items()}
-    return {
-        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-        "EMAIL_HOST": parts.hostname or "localhost",
-        "EMAIL_PORT": parts.port or (465 if parts.scheme == "smtps" else 25),
-        "EMAIL_HOST_USER": unquote(parts.username or ""),
-        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
-        "EMAIL_USE_SSL": parts.scheme == "smtps",
-        "EMAIL_USE_TLS": query.get("tls") in ("1", "true", "yes", "on"),
-    }
-
-
 if os.environ.get("EMAIL_URL"):
-    globals().update(_email_from_url(os.environ["EMAIL_URL"]))
+    globals().update(email_from_url(os.environ["EMAIL_URL"]))
 else:
     EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
         "django.core.mail.backends.console.EmailBackend"
@@ -466,44 +400,7 @@ PROVISIONING_REDIS_URL = os.environ.get("PROVISIONING_REDIS_URL") or (
 # shared by every process and replica: Redis (CACHE_URL, else the Redis of the fleet-wide
 # limits above), else a table of the database. Never per-process memory, which would give
 # every gunicorn worker an allowance of its own. docs/authentication.md, "Limits".
-from accessgroups.core.throttling import parse_rate as _parse_rate
-
-CACHE_TABLE = "portal_cache"
-
-
-def _cache_from_url(url: str, key_prefix: str) -> dict:
-    scheme = url.partition("://")[0].lower()
-    if scheme in ("redis", "rediss", "unix"):
-        return {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": url,
-            "KEY_PREFIX": key_prefix,
-            # A Redis that does not answer fails the request instead of hanging it.
-            "OPTIONS": {"socket_connect_timeout": 5, "socket_timeout": 5},
-        }
-    if scheme == "db":
-        return {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-            "LOCATION": CACHE_TABLE,
-            "KEY_PREFIX": key_prefix,
-            # Django culls a third of the table (alphabetically) past MAX_ENTRIES, limits
-            # included: keep that far above what the limits below can fill.
-            "OPTIONS": {"MAX_ENTRIES": 100_000},
-        }
-    raise ImproperlyConfigured(
-        f"CACHE_URL: unknown scheme {scheme!r} (redis://, rediss://, unix:// or db://). "
-        "Per-process memory is refused: limits must be shared by every process."
-    )
-
-
-def _env_rate(name: str, default: str) -> str:
-    """A rate from the environment ('120/minute', '5/15m'), refused at start-up if malformed."""
-    value = os.environ.get(name) or default
-    try:
-        _parse_rate(value)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name}: {exc}") from None
-    return value
+from accessgroups.core.throttling import parse_rate as _parse_rate  # noqa: E402
 
 
 # Several portals (or test runs) sharing one Redis keep apart by prefix, as the broker does.
@@ -511,7 +408,7 @@ CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX") or os.environ.get(
     "CELERY_BROKER_KEY_PREFIX", "portal"
 )
 CACHE_URL = os.environ.get("CACHE_URL") or PROVISIONING_REDIS_URL or "db://"
-CACHES = {"default": _cache_from_url(CACHE_URL, CACHE_KEY_PREFIX)}
+CACHES = {"default": cache_from_url(CACHE_URL, CACHE_KEY_PREFIX)}
 
 # Proxies in front of the portal that append the client's address to X-Forwarded-For (a
 # load balancer: 1). 0 trusts none and counts REMOTE_ADDR; too high lets clients choose
@@ -527,9 +424,9 @@ ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 # Sign-in (allauth). A failed sign-in counts against its account (whichever name was
 # typed) and its address; over either limit every attempt, the right password included, is
 # answered 429 until the oldest counted failure is a period old. A success is not counted.
-LOGIN_FAILED_PER_ACCOUNT = _env_rate("LOGIN_FAILED_PER_ACCOUNT", "5/15m")
-LOGIN_FAILED_PER_ADDRESS = _env_rate("LOGIN_FAILED_PER_ADDRESS", "30/15m")
-LOGIN_ATTEMPTS_PER_ADDRESS = _env_rate("LOGIN_ATTEMPTS_PER_ADDRESS", "30/minute")
+LOGIN_FAILED_PER_ACCOUNT = env_rate("LOGIN_FAILED_PER_ACCOUNT", "5/15m")
+LOGIN_FAILED_PER_ADDRESS = env_rate("LOGIN_FAILED_PER_ADDRESS", "30/15m")
+LOGIN_ATTEMPTS_PER_ADDRESS = env_rate("LOGIN_ATTEMPTS_PER_ADDRESS", "30/minute")
 ACCOUNT_RATE_LIMITS = {
     # Every POST of the sign-in page, right or wrong, per address.
     "login": f"{_parse_rate(LOGIN_ATTEMPTS_PER_ADDRESS)}/ip",
@@ -552,8 +449,8 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
     "accessgroups.api.throttling.AnonThrottle",
 ]
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
-    "user": _env_rate("API_THROTTLE_USER", "120/minute"),
-    "anon": _env_rate("API_THROTTLE_ANON", "30/minute"),
+    "user": env_rate("API_THROTTLE_USER", "120/minute"),
+    "anon": env_rate("API_THROTTLE_ANON", "30/minute"),
 }
 # --- Throttling and the shared cache (end) -----------------------------------------------
 

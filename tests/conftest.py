@@ -336,7 +336,7 @@ def shared_cache(settings):
     """
     import redis
 
-    from portal.settings import _cache_from_url
+    from portal.env import cache_from_url
 
     client = redis.Redis.from_url(SHARED_CACHE_REDIS_URL, socket_connect_timeout=2)
     try:
@@ -346,7 +346,7 @@ def shared_cache(settings):
             pytest.fail(f"Redis is required on CI, not reachable at {SHARED_CACHE_REDIS_URL}: {exc}")
         pytest.skip(f"Redis not reachable at {SHARED_CACHE_REDIS_URL}")
     prefix = f"test-limits-{uuid.uuid4().hex}"
-    settings.CACHES = {"default": _cache_from_url(SHARED_CACHE_REDIS_URL, prefix)}
+    settings.CACHES = {"default": cache_from_url(SHARED_CACHE_REDIS_URL, prefix)}
     yield settings.CACHES["default"]
     keys = list(client.scan_iter(match=f"{prefix}:*"))
     if keys:

@@ -228,9 +228,9 @@ def test_the_database_cache_holds_the_limits_without_redis(settings, db, alice):
     # No Redis configured: migrate makes the cache table, and the limits count there.
     from django.core.management import call_command
 
-    from portal.settings import _cache_from_url
+    from portal.env import cache_from_url
 
-    settings.CACHES = {"default": _cache_from_url("db://", "test-db-cache")}
+    settings.CACHES = {"default": cache_from_url("db://", "test-db-cache")}
     call_command("migrate", verbosity=0)
     assert settings.CACHES["default"]["LOCATION"] in connection.introspection.table_names()
 

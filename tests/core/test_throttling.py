@@ -17,7 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
 
 from accessgroups.core.throttling import Rate, address_for_limits, client_address, parse_rate
-from portal.settings import _cache_from_url
+from portal.env import cache_from_url
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -149,7 +149,7 @@ def test_a_bad_value_stops_the_portal_naming_the_variable(tmp_path, name, value)
 def test_per_process_memory_is_never_the_portals_cache():
     for url in ("locmem://", "dummy://", "file:///tmp/cache"):
         with pytest.raises(ImproperlyConfigured, match="Per-process memory is refused"):
-            _cache_from_url(url, "portal")
+            cache_from_url(url, "portal")
 
 
 def request(remote: str = "10.0.0.5", forwarded: str | None = None):

@@ -3,11 +3,11 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.settings import _email_from_url
+from portal.env import email_from_url
 
 
 def test_smtp_with_starttls_and_quoted_credentials():
-    assert _email_from_url("smtp://mailer%40example.com:p%40ss@mail.example.com:587?tls=1") == {
+    assert email_from_url("smtp://mailer%40example.com:p%40ss@mail.example.com:587?tls=1") == {
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "EMAIL_HOST": "mail.example.com",
         "EMAIL_PORT": 587,
@@ -19,7 +19,7 @@ def test_smtp_with_starttls_and_quoted_credentials():
 
 
 def test_smtps_defaults_to_port_465_and_implicit_tls():
-    settings = _email_from_url("smtps://relay.example.com")
+    settings = email_from_url("smtps://relay.example.com")
     assert (settings["EMAIL_PORT"], settings["EMAIL_USE_SSL"], settings["EMAIL_USE_TLS"]) == (
         465,
         True,
@@ -28,11 +28,11 @@ def test_smtps_defaults_to_port_465_and_implicit_tls():
 
 
 def test_console():
-    assert _email_from_url("console://") == {
+    assert email_from_url("console://") == {
         "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"
     }
 
 
 def test_an_unknown_scheme_is_refused():
     with pytest.raises(ImproperlyConfigured, match="EMAIL_URL"):
-        _email_from_url("http://mail.example.com")
+        email_from_url("http://mail.example.com")

@@ -1,0 +1,124 @@
+"""Reading settings from the environment: small typed readers that refuse what they do not
+understand, naming the variable, instead of quietly turning a protection off."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from django.core.exceptions import ImproperlyConfigured
+
+from accessgroups.core.throttling import parse_rate
+
+_TRUE_WORDS, _FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+# The database cache's table (CACHE_URL=db://), made by migrate.
+CACHE_TABLE = "portal_cache"
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_switch(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value not in _TRUE_WORDS + _FALSE_WORDS:
+        raise ImproperlyConfigured(
+            f"{name} must be one of {', '.join(_TRUE_WORDS + _FALSE_WORDS)}; got {value!r}."
+        )
+    return value in _TRUE_WORDS
+
+
+def env_count(name: str, default: int, *, least: int, unit: str) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < least:
+        raise ImproperlyConfigured(
+            f"{name} must be a whole number of {unit}, at least {least}; got {value!r}."
+        )
+    return int(value)
+
+
+def proxy_ssl_header(value: str) -> tuple[str, str] | None:
+    """``X-Forwarded-Proto,https`` (or Django's spelling ``HTTP_X_FORWARDED_PROTO,https``)
+    -> Django's ``("HTTP_X_FORWARDED_PROTO", "https")``; empty -> None."""
+    if not value.strip():
+        return None
+    header, _, expected = (part.strip() for part in value.partition(","))
+    meta = header.upper().replace("-", "_")
+    meta = meta if meta.startswith("HTTP_") else f"HTTP_{meta}"
+    if not expected or not re.fullmatch(r"HTTP_[A-Z0-9_]+", meta):
+        raise ImproperlyConfigured(
+            "SECURE_PROXY_SSL_HEADER must be the header your TLS proxy sets and the value that "
+            f"means HTTPS, separated by a comma, e.g. X-Forwarded-Proto,https; got {value!r}."
+        )
+    return meta, expected
+
+
+def email_from_url(url: str) -> dict:
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "console":
+        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    if parts.scheme not in ("smtp", "smtps"):
+        raise ImproperlyConfigured(f"EMAIL_URL: unknown scheme {parts.scheme!r} (smtp, smtps, console).")
+    query = {k: v[-1].strip().lower() for k, v in parse_qs(parts.query).items()}
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": parts.hostname or "localhost",
+        "EMAIL_PORT": parts.port or (465 if parts.scheme == "smtps" else 25),
+        "EMAIL_HOST_USER": unquote(parts.username or ""),
+        "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+        "EMAIL_USE_SSL": parts.scheme == "smtps",
+        "EMAIL_USE_TLS": query.get("tls") in ("1", "true", "yes", "on"),
+    }
+
+
+def cache_from_url(url: str, key_prefix: str) -> dict:
+    scheme = url.partition("://")[0].lower()
+    if scheme in ("redis", "rediss", "unix"):
+        return {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": key_prefix,
+            # A Redis that does not answer fails the request instead of hanging it.
+            "OPTIONS": {"socket_connect_timeout": 5, "socket_timeout": 5},
+        }
+    if scheme == "db":
+        return {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": CACHE_TABLE,
+            "KEY_PREFIX": key_prefix,
+            # Django culls a third of the table (alphabetically) past MAX_ENTRIES, limits
+            # included: keep that far above what the limits below can fill.
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    raise ImproperlyConfigured(
+        f"CACHE_URL: unknown scheme {scheme!r} (redis://, rediss://, unix:// or db://). "
+        "Per-process memory is refused: limits must be shared by every process."
+    )
+
+
+def env_rate(name: str, default: str) -> str:
+    """A rate from the environment ('120/minute', '5/15m'), refused at start-up if malformed."""
+    value = os.environ.get(name) or default
+    try:
+        parse_rate(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from None
+    return value
