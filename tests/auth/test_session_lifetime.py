@@ -9,8 +9,6 @@ from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.models import Session
 from django.test import Client
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from accessgroups.auth.sessions import ACTIVE_AT, SIGNED_IN_AT
 from tests.browser import PASSWORD
@@ -162,10 +160,8 @@ def test_a_session_from_before_the_clocks_gets_them_on_its_next_request(client_f
     assert time.time() - client.session[SIGNED_IN_AT] < 5
 
 
-def test_token_clients_have_no_session_written(alice):
-    token = Token.objects.create(user=alice)
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+def test_token_clients_have_no_session_written(api, alice):
+    client = api(alice)
     for _ in range(3):
         response = client.get("/api/v1/access-groups/")
         assert response.status_code == 200
