@@ -16,15 +16,33 @@ from django.core.exceptions import ValidationError
 
 from accessgroups.core.limits import validate_hours
 
-ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
+# Each rule is one pattern that Python (with fullmatch) and the OpenAPI schema (ECMA-262,
+# accessgroups.api) read alike: ASCII classes spelled out, because Python's \w and \d also
+# match other scripts' letters and digits ("١٢٣" is three digits to it), and fullmatch, because
+# "$" also matches before a final newline.
+ACCOUNT_ID_PATTERN = r"^[0-9]{12}$"
+# Portal usernames: Django's username characters, ASCII only (Identity Center's UserName).
+USERNAME_PATTERN = r"^[A-Za-z0-9_.@+-]+$"
 # Permission set names (and so access group names): Identity Center's own pattern.
-GROUP_NAME_RE = re.compile(r"^[\w+=,.@-]{1,32}$", re.ASCII)
-MANAGED_POLICY_ARN_RE = re.compile(
-    r"^arn:aws(-[a-z]+)*:iam::aws:policy/([\w+=,.@-]+/)*[\w+=,.@-]{1,128}$", re.ASCII
+GROUP_NAME_PATTERN = r"^[A-Za-z0-9_+=,.@-]{1,32}$"
+MANAGED_POLICY_ARN_PATTERN = (
+    r"^arn:aws(-[a-z]+)*:iam::aws:policy/([A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{1,128}$"
 )
-CUSTOMER_POLICY_NAME_RE = re.compile(r"^[\w+=,.@-]{1,128}$", re.ASCII)
-CUSTOMER_POLICY_PATH_RE = re.compile(r"^/([\x21-\x7e]+/)*$")
-ISO_DURATION_RE = re.compile(r"^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?$")
+CUSTOMER_POLICY_NAME_PATTERN = r"^[A-Za-z0-9_+=,.@-]{1,128}$"
+CUSTOMER_POLICY_PATH_PATTERN = r"^/([\x21-\x7e]+/)*$"
+CUSTOMER_POLICY_PATH_MAX = 512
+# The form only (hours, minutes, seconds, at least one of them, in that order); the range
+# (PT1H to PT12H) is validate_session_duration's.
+SESSION_DURATION_PATTERN = r"^PT(?:[0-9]+H(?:[0-9]+M)?(?:[0-9]+S)?|[0-9]+M(?:[0-9]+S)?|[0-9]+S)$"
+_DURATION_PARTS_RE = re.compile(r"([0-9]+)([HMS])")
+
+ACCOUNT_ID_RE = re.compile(ACCOUNT_ID_PATTERN)
+USERNAME_RE = re.compile(USERNAME_PATTERN)
+GROUP_NAME_RE = re.compile(GROUP_NAME_PATTERN)
+MANAGED_POLICY_ARN_RE = re.compile(MANAGED_POLICY_ARN_PATTERN)
+CUSTOMER_POLICY_NAME_RE = re.compile(CUSTOMER_POLICY_NAME_PATTERN)
+CUSTOMER_POLICY_PATH_RE = re.compile(CUSTOMER_POLICY_PATH_PATTERN)
+ISO_DURATION_RE = re.compile(SESSION_DURATION_PATTERN)
 
 INLINE_POLICY_MAX_BYTES = 32_768
 INLINE_POLICY_MAX_NON_WHITESPACE = 10_240
@@ -34,13 +52,13 @@ SESSION_MAX = timedelta(hours=12)
 
 def validate_account_id(value: str, field: str = "account_id") -> str:
     value = (value or "").strip()
-    if not ACCOUNT_ID_RE.match(value):
+    if not ACCOUNT_ID_RE.fullmatch(value):
         raise ValidationError({field: f"An AWS account id is exactly 12 digits; got {value!r}."})
     return value
 
 
 def validate_group_name(value: str, field: str = "name") -> str:
-    if not isinstance(value, str) or not GROUP_NAME_RE.match(value):
+    if not isinstance(value, str) or not GROUP_NAME_RE.fullmatch(value):
         raise ValidationError(
             {
                 field: "Use 1 to 32 ASCII letters, digits or the characters + = , . @ _ - "
@@ -51,11 +69,12 @@ def validate_group_name(value: str, field: str = "name") -> str:
 
 
 def parse_session_duration(value: str) -> timedelta | None:
-    match = ISO_DURATION_RE.match(value or "")
-    if not match or not any(match.groups()):
+    if not ISO_DURATION_RE.fullmatch(value or ""):
         return None
-    hours, minutes, seconds = (int(g or 0) for g in match.groups())
-    return timedelta(hours=hours, minutes=minutes, seconds=seconds)
+    parts = {unit: int(number) for number, unit in _DURATION_PARTS_RE.findall(value)}
+    return timedelta(
+        hours=parts.get("H", 0), minutes=parts.get("M", 0), seconds=parts.get("S", 0)
+    )
 
 
 def validate_session_duration(value: str, field: str = "session_duration") -> str:
@@ -71,7 +90,7 @@ def validate_managed_policy_arns(values: list[str], field: str = "aws_managed_po
     errors = [
         f"{arn!r} is not an AWS managed policy ARN (arn:aws:iam::aws:policy/NAME)."
         for arn in values
-        if not isinstance(arn, str) or not MANAGED_POLICY_ARN_RE.match(arn)
+        if not isinstance(arn, str) or not MANAGED_POLICY_ARN_RE.fullmatch(arn)
     ]
     if len(set(values)) != len(values):
         errors.append("Each AWS managed policy may be listed once.")
@@ -89,10 +108,14 @@ def validate_customer_managed_policies(
             errors.append("Each customer managed policy is an object with a name and a path.")
             continue
         name, path = ref.get("name", ""), ref.get("path") or "/"
-        if not isinstance(name, str) or not CUSTOMER_POLICY_NAME_RE.match(name):
+        if not isinstance(name, str) or not CUSTOMER_POLICY_NAME_RE.fullmatch(name):
             errors.append(f"{name!r} is not a valid IAM policy name (1-128 of letters, digits, +=,.@_-).")
             continue
-        if not isinstance(path, str) or len(path) > 512 or not CUSTOMER_POLICY_PATH_RE.match(path):
+        if (
+            not isinstance(path, str)
+            or len(path) > CUSTOMER_POLICY_PATH_MAX
+            or not CUSTOMER_POLICY_PATH_RE.fullmatch(path)
+        ):
             errors.append(f"{path!r} is not a valid IAM path (it starts and ends with '/').")
             continue
         cleaned.append({"name": name, "path": path})

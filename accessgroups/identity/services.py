@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
@@ -20,6 +19,7 @@ from accessgroups.core.audit import audit_record
 from accessgroups.core.errors import Conflict
 from accessgroups.core.limits import column_max
 from accessgroups.core.roles import require_admin, validate_roles
+from accessgroups.core.validators import USERNAME_RE
 from accessgroups.models import EndReason, Membership, RequestStatus, User
 
 USERNAME_RULE = "Use letters, digits and @ . + - _ only (ASCII)."
@@ -29,13 +29,7 @@ SERVICE_ACCOUNT_EMAIL_DOMAIN = "service-account.invalid"
 
 
 def _valid_username(username: str) -> bool:
-    try:
-        if not username.isascii():
-            raise ValidationError("Usernames are ASCII.")
-        UnicodeUsernameValidator()(username)
-    except ValidationError:
-        return False
-    return bool(username)
+    return bool(USERNAME_RE.fullmatch(username))
 
 
 def user_onboard(
