@@ -1,6 +1,9 @@
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
+from django.views.defaults import page_not_found
 
+from accessgroups.api.errors import not_found as api_not_found
 from accessgroups.api.schema import RedocView, SchemaView, SwaggerView
 from accessgroups.auth.mfa import login_redirect
 from accessgroups.web.errors import bad_request
@@ -9,6 +12,13 @@ from accessgroups.web.errors import bad_request
 handler400 = bad_request
 # allauth's limits answer 429 through this: the portal's page, with Retry-After.
 handler429 = "accessgroups.auth.throttling.handler429"
+
+
+def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return api_not_found(request, exception)
+    return page_not_found(request, exception)
+
 
 urlpatterns = [
     path("", include(("accessgroups.web.urls", "web"), namespace="web")),

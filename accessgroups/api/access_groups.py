@@ -13,7 +13,6 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from drf_spectacular.utils import (
-    OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
@@ -28,6 +27,7 @@ from accessgroups.access import services
 from accessgroups.api.base import (
     PROVISIONING_FILTER,
     PortalViewSet,
+    choice_parameter,
     filter_provisioning,
     query_choice,
 )
@@ -39,6 +39,7 @@ from accessgroups.catalogue.selectors import (
     current_accounts_prefetch,
     current_policies_prefetch,
 )
+from accessgroups.core import validators
 from accessgroups.core.limits import (
     ACCOUNT_ID_INPUT_MAX,
     GROUP_NAME_INPUT_MAX,
@@ -47,6 +48,7 @@ from accessgroups.core.limits import (
 )
 from accessgroups.models import AccessGroup, AccessGroupPolicy, PolicyKind, User
 
+ARCHIVED_CHOICES = ("false", "true", "all")
 POLICY_DOCUMENT_SCHEMA = {"type": "object", "nullable": True, "additionalProperties": True}
 
 
@@ -56,6 +58,12 @@ class PolicyDocumentField(serializers.JSONField):
 
 
 class CustomerPolicy(serializers.Serializer):
+    # The rules of accessgroups.core.validators (accessgroups.api.openapi).
+    schema_rules = {
+        "name": {"pattern": validators.CUSTOMER_POLICY_NAME_PATTERN},
+        "path": {"pattern": validators.CUSTOMER_POLICY_PATH_PATTERN},
+    }
+
     name = serializers.CharField(max_length=column_max(AccessGroupPolicy, "name"))
     path = serializers.CharField(
         max_length=column_max(AccessGroupPolicy, "path"), required=False, default="/"
@@ -141,7 +149,47 @@ class AccessGroupOut(serializers.ModelSerializer):
 
 
 class AccessGroupIn(serializers.Serializer):
-    """Create (all fields but ``name`` optional) or, with ``partial=True``, PATCH."""
+    """Create (all fields but ``name`` optional) or, with ``partial=True``, PATCH.
+
+    Besides what the schema says: a name a live group has is refused, and a PATCH may not
+    change it; ``accounts`` must be known (added or synced), ``approvers`` active users;
+    ``session_duration`` lies from PT1H to PT12H; AWS managed and customer managed
+    policies together stay within the permission set quota (20 unless raised); the inline
+    policy stays within 32,768 bytes and 10,240 characters other than white space, with no
+    NUL in it.
+    """
+
+    # The rules accessgroups.core.validators checks (accessgroups.api.openapi).
+    schema_rules = {
+        "name": {"pattern": validators.GROUP_NAME_PATTERN},
+        "accounts": {
+            "type": "array",
+            "items": {"type": "string", "pattern": validators.ACCOUNT_ID_PATTERN},
+            "uniqueItems": True,
+        },
+        "aws_managed_policies": {
+            "type": "array",
+            "items": {
+                "type": "string",
+                "pattern": validators.MANAGED_POLICY_ARN_PATTERN,
+                "maxLength": column_max(AccessGroupPolicy, "arn"),
+            },
+            "uniqueItems": True,
+        },
+        "customer_managed_policies": {"uniqueItems": True},
+        "inline_policy": {
+            "required": ["Version", "Statement"],
+            "properties": {
+                "Statement": {
+                    "anyOf": [
+                        {"type": "object", "minProperties": 1},
+                        {"type": "array", "minItems": 1},
+                    ]
+                }
+            },
+        },
+        "session_duration": {"pattern": validators.SESSION_DURATION_PATTERN},
+    }
 
     name = serializers.CharField(max_length=GROUP_NAME_INPUT_MAX)
     description = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)
@@ -177,11 +225,10 @@ class AccessGroupIn(serializers.Serializer):
     list=extend_schema(
         summary="Access groups",
         parameters=[
-            OpenApiParameter(
+            choice_parameter(
                 "archived",
-                str,
-                enum=["false", "true", "all"],
-                description="false (default): live groups; true: archived groups; all: both.",
+                ARCHIVED_CHOICES,
+                "false (default): live groups; true: archived groups; all: both.",
             ),
             PROVISIONING_FILTER,
         ],
@@ -203,6 +250,7 @@ class AccessGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Porta
         "destroy": ADMIN,
         "retry": ADMIN,
     }
+    conflict_actions = frozenset({"create", "partial_update", "destroy", "retry"})
 
     def get_queryset(self) -> QuerySet:
         queryset = AccessGroup.objects.order_by("name", "id").prefetch_related(
@@ -211,9 +259,7 @@ class AccessGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Porta
             Prefetch("approvers", queryset=User.objects.order_by("username")),
         )
         if self.action == "list":
-            archived = query_choice(
-                self.request, "archived", ("false", "true", "all"), default="false"
-            )
+            archived = query_choice(self.request, "archived", ARCHIVED_CHOICES, default="false")
             if archived == "false":
                 queryset = queryset.filter(archived_at__isnull=True)
             elif archived == "true":

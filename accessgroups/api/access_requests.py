@@ -8,12 +8,7 @@ the status code says whether Identity Center has work to do (202) or not (200).
 from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-    extend_schema_view,
-)
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -23,11 +18,16 @@ from accessgroups.access import services
 from accessgroups.api.base import (
     BOOLEAN_CHOICES,
     PortalViewSet,
+    boolean_parameter,
+    choice_parameter,
+    id_parameter,
     query_choice,
     query_int,
     query_text,
+    text_parameter,
 )
 from accessgroups.api.fields import CommentIn, RevokeIn, hours_field
+from accessgroups.api.openapi import NOT_BLANK
 from accessgroups.api.permissions import SIGNED_IN
 from accessgroups.core.limits import TEXT_MAX
 from accessgroups.models import AccessGroup, AccessRequest, Decision, RequestStatus
@@ -77,6 +77,13 @@ class AccessRequestOut(serializers.ModelSerializer):
 
 
 class AccessRequestIn(serializers.Serializer):
+    """The access group must be live and requestable; the duration is required and within
+    the group's maximum when it has one. A second open request for the same group is
+    refused (409)."""
+
+    # Blank is refused by accessgroups.access.services, with its own message.
+    schema_rules = {"justification": NOT_BLANK}
+
     access_group = serializers.PrimaryKeyRelatedField(queryset=AccessGroup.objects.all())
     justification = serializers.CharField(allow_blank=True, max_length=TEXT_MAX)
     duration_hours = hours_field()
@@ -104,15 +111,10 @@ class CancelIn(CommentIn):
     list=extend_schema(
         summary="Access requests you may see (own, your groups', all for auditors and admins)",
         parameters=[
-            OpenApiParameter("status", str, enum=[c.value for c in RequestStatus]),
-            OpenApiParameter("access_group", int),
-            OpenApiParameter("requester", str, description="Username."),
-            OpenApiParameter(
-                "decidable",
-                str,
-                enum=list(BOOLEAN_CHOICES),
-                description="true: only requests you can decide now.",
-            ),
+            choice_parameter("status", RequestStatus.values),
+            id_parameter("access_group", "Access group id."),
+            text_parameter("requester", "Username."),
+            boolean_parameter("decidable", "true: only requests you can decide now."),
         ],
     ),
     retrieve=extend_schema(summary="One access request"),
@@ -133,6 +135,7 @@ class AccessRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Por
         "cancel": SIGNED_IN,
         "revoke": SIGNED_IN,
     }
+    conflict_actions = frozenset({"create", "approve", "reject", "cancel", "revoke"})
 
     def get_queryset(self) -> QuerySet:
         user = self.request.user
@@ -145,7 +148,7 @@ class AccessRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Por
             .order_by("-created_at", "-id")
         )
         if self.action == "list":
-            wanted = query_choice(self.request, "status", [c.value for c in RequestStatus])
+            wanted = query_choice(self.request, "status", RequestStatus.values)
             if wanted:
                 queryset = queryset.filter(status=wanted)
             group_id = query_int(self.request, "access_group")

@@ -11,24 +11,42 @@ from rest_framework.response import Response
 
 from accessgroups.api.base import PortalViewSet
 from accessgroups.api.fields import column_max
+from accessgroups.api.openapi import email_schema
 from accessgroups.api.permissions import ADMIN, SIGNED_IN
 from accessgroups.catalogue import services as catalogue
 from accessgroups.core.limits import ACCOUNT_ID_INPUT_MAX
+from accessgroups.core.validators import ACCOUNT_ID_PATTERN
 from accessgroups.models import Account
 
 
 class AccountOut(serializers.ModelSerializer):
+    # Not an EmailField: an account added by hand may have no address.
+    email = serializers.CharField(
+        read_only=True, help_text='The account\'s root email address; "" when not known.'
+    )
+
     class Meta:
         model = Account
         fields = ["account_id", "name", "email", "status", "source"]
         read_only_fields = fields
 
 
+EMAIL_MAX = column_max(Account, "email")
+
+
 class AccountIn(serializers.Serializer):
+    """An account not known yet: an account id the portal has is refused."""
+
+    # The rules accessgroups.catalogue.services.account_create checks (accessgroups.api.openapi).
+    schema_rules = {
+        "account_id": {"pattern": ACCOUNT_ID_PATTERN},
+        "email": email_schema(EMAIL_MAX, blank=True),
+    }
+
     account_id = serializers.CharField(max_length=ACCOUNT_ID_INPUT_MAX)
     name = serializers.CharField(max_length=column_max(Account, "name"))
     email = serializers.CharField(
-        max_length=column_max(Account, "email"), required=False, allow_blank=True, default=""
+        max_length=EMAIL_MAX, required=False, allow_blank=True, default=""
     )
 
 
@@ -47,6 +65,9 @@ class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PortalVie
     serializer_class = AccountOut
     lookup_field = "account_id"
     action_roles = {"list": SIGNED_IN, "retrieve": SIGNED_IN, "create": ADMIN, "sync": ADMIN}
+    # A second add of the same account id is refused with 400 before it is tried; 409 is
+    # the unique constraint catching two at once.
+    conflict_actions = frozenset({"create"})
 
     @extend_schema(
         summary="Add an account by hand (admin)", request=AccountIn, responses={201: AccountOut}

@@ -13,12 +13,18 @@ from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accessgroups.api.base import PortalViewSet, query_text, query_time
+from accessgroups.api.base import (
+    PortalViewSet,
+    query_text,
+    query_time,
+    text_parameter,
+    time_parameter,
+)
 from accessgroups.api.permissions import AUDITOR
 from accessgroups.api.reports import FileFormatMixin, format_parameter
 from accessgroups.core.audit import GENESIS_HASH
@@ -63,17 +69,13 @@ AUDIT_HEAD_HEADER = "X-Audit-Head-Hash"
         summary="The audit log (auditors, admins), oldest first",
         parameters=[
             format_parameter(AUDIT_FORMATS),
-            OpenApiParameter("action", str, description="e.g. request.approved"),
-            OpenApiParameter("actor", str, description="Username of who acted."),
-            OpenApiParameter(
-                "object_type", str, description="e.g. accessrequest, membership, accessgroup"
-            ),
-            OpenApiParameter("object_id", str),
-            OpenApiParameter(
-                "since", OpenApiTypes.DATETIME, description="From this moment (inclusive)."
-            ),
-            OpenApiParameter(
-                "until", OpenApiTypes.DATETIME, description="Up to this moment (inclusive)."
+            text_parameter("action", "e.g. request.approved"),
+            text_parameter("actor", "Username of who acted."),
+            text_parameter("object_type", "e.g. accessrequest, membership, accessgroup"),
+            text_parameter("object_id"),
+            time_parameter("since", "From this moment (inclusive)."),
+            time_parameter(
+                "until", "Up to this moment (inclusive); a date means to the end of that day."
             ),
         ],
         responses={

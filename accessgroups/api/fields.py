@@ -20,6 +20,7 @@ from rest_framework import serializers
 from accessgroups.core.limits import (
     HOURS_MAX,
     HOURS_MAX_MESSAGE,
+    HOURS_MIN_MESSAGE,
     TEXT_MAX,
     column_max,
     contains_nul,
@@ -31,12 +32,13 @@ EMAIL_MAX = column_max(User, "email")
 
 
 def hours_field(**kwargs: Any) -> serializers.IntegerField:
-    """An optional number of hours, capped as everywhere (accessgroups.core.limits)."""
+    """An optional number of hours, 1 to the cap as everywhere (accessgroups.core.limits)."""
     return serializers.IntegerField(
         required=False,
         allow_null=True,
+        min_value=1,
         max_value=HOURS_MAX,
-        error_messages={"max_value": HOURS_MAX_MESSAGE},
+        error_messages={"min_value": HOURS_MIN_MESSAGE, "max_value": HOURS_MAX_MESSAGE},
         **kwargs,
     )
 
@@ -64,3 +66,4 @@ class CommentIn(serializers.Serializer):
 # serializer, and each action keeps a name of its own (RevokeIn serves every revocation).
 class RevokeIn(CommentIn):
     pass
+

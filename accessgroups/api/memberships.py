@@ -7,12 +7,7 @@ accessgroups.access.services' (membership_grant, membership_revoke).
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-    extend_schema_view,
-)
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -23,15 +18,19 @@ from accessgroups.api.base import (
     BOOLEAN_CHOICES,
     PROVISIONING_FILTER,
     PortalViewSet,
+    boolean_parameter,
     filter_provisioning,
+    id_parameter,
     query_choice,
     query_int,
     query_text,
+    text_parameter,
 )
 from accessgroups.api.fields import RevokeIn, UsernameField, hours_field
+from accessgroups.api.openapi import NOT_BLANK
 from accessgroups.api.permissions import ADMIN, SIGNED_IN
 from accessgroups.core.limits import TEXT_MAX
-from accessgroups.models import AccessGroup, Membership
+from accessgroups.models import AccessGroup, EndReason, Membership
 
 
 class MembershipOut(serializers.ModelSerializer):
@@ -40,6 +39,13 @@ class MembershipOut(serializers.ModelSerializer):
     user = serializers.SlugRelatedField(read_only=True, slug_field="username")
     access_group_name = serializers.CharField(source="access_group.name", read_only=True)
     granted_by = serializers.SlugRelatedField(read_only=True, slug_field="username")
+    # Declared, not derived: a read-only model field would promise one of the choices.
+    end_reason = serializers.ChoiceField(
+        choices=EndReason.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text='Why it ended; "" while the membership is active.',
+    )
 
     class Meta:
         model = Membership
@@ -62,6 +68,11 @@ class MembershipOut(serializers.ModelSerializer):
 
 
 class MembershipGrantIn(serializers.Serializer):
+    """An active user and a live access group."""
+
+    # Blank is refused by accessgroups.access.services, with its own message.
+    schema_rules = {"justification": NOT_BLANK}
+
     user = UsernameField()
     access_group = serializers.PrimaryKeyRelatedField(queryset=AccessGroup.objects.all())
     duration_hours = hours_field()
@@ -72,9 +83,9 @@ class MembershipGrantIn(serializers.Serializer):
     list=extend_schema(
         summary="Memberships you may see",
         parameters=[
-            OpenApiParameter("active", str, enum=list(BOOLEAN_CHOICES)),
-            OpenApiParameter("user", str, description="Username."),
-            OpenApiParameter("access_group", int),
+            boolean_parameter("active", "true: current memberships; false: ended ones."),
+            text_parameter("user", "Username."),
+            id_parameter("access_group", "Access group id."),
             PROVISIONING_FILTER,
         ],
     ),
@@ -95,6 +106,7 @@ class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Portal
         "revoke": SIGNED_IN,
         "retry": ADMIN,
     }
+    conflict_actions = frozenset({"create", "revoke", "retry"})
 
     def get_queryset(self) -> QuerySet:
         queryset = (

@@ -24,7 +24,17 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accessgroups.api.base import PortalViewSet, query_choice, query_int, query_text, query_time
+from accessgroups.api.base import (
+    PortalViewSet,
+    choice_parameter,
+    id_parameter,
+    query_choice,
+    query_int,
+    query_text,
+    query_time,
+    text_parameter,
+    time_parameter,
+)
 from accessgroups.api.permissions import AUDITOR
 from accessgroups.models import AccessGroup, Account, Membership, User
 from accessgroups.reports.exports import (
@@ -44,9 +54,7 @@ FORMATS_HELP = {
 
 
 def format_parameter(formats: tuple[str, ...]) -> OpenApiParameter:
-    return OpenApiParameter(
-        "format", str, enum=list(formats), description="; ".join(FORMATS_HELP[f] for f in formats)
-    )
+    return choice_parameter("format", formats, "; ".join(FORMATS_HELP[f] for f in formats))
 
 
 class FileFormatMixin:
@@ -90,19 +98,11 @@ class WhoHasAccessRow(serializers.Serializer):
         summary="Who has access, as confirmed in Identity Center: one row per user, group, account",
         parameters=[
             format_parameter(WHO_HAS_ACCESS_FORMATS),
-            OpenApiParameter("account", str, description="12-digit AWS account id."),
-            OpenApiParameter("access_group", int, description="Access group id."),
-            OpenApiParameter("user", str, description="Username."),
-            OpenApiParameter(
-                "expiring_before",
-                OpenApiTypes.DATETIME,
-                description="Only grants that expire before this moment.",
-            ),
-            OpenApiParameter(
-                "at",
-                OpenApiTypes.DATETIME,
-                description="Who had access at this past moment, from the dated history.",
-            ),
+            text_parameter("account", "12-digit AWS account id; an unknown one is refused."),
+            id_parameter("access_group", "Access group id; an unknown one is refused."),
+            text_parameter("user", "Username; an unknown one is refused."),
+            time_parameter("expiring_before", "Only grants that expire before this moment."),
+            time_parameter("at", "Who had access at this past moment, from the dated history."),
         ],
         responses={
             (200, "application/json"): WhoHasAccessRow(many=True),

@@ -47,6 +47,13 @@ class ReviewItemOut(serializers.ModelSerializer):
     )
     accounts = serializers.SerializerMethodField()
     reviewer = serializers.SlugRelatedField(read_only=True, slug_field="username")
+    # Declared, not derived: a read-only model field would promise one of the choices.
+    outcome = serializers.ChoiceField(
+        choices=ReviewOutcome.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text='What was done; "" until the reviewer or the deadline decides.',
+    )
 
     class Meta:
         model = ReviewItem
@@ -78,7 +85,10 @@ class KeepIn(CommentIn):
 
 
 REVIEW_PARAMETER = OpenApiParameter(
-    "review_pk", int, OpenApiParameter.PATH, description="The access review's id."
+    "review_pk",
+    {"type": "integer", "minimum": 0},
+    OpenApiParameter.PATH,
+    description="The access review's id.",
 )
 DECIDED = {
     200: OpenApiResponse(ReviewItemOut, description="Decided; nothing to do in Identity Center."),
@@ -118,6 +128,7 @@ class AccessReviewItemViewSet(mixins.ListModelMixin, PortalViewSet):
     serializer_class = ReviewItemOut
     queryset = ReviewItem.objects.all()
     action_roles = {"list": SIGNED_IN, "keep": SIGNED_IN, "revoke": SIGNED_IN}
+    conflict_actions = frozenset({"keep", "revoke"})
 
     def parent_review(self) -> AccessReview:
         if not hasattr(self, "_review"):

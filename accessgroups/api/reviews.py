@@ -28,6 +28,7 @@ from accessgroups.api.base import (
 )
 from accessgroups.api.permissions import AUDITOR, SIGNED_IN
 from accessgroups.core.limits import ACCOUNT_ID_INPUT_MAX
+from accessgroups.core.validators import ACCOUNT_ID_PATTERN
 from accessgroups.models import AccessGroup, AccessReview, Account, ReviewOnDeadline
 from accessgroups.reports.exports import csv_response
 from accessgroups.reviews import selectors as reviews
@@ -85,7 +86,10 @@ class AccessReviewOut(serializers.ModelSerializer):
 
 
 class AccessReviewOpenIn(serializers.Serializer):
-    """Exactly one of ``access_group`` and ``account`` (the workflow says so, by field)."""
+    """Exactly one of ``access_group`` (live) and ``account`` (known), with someone who has
+    access in it (the workflow says so, by field)."""
+
+    schema_rules = {"account": {"pattern": ACCOUNT_ID_PATTERN}}
 
     access_group = serializers.PrimaryKeyRelatedField(
         queryset=AccessGroup.objects.all(), required=False, allow_null=True, default=None

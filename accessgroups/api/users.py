@@ -12,15 +12,21 @@ from rest_framework.response import Response
 from accessgroups.access import services
 from accessgroups.api.base import PROVISIONING_FILTER, PortalViewSet, filter_provisioning
 from accessgroups.api.fields import EMAIL_MAX, USERNAME_MAX, column_max
+from accessgroups.api.openapi import email_schema
 from accessgroups.api.permissions import ADMIN, AUDITOR
 from accessgroups.core.limits import ROLE_INPUT_MAX
+from accessgroups.core.roles import ROLES
+from accessgroups.core.validators import USERNAME_PATTERN
 from accessgroups.identity import services as identity
 from accessgroups.models import User
 
 
 class UserOut(serializers.ModelSerializer):
     display_name = serializers.CharField(source="effective_display_name", read_only=True)
-    roles = serializers.ListField(child=serializers.CharField(), read_only=True)
+    roles = serializers.ListField(child=serializers.ChoiceField(choices=ROLES), read_only=True)
+    # Not an EmailField: a superuser made by createsuperuser may have no address, and an
+    # address from single sign-on may be one (an IDN) that JSON Schema's "email" refuses.
+    email = serializers.CharField(read_only=True, help_text='Email address; "" when not known.')
 
     class Meta:
         model = User
@@ -41,6 +47,16 @@ class UserOut(serializers.ModelSerializer):
 
 
 class UserOnboardIn(serializers.Serializer):
+    """A new user. A username or an email another user has (emails compared without case)
+    is refused."""
+
+    # The rules accessgroups.identity.services.user_onboard checks (accessgroups.api.openapi).
+    schema_rules = {
+        "username": {"pattern": USERNAME_PATTERN},
+        "email": email_schema(EMAIL_MAX),
+        "roles": {"items": {"type": "string", "enum": list(ROLES)}},
+    }
+
     username = serializers.CharField(max_length=USERNAME_MAX)
     email = serializers.CharField(max_length=EMAIL_MAX)
     given_name = serializers.CharField(max_length=column_max(User, "given_name"))
@@ -71,6 +87,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PortalViewSe
         "retry": ADMIN,
         "deactivate": ADMIN,
     }
+    conflict_actions = frozenset({"create", "retry"})
 
     def get_queryset(self) -> QuerySet:
         queryset = super().get_queryset()

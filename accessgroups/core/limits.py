@@ -33,6 +33,7 @@ ROLE_INPUT_MAX = 32
 # calendar (year 9999) and the integer columns; a group's own cap is usually far lower.
 HOURS_MAX = 24 * 366 * 10
 HOURS_MAX_MESSAGE = f"At most {HOURS_MAX} hours (ten years)."
+HOURS_MIN_MESSAGE = "Give a whole number of hours of at least 1."
 
 # PostgreSQL refuses NUL in text and in a query, and nothing the portal stores holds one,
 # so wherever it arrives (a body, a form, a query parameter) it is refused, naming the field.
@@ -78,7 +79,7 @@ def validate_hours(value: int | None, field: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError({field: "Give a whole number of hours of at least 1."})
+        raise ValidationError({field: HOURS_MIN_MESSAGE})
     if value > HOURS_MAX:
         raise ValidationError({field: HOURS_MAX_MESSAGE})
     return value

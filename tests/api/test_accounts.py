@@ -30,6 +30,7 @@ def test_create_account_by_hand(api, dave, django_capture_on_commit_callbacks):
         ({"account_id": "12345", "name": "short"}, "account_id"),
         ({"account_id": "12345678901a", "name": "letters"}, "account_id"),
         ({"account_id": 123456789012, "name": "number"}, None),  # a number is coerced: accepted
+        ({"account_id": "١٢٣٤٥٦٧٨٩٠١٢", "name": "arabic-indic"}, "account_id"),
         ({"account_id": ["123456789012"], "name": "list"}, "account_id"),
         ({"account_id": "123456789012"}, "name"),
         ({"account_id": "123456789012", "name": "x", "email": "nope"}, "email"),
