@@ -22,6 +22,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.http import QueryDict
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
@@ -31,6 +32,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accessgroups.api.fields import json_type_errors
 from accessgroups.api.openapi import NO_NUL_PATTERN
 from accessgroups.api.permissions import ActionRoles
 from accessgroups.core import limits
@@ -54,6 +56,11 @@ class PortalViewSet(viewsets.GenericViewSet):
     ) -> dict[str, Any]:
         """The request body checked by an input serializer; 400 naming the field if not."""
         serializer = serializer_class(data=self.request.data, **kwargs)
+        data = self.request.data
+        if isinstance(data, dict) and not isinstance(data, QueryDict):  # JSON, not a form
+            wrong_types = json_type_errors(serializer.fields, data)
+            if wrong_types:
+                raise serializers.ValidationError(wrong_types)
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
 

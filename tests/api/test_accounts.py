@@ -1,6 +1,6 @@
 import pytest
 
-from accessgroups.models import Account, AuditEvent
+from accessgroups.models import AuditEvent
 from tests.api.helpers import assert_bad_input, database_fingerprint
 from tests.syncs import run_enqueued
 
@@ -29,7 +29,9 @@ def test_create_account_by_hand(api, dave, django_capture_on_commit_callbacks):
     [
         ({"account_id": "12345", "name": "short"}, "account_id"),
         ({"account_id": "12345678901a", "name": "letters"}, "account_id"),
-        ({"account_id": 123456789012, "name": "number"}, None),  # a number is coerced: accepted
+        # The schema says a string: a JSON number is refused, not coerced (an id with a
+        # leading zero would lose it).
+        ({"account_id": 123456789012, "name": "number"}, "account_id"),
         ({"account_id": "١٢٣٤٥٦٧٨٩٠١٢", "name": "arabic-indic"}, "account_id"),
         ({"account_id": ["123456789012"], "name": "list"}, "account_id"),
         ({"account_id": "123456789012"}, "name"),
@@ -41,11 +43,7 @@ def test_bad_account_input(api, dave, sandbox, body, field):
     client = api(dave)
     before = database_fingerprint()
     response = client.post("/api/v1/accounts/", body, format="json")
-    if field is None:
-        assert response.status_code == 201
-        assert Account.objects.filter(account_id="123456789012").exists()
-    else:
-        assert_bad_input(response, field, before)
+    assert_bad_input(response, field, before)
 
 
 def test_accounts_are_read_by_everyone_and_looked_up_by_account_id(api, alice, sandbox):
