@@ -262,41 +262,52 @@ def tasks_run_on_commit():
 
 
 @pytest.fixture
-def api(db):
-    """api(user) -> a REST client sending a personal API token of that user; api(None) ->
-    anonymous. The token is a row like any other (hashed key, 30 days), checked by the
-    portal's own authentication on every call; like make_user, it is built directly, so the
-    audit log holds only what a test does."""
+def token_for(db):
+    """token_for(user) -> the key of a personal API token of that user, sent as
+    ``Authorization: Token KEY``. The token is a row like any other (hashed key, 30 days),
+    checked by the portal's own authentication on every call; like make_user, it is built
+    directly, so the audit log holds only what a test does. One key per user per test."""
     import secrets
     from datetime import timedelta
 
     from django.utils import timezone
-    from rest_framework.test import APIClient
 
     from accessgroups.auth.tokens import DEFAULT_DAYS, KEY_BYTES, PREFIX_LENGTH, hash_key
     from accessgroups.models import ApiToken
 
     keys: dict[int, str] = {}
 
+    def make(user) -> str:
+        if user.pk not in keys:
+            key = secrets.token_hex(KEY_BYTES)
+            now = timezone.now()
+            ApiToken.objects.create(
+                user=user,
+                name="tests",
+                prefix=key[:PREFIX_LENGTH],
+                key_hash=hash_key(key),
+                expires_at=now + timedelta(days=DEFAULT_DAYS),
+                # As if just used: a fresh token's first call notes its use (one write,
+                # then none for a minute), which would otherwise land in whichever call
+                # a test measures first.
+                last_used_at=now,
+            )
+            keys[user.pk] = key
+        return keys[user.pk]
+
+    return make
+
+
+@pytest.fixture
+def api(token_for):
+    """api(user) -> a REST client sending a personal API token of that user (token_for);
+    api(None) -> anonymous."""
+    from rest_framework.test import APIClient
+
     def make(user=None) -> APIClient:
         client = APIClient()
         if user is not None:
-            if user.pk not in keys:
-                key = secrets.token_hex(KEY_BYTES)
-                now = timezone.now()
-                ApiToken.objects.create(
-                    user=user,
-                    name="tests",
-                    prefix=key[:PREFIX_LENGTH],
-                    key_hash=hash_key(key),
-                    expires_at=now + timedelta(days=DEFAULT_DAYS),
-                    # As if just used: a fresh token's first call notes its use (one write,
-                    # then none for a minute), which would otherwise land in whichever call
-                    # a test measures first.
-                    last_used_at=now,
-                )
-                keys[user.pk] = key
-            client.credentials(HTTP_AUTHORIZATION=f"Token {keys[user.pk]}")
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(user)}")
         return client
 
     return make
