@@ -8,9 +8,10 @@ operation, so no view can forget one:
   accessgroups.api.errors writes them), or ``Error`` for a body that cannot be read;
 - 401, 403, 404: ``Error`` (``{"detail": ...}``), from DRF's authentication, the
   permissions, a row the reader may not see, or a page past the end;
+- 406: ``Error``, an Accept header that names no media type the operation answers in;
 - 409, for the actions a view names in ``conflict_actions``: the row's state refuses the
   change, or a constraint caught a concurrent one (accessgroups.core.errors.Conflict);
-- 415 where there is a body: it is not JSON;
+- 415 where there is a body: one of a media type the API does not read;
 - 429 with ``Retry-After``: throttled.
 
 Request bodies carry the rules the services check as far as JSON Schema can say them: an
@@ -128,6 +129,7 @@ class PortalAutoSchema(AutoSchema):
             "404": answer(
                 "No such row, or none you may see; or a page past the last one.", error
             ),
+            "406": answer("The Accept header names no media type this answers in.", error),
             "429": answer(
                 "Too many requests: slow down.",
                 error,
@@ -146,7 +148,7 @@ class PortalAutoSchema(AutoSchema):
                 {"anyOf": [error, invalid]},
             )
         if has_body:
-            refusals["415"] = answer("The body is not JSON.", error)
+            refusals["415"] = answer("A body of a media type the API does not read.", error)
         return refusals
 
     def _map_basic_serializer(

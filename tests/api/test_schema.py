@@ -101,13 +101,13 @@ def test_every_operation_lists_the_shared_refusals(schema):
     invalid = {"$ref": "#/components/schemas/ValidationError"}
     for name, operation in operations(schema):
         responses = operation["responses"]
-        assert {"400", "401", "403", "404", "429"} <= responses.keys(), name
+        assert {"400", "401", "403", "404", "406", "429"} <= responses.keys(), name
 
         def body(code, responses=responses):
             return responses[code]["content"]["application/json"]["schema"]
 
         assert body("400") == {"anyOf": [invalid, error]}, name
-        for code in ("401", "403", "404", "429"):
+        for code in ("401", "403", "404", "406", "429"):
             assert body(code) == error, (name, code)
         assert "Retry-After" in responses["429"]["headers"], name
         assert ("409" in responses) == (name in CONFLICTS), name
@@ -224,4 +224,9 @@ def test_real_refusals_match_their_schemas(schema, api, dave, alice, readonly):
         api(dave).post("/api/v1/accounts/", "x", content_type="text/plain"),
         "415",
         ("/api/v1/accounts/", "post"),
+    )
+    check(
+        api(dave).get("/api/v1/users/", HTTP_ACCEPT="application/xml"),
+        "406",
+        ("/api/v1/users/", "get"),
     )
