@@ -99,9 +99,8 @@ def _json_type_error(field: serializers.Field, value: Any) -> list[str] | dict |
         return items or None
     if isinstance(field, serializers.Serializer) and isinstance(value, Mapping):
         return json_type_errors(field.fields, value) or None
-    if isinstance(field, (serializers.CharField, serializers.ChoiceField)):
-        wrong, key = not isinstance(value, str), "invalid"
-    elif isinstance(field, serializers.SlugRelatedField):
+    textual = (serializers.CharField, serializers.ChoiceField, serializers.SlugRelatedField)
+    if isinstance(field, textual):
         wrong, key = not isinstance(value, str), "invalid"
     elif isinstance(field, serializers.BooleanField):
         wrong, key = not isinstance(value, bool), "invalid"
