@@ -27,8 +27,9 @@ RUN_TIMEOUT = 280
 
 
 @pytest.fixture
-def portal(alice, bob, carol, dave, erin, readonly, limited, make_account, in_a_week):
-    """Rows for every resource: requests pending and granted, memberships, an open review."""
+def portal(alice, carol, dave, erin, readonly, limited, make_account, in_a_week):
+    """Rows for every resource to hit: accounts, two groups that bob approves, active
+    memberships, pending requests (one of them alice's), an open review with items."""
     from accessgroups.access.services import (
         access_request_create,
         membership_activated,
