@@ -256,10 +256,23 @@ def _sync_policies(group: AccessGroup, arn: str, check_accounts: list[Account]) 
     return _sync_inline_policy(group, policies, common) or changed
 
 
+def wanted_inline_policy(
+    group: AccessGroup, policies: list[AccessGroupPolicy] | None = None
+) -> dict[str, Any] | None:
+    """The inline policy the group's permission set should hold (None: no inline policy).
+
+    The one answer to "what should be there", for provisioning and for the drift scan.
+    ``policies`` are the group's current policies when the caller has them already.
+    """
+    if policies is None:
+        policies = list(group.current_policies())
+    return next((p.document for p in policies if p.kind == PolicyKind.INLINE), None)
+
+
 def _sync_inline_policy(
     group: AccessGroup, policies: list[AccessGroupPolicy], common: dict[str, str]
 ) -> bool:
-    wanted = next((p.document for p in policies if p.kind == PolicyKind.INLINE), None)
+    wanted = wanted_inline_policy(group, policies)
     current_text = inline_policy_text(common["PermissionSetArn"])
     try:
         current = json.loads(current_text) if current_text else None
