@@ -334,7 +334,23 @@ CELERY_TIMEZONE = "UTC"
 # limits can be reasoned about in one place.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {"provisioning.tasks.*": {"queue": "identity-center"}}
+# The dispatcher (accessgroups.core.dispatch) sends again, this often, provisioning work
+# whose task was lost (broker down, a process killed) and takes over dead workers' rows.
+RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 300)
+# A worker renews its claim on a row this often (a third of it); a claim not renewed for
+# this long belongs to a worker that died.
+PROVISIONING_LEASE_SECONDS = env_int("PROVISIONING_LEASE_SECONDS", 60)
+# Admins get one mail about an ended membership still not removed from Identity Center
+# after this long.
+REMOVAL_ALERT_MINUTES = env_int("REMOVAL_ALERT_MINUTES", 30)
+for _name in ("RECONCILE_INTERVAL_SECONDS", "PROVISIONING_LEASE_SECONDS", "REMOVAL_ALERT_MINUTES"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be a positive whole number.")
 CELERY_BEAT_SCHEDULE = {
+    "reconcile-provisioning": {
+        "task": "accessgroups.access.tasks.provisioning_reconcile_task",
+        "schedule": RECONCILE_INTERVAL_SECONDS,
+    },
     "expire-memberships": {
         "task": "accessgroups.access.tasks.memberships_expire_task",
         "schedule": env_int("EXPIRY_SWEEP_SECONDS", 60),

@@ -15,6 +15,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accessgroups.core import sync
+from accessgroups.core.dispatch import is_removal
 from accessgroups.models import AccessGroup, Membership, ProvisioningStatus
 from provisioning import assignments, aws
 from provisioning.errors import NotFoundError, NotImplementedByEndpoint
@@ -36,7 +37,9 @@ GROUP_DESCRIPTION_MAX = 1024
 
 
 def access_group_sync(*, access_group_id: int) -> Result:
-    return provision(AccessGroup, access_group_id, _work)
+    return provision(
+        AccessGroup, access_group_id, _work, removal=lambda pk: is_removal(AccessGroup, pk)
+    )
 
 
 def _work(c: Claim) -> None:

@@ -12,19 +12,29 @@ The claiming protocol (see accessgroups.models.Provisioned):
 
 Errors: a ``TransientError`` puts the row back to pending with the message (the task
 retries with backoff); a ``PermanentError`` marks it failed with the message, for an admin
-to act on and retry.
+to act on and retry. A removal of access (``Claim.removal``) is never failed: whatever the
+error, the row goes back to pending and the task retries until Identity Center confirms
+it. An unexpected exception (a bug, a database hiccup) is retried like a transient error
+and logged with its traceback.
+
+The claim is a lease: while the work runs, a thread renews ``claimed_at`` every third of
+``PROVISIONING_LEASE_SECONDS``. A worker killed mid-task stops renewing, and once the lease
+has run out another run (sent by accessgroups.core.dispatch) takes the row over.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import models
+from django.conf import settings
+from django.db import connections, models
 from django.db.models import F
 from django.utils import timezone
 
@@ -36,10 +46,11 @@ from provisioning.errors import NotFoundError, PermanentError, ProvisioningError
 
 logger = logging.getLogger(__name__)
 
-# A claim older than this is taken to belong to a worker that died. Generous: one access
-# group with 500 accounts takes about a minute at AWS's limits, and longer while other
-# workers share the same limits.
-STALE_CLAIM_AFTER = timedelta(minutes=30)
+
+
+def lease_length() -> timedelta:
+    """How long a claim holds without being renewed; after that its worker counts as dead."""
+    return timedelta(seconds=settings.PROVISIONING_LEASE_SECONDS)
 
 # Parameters not worth repeating in every audit event.
 _UNAUDITED_PARAMS = frozenset({"InstanceArn", "IdentityStoreId"})
@@ -61,6 +72,10 @@ class Claim:
     # The previous run did not finish cleanly (it failed, hit a transient error or its
     # worker died): work it may have left half done must be redone, not assumed.
     interrupted: bool
+    # The lease this run holds: renewed by the heartbeat only while it is still this one.
+    claimed_at: datetime | None = None
+    # This run takes access away: it is retried until Identity Center confirms it.
+    removal: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,8 +85,13 @@ class Result:
     claim: Claim | None = None
 
 
-def claim(model: type[models.Model], pk: int) -> Claim | None:
-    """Take the row for provisioning, or None when there is nothing to do or it is taken."""
+def claim(
+    model: type[models.Model], pk: int, *, removal: Callable[[int], bool] | None = None
+) -> Claim | None:
+    """Take the row for provisioning, or None when there is nothing to do or it is taken.
+
+    ``removal(pk)`` says whether the work takes access away (asked once the row is ours).
+    """
     row = (
         model.objects.filter(pk=pk)
         .values("generation", "provisioning_status", "last_error")
@@ -86,7 +106,7 @@ def claim(model: type[models.Model], pk: int) -> Claim | None:
         .exclude(provisioning_status=ProvisioningStatus.IN_SYNC, synced_generation=F("generation"))
         .exclude(
             provisioning_status=ProvisioningStatus.PROVISIONING,
-            claimed_at__gt=now - STALE_CLAIM_AFTER,
+            claimed_at__gt=now - lease_length(),
         )
         .update(provisioning_status=ProvisioningStatus.PROVISIONING, claimed_at=now)
     )
@@ -100,7 +120,49 @@ def claim(model: type[models.Model], pk: int) -> Claim | None:
         generation=row["generation"],
         interrupted=bool(row["last_error"])
         or row["provisioning_status"] == ProvisioningStatus.PROVISIONING,
+        claimed_at=now,
+        removal=bool(removal and removal(pk)),
     )
+
+
+@contextmanager
+def held(c: Claim) -> Iterator[None]:
+    """Renew the claim's lease while the body runs, from a thread of its own.
+
+    A run that takes longer than the lease (an access group with hundreds of accounts) keeps
+    its row; a worker that dies stops renewing, and its row is taken over once the lease
+    has run out. Renewal stops by itself if another worker took the row over meanwhile.
+    """
+    stop = threading.Event()
+    every = max(lease_length().total_seconds() / 3, 0.05)
+
+    def renew() -> None:
+        token = c.claimed_at
+        try:
+            while not stop.wait(every):
+                now = timezone.now()
+                renewed = c.model.objects.filter(
+                    pk=c.pk, provisioning_status=ProvisioningStatus.PROVISIONING, claimed_at=token
+                ).update(claimed_at=now)
+                if not renewed:
+                    logger.warning(
+                        "%s %s: the claim was lost (another worker took it over, or the row "
+                        "changed); this run's result may be repeated.", c.model.__name__, c.pk
+                    )
+                    return
+                token = now
+        except Exception:
+            logger.exception("%s %s: could not renew the claim", c.model.__name__, c.pk)
+        finally:
+            connections.close_all()  # this thread's connections only
+
+    thread = threading.Thread(target=renew, name=f"lease-{c.model.__name__}-{c.pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def complete(c: Claim) -> bool:
@@ -136,7 +198,17 @@ def release(c: Claim, message: str) -> None:
 
 def _back_to_pending(c: Claim, message: str) -> None:
     c.model.objects.filter(pk=c.pk, provisioning_status=ProvisioningStatus.PROVISIONING).update(
-        provisioning_status=ProvisioningStatus.PENDING, last_error=message, claimed_at=None
+        provisioning_status=ProvisioningStatus.PENDING,
+        last_error=message,
+        claimed_at=None,
+        due_at=timezone.now(),
+    )
+
+
+def plan_retry(c: Claim, countdown: float) -> None:
+    """Record when the retry of a released row is due, so the dispatcher waits for it."""
+    c.model.objects.filter(pk=c.pk, provisioning_status=ProvisioningStatus.PENDING).update(
+        due_at=timezone.now() + timedelta(seconds=countdown)
     )
 
 
@@ -160,29 +232,49 @@ def provision(
     *,
     on_success: Callable[[Claim], None] | None = None,
     on_failure: Callable[[Claim, str], None] | None = None,
+    removal: Callable[[int], bool] | None = None,
 ) -> Result:
-    """Run ``work`` for the row under the claiming protocol and say how it ended."""
-    c = claim(model, pk)
+    """Run ``work`` for the row under the claiming protocol and say how it ended.
+
+    ``removal(pk)`` tells whether the row's work takes access away: then no error fails it.
+    """
+    c = claim(model, pk, removal=removal)
     if c is None:
         return Result(Outcome.SKIPPED)
     try:
-        work(c)
+        with held(c):
+            work(c)
     except TransientError as exc:
         logger.info("%s %s: transient error, will retry: %s", model.__name__, pk, exc)
         release(c, exc.message)
         return Result(Outcome.RETRY, exc, c)
     except PermanentError as exc:
+        if c.removal:
+            # Access must end: the error may be fixed by someone (a permission granted back,
+            # a quota raised) without anyone retrying, so keep trying.
+            logger.warning("%s %s: removal refused, will retry: %s", model.__name__, pk, exc)
+            release(c, f"{exc.message} The removal will be retried until it succeeds.")
+            return Result(Outcome.RETRY, TransientError(exc.message), c)
         logger.warning("%s %s: provisioning failed: %s", model.__name__, pk, exc)
         if not fail(c, exc.message):
             return Result(Outcome.CHANGED)
         if on_failure is not None:
             on_failure(c, exc.message)
         return Result(Outcome.FAILED, exc, c)
-    except BaseException:
-        # A bug, or the worker shutting down: never leave the row looking claimed.
-        release(
-            c, "The last provisioning attempt stopped on an internal error; it will be retried."
+    except Exception as exc:
+        # A bug or a database hiccup: retried like a transient error, with the traceback in
+        # the log for whoever fixes it. The row says what happened in words an admin can use.
+        logger.exception("%s %s: provisioning stopped on an internal error", model.__name__, pk)
+        message = (
+            f"The last provisioning attempt stopped on an internal error ({type(exc).__name__}); "
+            "it will be retried. The worker's log has the details."
         )
+        release(c, message)
+        return Result(Outcome.RETRY, TransientError(message), c)
+    except BaseException:
+        # The worker shutting down: never leave the row looking claimed. The dispatcher
+        # sends it again.
+        release(c, "The last provisioning attempt was interrupted; it will be retried.")
         raise
     if not complete(c):
         return Result(Outcome.CHANGED)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from accessgroups.access.services import membership_activated, membership_provisioning_failed
 from accessgroups.core import sync
+from accessgroups.core.dispatch import is_removal
 from accessgroups.models import AccessGroup, Membership, User
 from provisioning import aws
 from provisioning.errors import NotFoundError, TransientError
@@ -33,7 +34,12 @@ MAX_DELETE_ROUNDS = 3
 
 def membership_sync(*, membership_id: int) -> Result:
     return provision(
-        Membership, membership_id, _work, on_success=_on_success, on_failure=_on_failure
+        Membership,
+        membership_id,
+        _work,
+        on_success=_on_success,
+        on_failure=_on_failure,
+        removal=lambda pk: is_removal(Membership, pk),
     )
 
 

@@ -3,7 +3,11 @@
 Each task runs one service under the claiming protocol (provisioning.identity_center) and
 turns its outcome into Celery's terms: a transient error retries with exponential backoff
 and jitter, up to ``MAX_RETRIES`` times, then the row fails with the last error; a row
-that changed while it was being worked on is enqueued again.
+that changed while it was being worked on is enqueued again. A removal of access retries
+for as long as it takes, at most ``REMOVAL_BACKOFF_CAP_SECONDS`` apart.
+
+Every send goes through the sync port's ``send_now``: a broker that is down when a task
+wants to retry or run again leaves the row pending, and the dispatcher sends it later.
 """
 
 from __future__ import annotations
@@ -13,13 +17,15 @@ import random
 from collections.abc import Callable
 
 from celery import Task, shared_task
+from celery.exceptions import Retry
 
+from accessgroups.core import sync
 from accessgroups.core.audit import audit_record
 from accessgroups.models import User
 from provisioning.accounts import accounts_sync
 from provisioning.errors import PermanentError, TransientError
 from provisioning.groups import access_group_sync
-from provisioning.identity_center import Claim, Outcome, Result, give_up
+from provisioning.identity_center import Claim, Outcome, Result, give_up, plan_retry
 from provisioning.memberships import membership_give_up, membership_sync
 from provisioning.users import user_sync
 
@@ -30,11 +36,13 @@ logger = logging.getLogger(__name__)
 MAX_RETRIES = 8
 BACKOFF_BASE_SECONDS = 10.0
 BACKOFF_CAP_SECONDS = 600.0
+# Access that must end is tried again at least this often, however long AWS refuses.
+REMOVAL_BACKOFF_CAP_SECONDS = 300.0
 
 
-def backoff(retries: int) -> float:
+def backoff(retries: int, cap: float = BACKOFF_CAP_SECONDS) -> float:
     """Seconds before retry number ``retries + 1``: exponential, capped, with full jitter."""
-    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2**retries)
+    ceiling = min(cap, BACKOFF_BASE_SECONDS * 2 ** min(retries, 32))
     return random.uniform(ceiling / 2, ceiling)
 
 
@@ -42,16 +50,30 @@ def _finish(
     task: Task, result: Result, pk: int, give_up_with: Callable[[Claim, str], object] = give_up
 ) -> str:
     if result.outcome is Outcome.CHANGED:
-        task.delay(pk)
+        sync.send_now(task, pk)
     elif result.outcome is Outcome.RETRY:
         assert result.error is not None and result.claim is not None
-        if task.request.retries >= MAX_RETRIES:
+        retries = task.request.retries
+        if result.claim.removal:
+            countdown, limit = backoff(retries, REMOVAL_BACKOFF_CAP_SECONDS), None
+        elif retries >= MAX_RETRIES:
             message = f"Gave up after {MAX_RETRIES} retries. Last error: {result.error.message}"
             give_up_with(result.claim, message)
             return Outcome.FAILED.value
-        raise task.retry(
-            exc=result.error, countdown=backoff(task.request.retries), max_retries=MAX_RETRIES
-        )
+        else:
+            countdown, limit = backoff(retries), MAX_RETRIES
+        plan_retry(result.claim, countdown)
+        try:
+            raise task.retry(exc=result.error, countdown=countdown, max_retries=limit)
+        except Retry:
+            raise
+        except result.error.__class__:
+            raise  # eager or direct calls: Celery re-raises the error itself
+        except Exception as exc:
+            # The broker could not take the retry: the row stays pending and due, and the
+            # dispatcher sends it once the broker is back.
+            logger.warning("Could not schedule the retry of %s(%s): %s", task.name, pk, exc)
+            return Outcome.RETRY.value
     return result.outcome.value
 
 

@@ -28,6 +28,12 @@ def captured_syncs() -> Iterator[Sent]:
         for task in sync.registered_tasks():
             name = task.name.rsplit(".", 1)[-1]
             patch.setattr(task, "delay", lambda *args, _name=name: sent.append((_name, args)))
+            # A send with a countdown (the dispatcher, for a lease about to run out).
+            patch.setattr(
+                task,
+                "apply_async",
+                lambda args=(), _name=name, **options: sent.append((_name, tuple(args))),
+            )
         yield sent
 
 

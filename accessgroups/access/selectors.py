@@ -6,7 +6,9 @@ changed since (and what), and record what the approval granted.
 
 from __future__ import annotations
 
-from accessgroups.models import AccessGroup, AuditEvent, PolicyKind
+from django.db.models import Exists, F, OuterRef, QuerySet
+
+from accessgroups.models import AccessGroup, AuditEvent, Membership, PolicyKind, ProvisioningStatus
 
 # What an access group's version counts: the changes to what it grants or who approves it,
 # in the words an approver reads.
@@ -54,3 +56,22 @@ def access_group_grants(group: AccessGroup) -> dict:
         "inline_policy": next((p.document for p in policies if p.kind == PolicyKind.INLINE), None),
         "session_duration": group.session_duration,
     }
+
+
+def removals_pending() -> QuerySet[Membership]:
+    """Ended memberships that Identity Center may still grant: their removal is not confirmed.
+
+    An ended row is confirmed once it is in sync for its latest generation. A row whose user
+    and group are covered by another active membership is left out: that membership is the
+    access, and the Identity Center membership rightly stays.
+    """
+    covered = Membership.objects.filter(
+        user=OuterRef("user"), access_group=OuterRef("access_group"), ended_at__isnull=True
+    )
+    return (
+        Membership.objects.filter(ended_at__isnull=False)
+        .exclude(
+            provisioning_status=ProvisioningStatus.IN_SYNC, synced_generation=F("generation")
+        )
+        .exclude(Exists(covered))
+    )

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import smtplib
+from datetime import timedelta
+
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from accessgroups.access.services import memberships_expire
+from accessgroups.core.dispatch import dispatch_overdue
+from accessgroups.mail.services import removal_alerts_send
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task
@@ -15,3 +24,30 @@ def memberships_expire_task() -> int:
     Each ending asks provisioning to remove the Identity Center membership after commit.
     """
     return memberships_expire(now=timezone.now())
+
+
+@shared_task
+def provisioning_reconcile_task() -> dict[str, int]:
+    """Periodic (beat, every ``RECONCILE_INTERVAL_SECONDS``): send again what was lost.
+
+    Rows whose provisioning task never arrived or whose worker died are sent again, removals
+    first (accessgroups.core.dispatch); then the admins are told about removals Identity
+    Center has still not confirmed after ``REMOVAL_ALERT_MINUTES``.
+    """
+    now = timezone.now()
+    dispatched = dispatch_overdue(
+        now=now, interval=timedelta(seconds=settings.RECONCILE_INTERVAL_SECONDS)
+    )
+    try:
+        alerts = removal_alerts_send(now=now)
+    except (smtplib.SMTPException, OSError) as exc:
+        # Nothing is marked as told: the next run mails again.
+        logger.warning("Could not mail the admins about pending removals: %s", exc)
+        alerts = 0
+    return {
+        "sent": dispatched.total,
+        "removals": dispatched.removals,
+        "taken_over": dispatched.taken_over,
+        "unsent": dispatched.unsent,
+        "alert_mails": alerts,
+    }

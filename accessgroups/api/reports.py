@@ -91,11 +91,22 @@ class WhoHasAccessRow(serializers.Serializer):
     expires_at = serializers.DateTimeField(allow_null=True)
     approved_by = serializers.CharField(allow_null=True)
     justification = serializers.CharField(allow_blank=True)
+    state = serializers.ChoiceField(
+        choices=["active", "removal_pending"],
+        help_text="active: confirmed in Identity Center. removal_pending: the portal ended this "
+        "access and Identity Center has not confirmed its removal yet.",
+    )
+    ended_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the portal ended it (removal_pending rows)."
+    )
+    last_error = serializers.CharField(
+        allow_blank=True, help_text="Why the removal is not confirmed yet (removal_pending rows)."
+    )
 
 
 @extend_schema_view(
     list=extend_schema(
-        summary="Who has access, as confirmed in Identity Center: one row per user, group, account",
+        summary="Who has access in Identity Center: one row per user, group, account",
         parameters=[
             format_parameter(WHO_HAS_ACCESS_FORMATS),
             text_parameter("account", "12-digit AWS account id; an unknown one is refused."),
@@ -113,10 +124,12 @@ class WhoHasAccessRow(serializers.Serializer):
     )
 )
 class WhoHasAccessViewSet(FileFormatMixin, PortalViewSet):
-    """Access confirmed in Identity Center: active, provisioned memberships of live access
-    groups on current, provisioned accounts; with ``?at=`` the same as of a past moment,
-    from the dated history. Auditors and admins. Times are ISO 8601 UTC. ``?format=csv`` or
-    ``jsonl`` streams the whole report, ``xlsx`` sends it as a workbook; same columns in all."""
+    """What Identity Center grants: active, provisioned memberships of live access groups on
+    current, provisioned accounts (``state`` ``active``), and access the portal has ended
+    whose removal Identity Center has not confirmed yet (``state`` ``removal_pending``, with
+    ``ended_at`` and ``last_error``); with ``?at=`` who had access at a past moment, from the
+    dated history. Auditors and admins. Times are ISO 8601 UTC. ``?format=csv`` or ``jsonl``
+    streams the whole report, ``xlsx`` sends it as a workbook; same columns in all."""
 
     formats = WHO_HAS_ACCESS_FORMATS
 

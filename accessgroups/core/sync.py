@@ -6,18 +6,28 @@ transaction commits, the task registered for its model is sent the row's id
 (``task.delay(pk)``). ``provisioning`` registers its Celery tasks here in its
 ``AppConfig.ready()``, so the domain never imports it, and a rolled-back change sends
 nothing.
+
+The pending mark is written in the same transaction as the change that needs it, so it is
+the durable record of the work (an outbox); the send after commit is only the fast path.
+When the send fails (the broker is down) or never happens (the process died after the
+commit), the change still stands and its caller gets its normal answer:
+``accessgroups.core.dispatch`` sends again every row that is overdue.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from accessgroups.models import ProvisioningStatus
+
+logger = logging.getLogger(__name__)
 
 
 class Task(Protocol):
@@ -26,6 +36,8 @@ class Task(Protocol):
     name: str
 
     def delay(self, *args: Any) -> Any: ...
+
+    def apply_async(self, args: tuple[Any, ...], **options: Any) -> Any: ...
 
 
 # What provisioning registered: a model -> a task taking its pk; ACCOUNTS -> a task taking
@@ -51,7 +63,11 @@ def pending_fields() -> dict[str, Any]:
     """The update that marks a row as needing provisioning, to fold into a bigger update."""
     # last_error stays: a run after a failure must know the last one may have left work half
     # done (provisioning.identity_center.claim); callers that start afresh clear it themselves.
-    return {"generation": F("generation") + 1, "provisioning_status": ProvisioningStatus.PENDING}
+    return {
+        "generation": F("generation") + 1,
+        "provisioning_status": ProvisioningStatus.PENDING,
+        "due_at": timezone.now(),
+    }
 
 
 def request_sync(obj: models.Model) -> None:
@@ -76,17 +92,39 @@ def accounts_sync_on_commit(actor_id: int | None) -> None:
 
 
 def _send_on_commit(key: object, arg: Any, then: Callable[[], object] | None = None) -> None:
-    task = _task(key)  # refuse now, inside the transaction, rather than after commit
+    task = task_for(key)  # refuse now, inside the transaction, rather than after commit
 
     def send() -> None:
-        task.delay(arg)
+        send_now(task, arg)
         if then is not None:
             then()
 
     transaction.on_commit(send)
 
 
-def _task(key: object) -> Task:
+def send_now(task: Task, *args: Any, **options: Any) -> bool:
+    """Send ``task`` now; False, logged, when the broker cannot take it.
+
+    The work is recorded in the database already (a pending row), so a broker that is down
+    delays it until the dispatcher's next run; it never turns a committed change into an
+    error for the person who made it. ``options`` go to ``apply_async`` (``countdown``).
+    """
+    try:
+        if options:
+            task.apply_async(args=args, **options)
+        else:
+            task.delay(*args)
+    except Exception as exc:  # kombu's OperationalError, redis errors, a full disk...
+        logger.warning(
+            "Could not queue %s%r (%s: %s); the dispatcher will send it again.",
+            getattr(task, "name", task), args, type(exc).__name__, exc,
+        )
+        return False
+    return True
+
+
+def task_for(key: object) -> Task:
+    """The task registered for ``key`` (a model, or ``ACCOUNTS``)."""
     try:
         return _tasks[key]
     except KeyError:

@@ -18,6 +18,7 @@ action (a member who gives up their own access, an approver who is also the requ
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -30,6 +31,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from accessgroups.access.selectors import removals_pending
 from accessgroups.core.roles import admins
 from accessgroups.models import (
     AccessRequest,
@@ -286,3 +288,40 @@ def expiry_reminder_send(*, membership_id: int, now: datetime | None = None) -> 
             reminded_for=None
         )
         raise
+
+
+# --- removals Identity Center has not confirmed ----------------------------------------------
+
+
+def removal_alerts_send(*, now: datetime) -> int:
+    """Tell the admins, once per removal, about access still not removed after the alert delay.
+
+    A membership ended ``REMOVAL_ALERT_MINUTES`` ago whose removal Identity Center has not
+    confirmed means someone may still hold AWS access the portal says they do not. The
+    workers keep retrying; the admins get one mail listing every such removal not mailed
+    about yet, and the removals are marked so that none is mailed twice. Returns the mails
+    sent.
+    """
+    cutoff = now - timedelta(minutes=settings.REMOVAL_ALERT_MINUTES)
+    due = list(
+        removals_pending()
+        .filter(ended_at__lte=cutoff, removal_alerted_at__isnull=True)
+        .select_related("user", "access_group")
+        .order_by("ended_at", "pk")[:200]
+    )
+    if not due:
+        return 0
+    context = {
+        "removals": due,
+        "minutes": settings.REMOVAL_ALERT_MINUTES,
+        "link": portal_link("web:manage-provisioning"),
+    }
+    # The same removals make the same subject: a retry after a half-sent run mails only
+    # the admins who were missed.
+    ids = ",".join(str(m.pk) for m in due)
+    about = f"removals:{hashlib.sha256(ids.encode()).hexdigest()[:32]}"
+    sent = _send("removal_pending", _mailable(admins().order_by("username")), context, about=about)
+    Membership.objects.filter(pk__in=[m.pk for m in due], removal_alerted_at__isnull=True).update(
+        removal_alerted_at=now
+    )
+    return sent

@@ -68,6 +68,9 @@ class Membership(Provisioned):
     # The expiry the last reminder mail was sent for (accessgroups.mail.services): one
     # reminder per expiry, and a new one when an extension moves the expiry.
     reminded_for = models.DateTimeField(null=True, blank=True)
+    # When the admins were told that this ended membership's removal from Identity Center
+    # is still not confirmed (accessgroups.core.dispatch): one mail per removal.
+    removal_alerted_at = models.DateTimeField(null=True, blank=True)
 
     objects = MembershipQuerySet.as_manager()
 

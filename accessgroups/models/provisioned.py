@@ -26,7 +26,14 @@ class Provisioned(models.Model):
     last_error = models.TextField(blank=True)
     generation = models.PositiveIntegerField(default=1)
     synced_generation = models.PositiveIntegerField(default=0)
+    # While a worker holds the row, the lease it renews (provisioning.identity_center): a
+    # claim not renewed for the lease's length belongs to a worker that died.
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # When a pending row is next due: when it was marked pending, or when a retry after an
+    # error is planned. The row's pending state is the outbox: a row still pending well after
+    # it was due lost its task (broker down, process killed) and is sent again
+    # (accessgroups.core.dispatch).
+    due_at = models.DateTimeField(null=True, blank=True)
     provisioned_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db.models import (
     Case,
+    CharField,
     DateTimeField,
     Exists,
     F,
@@ -16,6 +17,8 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    TextField,
+    Value,
     When,
 )
 from django.db.models.functions import Coalesce
@@ -44,7 +47,15 @@ WHO_HAS_ACCESS_COLUMNS = (
     "approved_by",
     # Added later: columns are only ever appended, never renamed (a public promise).
     "justification",
+    # "active": confirmed in Identity Center; "removal_pending": the portal ended it (the
+    # membership, or the group's account) and Identity Center may still grant it.
+    "state",
+    "ended_at",
+    "last_error",
 )
+
+ACTIVE = "active"
+REMOVAL_PENDING = "removal_pending"
 
 
 class Rows:
@@ -109,6 +120,28 @@ def membership_gives_access_now() -> Q:
     )
 
 
+def membership_removal_pending() -> Q:
+    """Conditions on Membership: ended, but its removal from Identity Center is not confirmed.
+
+    The same rows as accessgroups.access.selectors.removals_pending(), as a condition.
+    """
+    covered = Membership.objects.filter(
+        user=OuterRef("user"), access_group=OuterRef("access_group"), ended_at__isnull=True
+    )
+    return (
+        Q(ended_at__isnull=False)
+        & ~Q(provisioning_status=ProvisioningStatus.IN_SYNC, synced_generation=F("generation"))
+        & ~Q(Exists(covered))
+    )
+
+
+def link_removal_pending(path: str = "") -> Q:
+    """Conditions on AccessGroupAccount: ended, but the assignment may still exist."""
+    return Q(**{f"{path}valid_to__isnull": False}) & ~Q(
+        **{f"{path}provisioning_status": ProvisioningStatus.IN_SYNC}
+    )
+
+
 def link_gives_access_now(path: str = "") -> Q:
     """Conditions on AccessGroupAccount: the account link gives access now.
 
@@ -134,11 +167,12 @@ def who_has_access(
 ) -> Rows:
     """One row (a dict of WHO_HAS_ACCESS_COLUMNS) per user x access group x account.
 
-    Now (``at`` None), only access confirmed in Identity Center is listed: the membership
-    is active and in sync, and the account link is current and in sync. Access that is
-    still being provisioned, or failed, is not access yet; access being removed is no longer
-    listed once its row is ended, even while the removal is still running, because the
-    portal has already decided it must not exist.
+    Now (``at`` None), the report is what Identity Center may grant. Rows in ``state``
+    ``active`` are confirmed: the membership is active and in sync, the account link current
+    and in sync. Rows in ``state`` ``removal_pending`` are access the portal has ended (the
+    membership, or the group's account) whose removal Identity Center has not confirmed
+    yet: they stay listed, with when it ended and the last error, until it has. Access that
+    is still being provisioned, or failed to be, is not access yet.
 
     At a past moment ``at``, rows come from the dated history instead of the current state:
     memberships active then (activated at or before ``at``, not ended by then), account links
@@ -158,10 +192,11 @@ def who_has_access(
         request__membership=OuterRef("pk"), outcome=DecisionOutcome.APPROVE
     )
     if at is None:
-        memberships = Membership.objects.filter(membership_gives_access_now()).annotate(
-            expiry=F("expires_at")
-        )
-        link_condition = link_gives_access_now("access_group__account_links__")
+        memberships = Membership.objects.filter(
+            membership_gives_access_now() | membership_removal_pending()
+        ).annotate(expiry=F("expires_at"))
+        link_path = "access_group__account_links__"
+        link_condition = link_gives_access_now(link_path) | link_removal_pending(link_path)
     else:
         approvals = approvals.filter(created_at__lte=at)
         memberships = Membership.objects.filter(
@@ -199,6 +234,32 @@ def who_has_access(
         rows = rows.filter(user=user)
     if expiring_before is not None:
         rows = rows.filter(expiry__lt=expiring_before)
+    if at is None:
+        confirmed = Q(ended_at__isnull=True, link__valid_to__isnull=True)
+        rows = rows.annotate(
+            row_state=Case(
+                When(confirmed, then=Value(ACTIVE)),
+                default=Value(REMOVAL_PENDING),
+                output_field=CharField(),
+            ),
+            row_ended_at=Case(
+                When(confirmed, then=None),
+                default=Coalesce(F("ended_at"), F("link__valid_to")),
+                output_field=DateTimeField(),
+            ),
+            row_last_error=Case(
+                When(confirmed, then=Value("")),
+                When(ended_at__isnull=False, then=F("last_error")),
+                default=F("link__last_error"),
+                output_field=TextField(),
+            ),
+        )
+    else:
+        rows = rows.annotate(
+            row_state=Value(ACTIVE, output_field=CharField()),
+            row_ended_at=Value(None, output_field=DateTimeField()),
+            row_last_error=Value("", output_field=TextField()),
+        )
     queryset = rows.values(
         username=F("user__username"),
         email=F("user__email"),
@@ -212,6 +273,9 @@ def who_has_access(
         membership_expires_at=F("expiry"),
         approved_by=Coalesce(Subquery(latest_approver), F("granted_by__username")),
         membership_justification=F("justification"),
+        state=F("row_state"),
+        state_ended_at=F("row_ended_at"),
+        state_last_error=F("row_last_error"),
     ).order_by("user__username", "access_group__name", "link__account__account_id", "pk")
     return Rows(
         queryset,
@@ -221,6 +285,8 @@ def who_has_access(
             "granted_at": "membership_granted_at",
             "expires_at": "membership_expires_at",
             "justification": "membership_justification",
+            "ended_at": "state_ended_at",
+            "last_error": "state_last_error",
         },
         columns=WHO_HAS_ACCESS_COLUMNS,
     )

@@ -8,6 +8,7 @@ worker does the Identity Center side, whose status the lists show in words.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -17,14 +18,17 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accessgroups.access import services
+from accessgroups.access.selectors import removals_pending
 from accessgroups.catalogue import services as catalogue
 from accessgroups.catalogue.selectors import current_accounts_prefetch
+from accessgroups.core.dispatch import provisioning_backlog
 from accessgroups.core.errors import Conflict
 from accessgroups.identity import services as identity
 from accessgroups.models import (
     AccessGroup,
     AccessGroupAccount,
     Account,
+    Membership,
     ProvisioningStatus,
     User,
 )
@@ -152,7 +156,7 @@ def _messages_of(refusal: ValidationError | Conflict) -> list[str]:
     return [refusal.message] if isinstance(refusal, Conflict) else refusal.messages
 
 
-def _retry(request: HttpRequest, obj: User | AccessGroup) -> None:
+def _retry(request: HttpRequest, obj: User | AccessGroup | Membership) -> None:
     try:
         services.provisioning_retry(obj=obj, actor=request.user)
     except Conflict as refusal:
@@ -312,3 +316,46 @@ def group_retry(request: HttpRequest, pk: int) -> HttpResponse:
     group = _group(pk)
     _retry(request, group)
     return redirect("web:manage-group-detail", pk=group.pk)
+
+
+# --- provisioning -----------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def provisioning(request: HttpRequest) -> HttpResponse:
+    """What the workers owe Identity Center: removals not confirmed, failures, the backlog."""
+    require_admin(request.user)
+    removals = (
+        removals_pending()
+        .select_related("user", "access_group")
+        .only(
+            "pk", "ended_at", "end_reason", "provisioning_status", "last_error",
+            "removal_alerted_at", "user__username", "access_group__name",
+        )
+        .order_by("ended_at", "pk")
+    )
+    failed = (
+        Membership.objects.filter(provisioning_status=ProvisioningStatus.FAILED)
+        .select_related("user", "access_group")
+        .only("pk", "last_error", "granted_at", "user__username", "access_group__name")
+        .order_by("-granted_at", "-pk")[:MANAGE_PAGE_SIZE]
+    )
+    return render(
+        request,
+        "accessgroups/manage/provisioning.html",
+        {
+            "backlog": provisioning_backlog(),
+            "page": paginate(request, removals, per_page=MANAGE_PAGE_SIZE),
+            "failed": failed,
+            "alert_minutes": settings.REMOVAL_ALERT_MINUTES,
+        },
+    )
+
+
+@require_POST
+@login_required
+def membership_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    require_admin(request.user)
+    _retry(request, get_object_or_404(Membership, pk=pk))
+    return redirect("web:manage-provisioning")

@@ -14,4 +14,8 @@ urlpatterns = [
     path("groups/<int:pk>/edit/", manage.group_edit, name="manage-group-edit"),
     path("groups/<int:pk>/archive/", manage.group_archive, name="manage-group-archive"),
     path("groups/<int:pk>/retry/", manage.group_retry, name="manage-group-retry"),
+    path("provisioning/", manage.provisioning, name="manage-provisioning"),
+    path(
+        "memberships/<int:pk>/retry/", manage.membership_retry, name="manage-membership-retry"
+    ),
 ]

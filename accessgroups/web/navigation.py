@@ -21,6 +21,7 @@ ITEMS = (
     ("Accounts", "web:manage-accounts", "admins"),
     ("Users", "web:manage-users", "admins"),
     ("Manage groups", "web:manage-groups", "admins"),
+    ("Provisioning", "web:manage-provisioning", "admins"),
 )
 
 
