@@ -6,7 +6,7 @@ changed since (and what), and record what the approval granted.
 
 from __future__ import annotations
 
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from accessgroups.models import AccessGroup, AuditEvent, Membership, PolicyKind, ProvisioningStatus
 
@@ -61,7 +61,8 @@ def access_group_grants(group: AccessGroup) -> dict:
 def removals_pending() -> QuerySet[Membership]:
     """Ended memberships that Identity Center may still grant: their removal is not confirmed.
 
-    An ended row is confirmed once it is in sync for its latest generation. A row whose user
+    An ended row is confirmed once it is in sync (ending it marked it pending, with a new
+    generation; the worker marks it in sync only once that generation is done). A row whose user
     and group are covered by another active membership is left out: that membership is the
     access, and the Identity Center membership rightly stays.
     """
@@ -70,8 +71,6 @@ def removals_pending() -> QuerySet[Membership]:
     )
     return (
         Membership.objects.filter(ended_at__isnull=False)
-        .exclude(
-            provisioning_status=ProvisioningStatus.IN_SYNC, synced_generation=F("generation")
-        )
+        .exclude(provisioning_status=ProvisioningStatus.IN_SYNC)
         .exclude(Exists(covered))
     )

@@ -86,8 +86,9 @@ def dispatch_overdue(*, now: datetime, interval: timedelta) -> Dispatched:
         removal = removal_q(model)
         if removal is not None:
             # Ending access is never left failed: the worker retries it until it is done.
+            # No due time: sent in this run.
             model.objects.filter(removal, provisioning_status=ProvisioningStatus.FAILED).update(
-                provisioning_status=ProvisioningStatus.PENDING, due_at=now
+                provisioning_status=ProvisioningStatus.PENDING, due_at=None
             )
         rows = model.objects.filter(
             Q(

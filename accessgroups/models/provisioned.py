@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils import timezone
 
 
 class ProvisioningStatus(models.TextChoices):
@@ -33,7 +34,7 @@ class Provisioned(models.Model):
     # error is planned. The row's pending state is the outbox: a row still pending well after
     # it was due lost its task (broker down, process killed) and is sent again
     # (accessgroups.core.dispatch).
-    due_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
     provisioned_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -97,9 +97,60 @@ def _expected(world) -> list[dict]:
                     "expires_at": _iso(membership.expires_at),
                     "approved_by": approver,
                     "justification": membership.justification,
+                    "state": "active",
+                    "ended_at": None,
+                    "last_error": "",
                 }
             )
     return rows
+
+
+def test_access_ended_but_not_yet_removed_stays_listed_as_removal_pending(api, carol, world):
+    from accessgroups.access.services import membership_revoke
+
+    erin = world["erin"]
+    membership_revoke(membership=erin, revoked_by=erin.user)
+    Membership.objects.filter(pk=erin.pk).update(last_error="AWS is throttling identitystore calls")
+    erin.refresh_from_db()
+
+    rows = api(carol).get(URL + "?format=json").data["results"]
+
+    erins = [r for r in rows if r["username"] == "erin"]
+    assert [(r["account_id"], r["state"]) for r in erins] == [
+        (world["sandbox"].account_id, "removal_pending"),
+        (world["staging"].account_id, "removal_pending"),
+    ]
+    assert erins[0]["ended_at"] == _iso(erin.ended_at)
+    assert erins[0]["last_error"] == "AWS is throttling identitystore calls"
+    assert {r["state"] for r in rows if r["username"] == "alice"} == {"active"}
+
+    # Identity Center confirms the removal: the rows go.
+    Membership.objects.filter(pk=erin.pk).update(provisioning_status=IN_SYNC)
+    assert [r for r in api(carol).get(URL).data["results"] if r["username"] == "erin"] == []
+
+
+def test_an_account_removed_from_the_group_stays_listed_until_its_assignment_is_gone(
+    api, carol, world
+):
+    staging = AccessGroupAccount.objects.get(access_group=world["group"], account=world["staging"])
+    AccessGroupAccount.objects.filter(pk=staging.pk).update(
+        valid_to=timezone.now(), provisioning_status=ProvisioningStatus.PENDING
+    )
+
+    rows = api(carol).get(URL + f"?account={world['staging'].account_id}").data["results"]
+
+    assert [(r["username"], r["state"]) for r in rows] == [
+        ("alice", "removal_pending"),
+        ("erin", "removal_pending"),
+    ]
+    assert rows[0]["ended_at"] is not None
+
+
+def test_a_past_moment_has_no_removal_state(api, carol, world):
+    rows = api(carol).get(URL + f"?at={_iso(timezone.now())}").data["results"]
+    assert rows and {(r["state"], r["ended_at"], r["last_error"]) for r in rows} == {
+        ("active", None, "")
+    }
 
 
 def test_json_lists_only_access_confirmed_in_identity_center(api, carol, world):

@@ -65,3 +65,24 @@ def test_a_kind_of_row_nobody_registered_is_refused_inside_the_transaction(monke
             sync.sync_on_commit(User, 1)
     with pytest.raises(ImproperlyConfigured):
         sync.sync_on_commit(Account, 1)
+
+
+def test_a_broker_that_cannot_take_the_task_leaves_the_change_committed(
+    alice, caplog, monkeypatch
+) -> None:
+    from kombu.exceptions import OperationalError
+
+    def refuse(*args):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.user_onboard_task, "delay", refuse)
+    then = []
+    with transaction.atomic():
+        sync.request_sync(alice)
+        sync.sync_on_commit(User, alice.pk, then=lambda: then.append("ran"))
+    # No error reached the caller; the row records the work for the dispatcher.
+    row = User.objects.get(pk=alice.pk)
+    assert row.provisioning_status == ProvisioningStatus.PENDING and row.due_at is not None
+    assert then == ["ran"]
+    assert "the dispatcher will send it again" in caplog.text
+    assert "Connection refused" in caplog.text

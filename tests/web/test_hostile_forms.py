@@ -89,6 +89,7 @@ def world(alice, bob, carol, dave, erin, readonly):
         "web:approvals-revoke": {"pk": membership.pk},
         "web:manage-user-deactivate": {"pk": erin.pk},
         "web:manage-user-retry": {"pk": erin.pk},
+        "web:manage-membership-retry": {"pk": membership.pk},
         "web:manage-group": {"pk": readonly.pk},
         "web:review-detail": {"pk": review.pk},
         "web:review-export": {"pk": review.pk},

@@ -29,6 +29,7 @@ READ_PAGES = [
     "web:manage-users",
     "web:manage-groups",
     "web:manage-group-create",
+    "web:manage-provisioning",
 ]
 
 
