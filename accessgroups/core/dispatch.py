@@ -6,7 +6,8 @@ commit and the send, a worker was killed mid-task, a retry could not be schedule
 still says what must happen, so a periodic run (``provisioning_reconcile_task``, every
 ``RECONCILE_INTERVAL_SECONDS``) finds it and sends it again, removals of access first:
 
-- a pending row whose due time (``due_at``) passed more than ``DISPATCH_GRACE`` ago;
+- a pending row whose due time (``due_at``) passed more than ``DISPATCH_GRACE`` ago (or
+  one interval, if shorter);
 - a claimed row whose lease ran out (its worker died); a lease that will run out before the
   next run is sent with a countdown to that moment, so a dead worker's row is taken over
   within one interval rather than two;
@@ -32,8 +33,9 @@ from accessgroups.models import AccessGroup, AccessGroupAccount, Membership, Pro
 
 logger = logging.getLogger(__name__)
 
-# A pending row is given this long after its due time before it counts as lost: its task is
-# normally picked up within seconds, and sending it again early would only duplicate it.
+# A pending row is given this long after its due time (or one interval, when the dispatcher
+# runs more often) before it counts as lost: its task is normally picked up within seconds,
+# and sending it again early would only duplicate it.
 DISPATCH_GRACE = timedelta(seconds=60)
 # Rows sent per model and run: a backlog larger than this is sent over the next runs.
 BATCH = 5000
@@ -52,6 +54,18 @@ def removal_q(model: type[models.Model]) -> Q | None:
         ).exclude(provisioning_status=ProvisioningStatus.IN_SYNC)
         return Q(archived_at__isnull=False) | Q(Exists(ended_links))
     return None
+
+
+def in_scope(model: type[models.Model]) -> Q:
+    """Rows of ``model`` that provisioning looks after at all.
+
+    A user is provisioned once onboarding was asked for (or they already have an Identity
+    Center user); the others (a superuser made on the command line, someone who only signed
+    in) wait, pending, until then, and nobody should send them.
+    """
+    if model is User:
+        return Q(onboarding_requested=True) | ~Q(identity_center_user_id="")
+    return Q()
 
 
 def is_removal(model: type[models.Model], pk: int) -> bool:
@@ -81,6 +95,7 @@ def dispatch_overdue(*, now: datetime, interval: timedelta) -> Dispatched:
     """Send again every row whose task was lost or whose worker died; removals first."""
     result = Dispatched()
     lease = lease_length()
+    grace = min(DISPATCH_GRACE, interval)
     plans: list[tuple[bool, type[models.Model], int, float | None]] = []
     for model in MODELS:
         removal = removal_q(model)
@@ -90,10 +105,10 @@ def dispatch_overdue(*, now: datetime, interval: timedelta) -> Dispatched:
             model.objects.filter(removal, provisioning_status=ProvisioningStatus.FAILED).update(
                 provisioning_status=ProvisioningStatus.PENDING, due_at=None
             )
-        rows = model.objects.filter(
+        rows = model.objects.filter(in_scope(model)).filter(
             Q(
                 provisioning_status=ProvisioningStatus.PENDING,
-                due_at__lte=now - DISPATCH_GRACE,
+                due_at__lte=now - grace,
             )
             | Q(provisioning_status=ProvisioningStatus.PENDING, due_at__isnull=True)
             | Q(provisioning_status=ProvisioningStatus.PROVISIONING, claimed_at__isnull=True)
@@ -181,7 +196,7 @@ def provisioning_backlog() -> list[Backlog]:
     """
     found = []
     for kind, model in KINDS.items():
-        counts = model.objects.aggregate(
+        counts = model.objects.filter(in_scope(model)).aggregate(
             pending=models.Count("pk", filter=Q(provisioning_status=ProvisioningStatus.PENDING)),
             provisioning=models.Count(
                 "pk", filter=Q(provisioning_status=ProvisioningStatus.PROVISIONING)

@@ -142,3 +142,20 @@ def test_the_beat_task_dispatches_and_reports(rows):
         summary = provisioning_reconcile_task.apply().get()
     assert sent == [("membership_sync_task", (rows["granted"].pk,))]
     assert summary == {"sent": 1, "removals": 0, "taken_over": 0, "unsent": 0, "alert_mails": 0}
+
+
+def test_users_nobody_asked_to_onboard_are_never_sent(rows, make_user):
+    stranger = make_user("stranger")  # e.g. a superuser made on the command line
+    User.objects.filter(pk=stranger.pk).update(
+        provisioning_status=ProvisioningStatus.PENDING, due_at=timezone.now() - timedelta(hours=1)
+    )
+    _age(rows["ended"].pk, provisioning_status=ProvisioningStatus.IN_SYNC)
+    with captured_syncs() as sent:
+        dispatch.dispatch_overdue(now=timezone.now(), interval=INTERVAL)
+    assert sent == []
+    assert next(b for b in dispatch.provisioning_backlog() if b.kind == "user").pending == 0
+
+    User.objects.filter(pk=stranger.pk).update(onboarding_requested=True)
+    with captured_syncs() as sent:
+        dispatch.dispatch_overdue(now=timezone.now(), interval=INTERVAL)
+    assert sent == [("user_onboard_task", (stranger.pk,))]

@@ -6,55 +6,17 @@ from __future__ import annotations
 
 import re
 import secrets
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
-import psycopg
 import pytest
 import requests
 
-from provisioning.fake import FakeIdentityCenter, free_port
-from tests.system.harness import Processes, compose_command, portal_env, wait_until
+from provisioning.fake import FakeIdentityCenter
+from tests.system.harness import Processes, wait_until
+from tests.system.stack import BALANCER, Stack, start_stack
 
 pytestmark = pytest.mark.slow
-
-MANAGE = [sys.executable, "manage.py"]
-# The test plays the load balancer that terminates TLS in front of gunicorn: it sends what
-# the balancer adds to every request it forwards (docs/security.md, "Production settings").
-BALANCER = {"X-Forwarded-Proto": "https"}
-
-
-@dataclass
-class Stack:
-    env: dict[str, str]
-    base_url: str
-    database_url: str
-    fake: FakeIdentityCenter
-    processes: Processes
-
-    def manage(self, name: str, *args: str, **extra_env: str) -> str:
-        return self.processes.run(name, [*MANAGE, *args], env={**self.env, **extra_env})
-
-    def token(self, username: str) -> str:
-        output = self.manage(f"token-{username}", "drf_create_token", username)
-        match = re.search(r"\b([0-9a-f]{40})\b", output)
-        assert match, output
-        return match.group(1)
-
-    def api(self, method: str, path: str, token: str, expect: int | tuple[int, ...], **kwargs) -> dict:
-        response = requests.request(
-            method, f"{self.base_url}/api/v1/{path}",
-            headers={"Authorization": f"Token {token}", **BALANCER}, timeout=15, **kwargs,
-        )
-        expected = (expect,) if isinstance(expect, int) else expect
-        assert response.status_code in expected, f"{method} {path}: {response.status_code} {response.text[:500]}"
-        return response.json()
-
-    def sql(self, query: str, *params: object) -> list[tuple]:
-        with psycopg.connect(self.database_url) as conn:
-            return conn.execute(query, params).fetchall()
 
 
 @pytest.fixture
@@ -65,14 +27,11 @@ def stack(
     fake_identity_center: FakeIdentityCenter,
     tmp_path: Path,
 ) -> Stack:
-    var_dir = tmp_path / "var"
-    var_dir.mkdir()
-    env = portal_env(
-        SECRET_KEY=secrets.token_urlsafe(40),
-        DEBUG="0",
-        ALLOWED_HOSTS="127.0.0.1,localhost",
-        DATABASE_URL=postgres_url,
-        PORTAL_VAR_DIR=str(var_dir),
+    return start_stack(
+        processes,
+        database_url=postgres_url,
+        fake=fake_identity_center,
+        var_dir=tmp_path / "var",
         # The expiry sweep every second, so that a test can watch beat drive the worker.
         EXPIRY_SWEEP_SECONDS="1",
         # Behind a balancer, as docker-compose.yml's web is meant to run. gunicorn trusts
@@ -81,17 +40,7 @@ def stack(
         SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto,https",
         FORWARDED_ALLOW_IPS="192.0.2.1",
         **redis_broker,
-        **fake_identity_center.environment(),
     )
-    processes.run("migrate", compose_command("migrate"), env=env)
-    port = free_port()
-    web = processes.start("web", compose_command("web", port=port), env=env)
-    worker = processes.start("worker", compose_command("worker"), env=env)
-    processes.start("beat", compose_command("beat", var_dir=var_dir), env=env)
-    base_url = f"http://127.0.0.1:{port}"
-    processes.wait_http(f"{base_url}/api/schema/", web, headers=BALANCER)
-    processes.wait_for_log(worker, " ready.")
-    return Stack(env, base_url, postgres_url, fake_identity_center, processes)
 
 
 def unique(attribute: str, value: str) -> dict:
