@@ -266,6 +266,8 @@ SESSION_MAX_HOURS = env_count("SESSION_MAX_HOURS", 12, least=1, unit="hours")
 # person is active (not on every request: SESSION_SAVE_EVERY_REQUEST would write the session
 # for every poll, and keep an idle page's session alive for ever).
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+# Sessions live in the database, never in the cache: signing in must not depend on Redis.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware") + 1,
     "accessgroups.auth.sessions.SessionLifetimeMiddleware",
@@ -402,7 +404,9 @@ PROVISIONING_REDIS_URL = os.environ.get("PROVISIONING_REDIS_URL") or (
 # Sign-in limits (allauth) and API throttles (DRF) count in Django's default cache. It is
 # shared by every process and replica: Redis (CACHE_URL, else the Redis of the fleet-wide
 # limits above), else a table of the database. Never per-process memory, which would give
-# every gunicorn worker an allowance of its own. docs/authentication.md, "Limits".
+# every gunicorn worker an allowance of its own, except while Redis cannot be reached: then
+# each process counts alone rather than answer 500 (portal/cache.py, decision 0009).
+# docs/authentication.md, "Limits".
 from accessgroups.core.throttling import parse_rate as _parse_rate  # noqa: E402
 
 
