@@ -461,6 +461,10 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
 }
 # --- Throttling and the shared cache (end) -----------------------------------------------
 
+# /metrics (portal/metrics.py) is off unless this is set; scrapers then send it as
+# `Authorization: Bearer <token>`.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
