@@ -70,6 +70,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: /healthz and /readyz are answered before sessions, sign-in, the allowed hosts
+    # and the HTTPS redirect (portal/health.py).
+    "portal.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves collected static files (API docs, admin) from gunicorn: no CDN, no extra server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -216,7 +219,8 @@ from csp.constants import NONE, SELF
 
 
 # Plain HTTP is answered with a redirect to HTTPS. Health checks are exempt: a load balancer
-# probes its targets over plain HTTP, and a redirect would count as a failed probe.
+# probes its targets over plain HTTP, and a redirect would count as a failed probe. (Their
+# middleware answers before this redirect; the list says so to whoever reads it here.)
 SECURE_SSL_REDIRECT = env_switch("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$"]
 # Behind a proxy that terminates TLS, every request reaches Django over plain HTTP: without
