@@ -8,8 +8,12 @@ without any broker to install; tasks never run inside the web request.
 
 import os
 import pkgutil
+import time
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
+
+from provisioning import counters
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
@@ -34,3 +38,22 @@ def task_packages() -> list[str]:
 
 
 app.autodiscover_tasks(task_packages)
+
+
+# How long each task runs, for /metrics (provisioning.counters): workers record, the web
+# process reads. The start is kept per task id: a threads worker runs several at once.
+_started: dict[str, float] = {}
+
+
+@task_prerun.connect
+def _task_started(task_id: str | None = None, **_: object) -> None:
+    if task_id:
+        _started[task_id] = time.monotonic()
+
+
+@task_postrun.connect
+def _task_finished(task_id: str | None = None, task: object = None, **_: object) -> None:
+    started = _started.pop(task_id, None) if task_id else None
+    name = getattr(task, "name", None)
+    if started is not None and name:
+        counters.record_task_duration(task=name, seconds=time.monotonic() - started)

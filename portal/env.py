@@ -93,11 +93,13 @@ def cache_from_url(url: str, key_prefix: str) -> dict:
     scheme = url.partition("://")[0].lower()
     if scheme in ("redis", "rediss", "unix"):
         return {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache, which falls back to this process's memory while Redis
+            # cannot be reached, instead of answering every sign-in and API call with 500.
+            "BACKEND": "portal.cache.FallbackRedisCache",
             "LOCATION": url,
             "KEY_PREFIX": key_prefix,
-            # A Redis that does not answer fails the request instead of hanging it.
-            "OPTIONS": {"socket_connect_timeout": 5, "socket_timeout": 5},
+            # A Redis that does not answer costs a request about a second, not a hang.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 1},
         }
     if scheme == "db":
         return {

@@ -70,6 +70,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: /healthz and /readyz are answered before sessions, sign-in, the allowed hosts
+    # and the HTTPS redirect (portal/health.py).
+    "portal.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves collected static files (API docs, admin) from gunicorn: no CDN, no extra server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -216,7 +219,8 @@ from csp.constants import NONE, SELF
 
 
 # Plain HTTP is answered with a redirect to HTTPS. Health checks are exempt: a load balancer
-# probes its targets over plain HTTP, and a redirect would count as a failed probe.
+# probes its targets over plain HTTP, and a redirect would count as a failed probe. (Their
+# middleware answers before this redirect; the list says so to whoever reads it here.)
 SECURE_SSL_REDIRECT = env_switch("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^readyz/?$"]
 # Behind a proxy that terminates TLS, every request reaches Django over plain HTTP: without
@@ -266,6 +270,8 @@ SESSION_MAX_HOURS = env_count("SESSION_MAX_HOURS", 12, least=1, unit="hours")
 # person is active (not on every request: SESSION_SAVE_EVERY_REQUEST would write the session
 # for every poll, and keep an idle page's session alive for ever).
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+# Sessions live in the database, never in the cache: signing in must not depend on Redis.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware") + 1,
     "accessgroups.auth.sessions.SessionLifetimeMiddleware",
@@ -418,7 +424,9 @@ PROVISIONING_REDIS_URL = os.environ.get("PROVISIONING_REDIS_URL") or (
 # Sign-in limits (allauth) and API throttles (DRF) count in Django's default cache. It is
 # shared by every process and replica: Redis (CACHE_URL, else the Redis of the fleet-wide
 # limits above), else a table of the database. Never per-process memory, which would give
-# every gunicorn worker an allowance of its own. docs/authentication.md, "Limits".
+# every gunicorn worker an allowance of its own, except while Redis cannot be reached: then
+# each process counts alone rather than answer 500 (portal/cache.py, decision 0009).
+# docs/authentication.md, "Limits".
 from accessgroups.core.throttling import parse_rate as _parse_rate  # noqa: E402
 
 
@@ -472,6 +480,10 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "anon": env_rate("API_THROTTLE_ANON", "30/minute"),
 }
 # --- Throttling and the shared cache (end) -----------------------------------------------
+
+# /metrics (portal/metrics.py) is off unless this is set; scrapers then send it as
+# `Authorization: Bearer <token>`.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
 
 LOGGING = {
     "version": 1,

@@ -7,6 +7,7 @@ from accessgroups.api.errors import not_found as api_not_found
 from accessgroups.api.schema import RedocView, SchemaView, SwaggerView
 from accessgroups.auth.mfa import login_redirect
 from accessgroups.web.errors import bad_request
+from portal.metrics import metrics_view
 
 # A refused query parameter says which and why (accessgroups.web.common.query_text).
 handler400 = bad_request
@@ -34,4 +35,7 @@ urlpatterns = [
     path("api/schema/", SchemaView.as_view(), name="schema"),
     path("api/docs/", SwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", RedocView.as_view(url_name="schema"), name="api-redoc"),
+    # Prometheus, with a bearer token (404 without METRICS_TOKEN). /healthz and /readyz are
+    # answered by portal.health's middleware, before any URL is resolved.
+    path("metrics", metrics_view, name="metrics"),
 ]

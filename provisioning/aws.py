@@ -10,6 +10,8 @@ and gets back plain dicts or one of provisioning.errors' exceptions, never a bot
   takes a token from the fleet-wide rate limiter of its service (``before-send``).
 - botocore's standard retry mode absorbs short throttling; only what outlasts it reaches
   the caller, as a ``TransientError`` for Celery to retry with a longer backoff.
+- Every HTTP attempt is counted by how it ended (``response-received``), for ``/metrics``:
+  the retries botocore absorbs are where throttling shows first.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from botocore.exceptions import (
 from botocore.parsers import ResponseParserError
 from django.conf import settings
 
-from provisioning import limits
+from provisioning import counters, limits
 from provisioning.errors import (
     NotFoundError,
     NotImplementedByEndpoint,
@@ -118,6 +120,7 @@ def get_session() -> boto3.session.Session:
             session = boto3.session.Session()
             for service in _RATE_LIMITED:
                 session.events.register(f"before-send.{service}", _take_rate_token)
+            session.events.register("response-received", _count_attempt)
             _session = session
         return _session
 
@@ -198,6 +201,43 @@ def _take_rate_token(event_name: str = "", **_: Any) -> None:
     # before-send.<service>.<Operation>: once per HTTP attempt, retries included.
     service = event_name.split(".")[1]
     _limiter(service).acquire()
+
+
+def _count_attempt(
+    event_name: str = "",
+    response_dict: dict[str, Any] | None = None,
+    parsed_response: dict[str, Any] | None = None,
+    exception: BaseException | None = None,
+    **_: Any,
+) -> None:
+    # response-received.<service>.<Operation>: once per attempt, after its answer (or error).
+    if isinstance(exception, limits.LimiterUnavailable):
+        return  # the limiter refused before anything was sent
+    _, service, operation = (event_name.split(".", 2) + ["", ""])[:3]
+    counters.count_aws_request(
+        service=service,
+        operation=operation,
+        outcome=attempt_outcome(response_dict, parsed_response, exception),
+    )
+
+
+def attempt_outcome(
+    response_dict: dict[str, Any] | None,
+    parsed_response: dict[str, Any] | None,
+    exception: BaseException | None,
+) -> str:
+    """How one HTTP attempt ended: ok, throttled, client_error, server_error or unreachable."""
+    if exception is not None or response_dict is None:
+        return "unreachable"
+    status = int(response_dict.get("status_code") or 0)
+    code = str(((parsed_response or {}).get("Error") or {}).get("Code", ""))
+    if code in THROTTLING_CODES or status == 429:
+        return "throttled"
+    if status >= 500:
+        return "server_error"
+    if status >= 400:
+        return "client_error"
+    return "ok"
 
 
 # --- calls and errors ----------------------------------------------------------------------------

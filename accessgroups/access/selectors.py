@@ -1,4 +1,4 @@
-"""What an approval is about: the access group's version and what a membership grants.
+"""Reads about access: what an approval is about, and access that has not verifiably ended.
 
 An approver decides on what they saw; these reads let the workflow tell whether the group
 changed since (and what), and record what the approval granted.
@@ -6,9 +6,15 @@ changed since (and what), and record what the approval granted.
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
-from accessgroups.models import AccessGroup, AuditEvent, Membership, PolicyKind, ProvisioningStatus
+from accessgroups.models import (
+    AccessGroup,
+    AuditEvent,
+    Membership,
+    PolicyKind,
+    ProvisioningStatus,
+)
 
 # What an access group's version counts: the changes to what it grants or who approves it,
 # in the words an approver reads.
@@ -59,18 +65,18 @@ def access_group_grants(group: AccessGroup) -> dict:
 
 
 def removals_pending() -> QuerySet[Membership]:
-    """Ended memberships that Identity Center may still grant: their removal is not confirmed.
+    """Ended memberships whose removal from Identity Center is not confirmed yet.
 
-    An ended row is confirmed once it is in sync (ending it marked it pending, with a new
-    generation; the worker marks it in sync only once that generation is done). A row whose user
-    and group are covered by another active membership is left out: that membership is the
-    access, and the Identity Center membership rightly stays.
+    Confirmed means provisioned in sync for the row's latest change (``in_sync`` and
+    ``synced_generation == generation``): anything else (pending, provisioning, failed, or
+    in sync for an earlier generation) may still leave the person in the group. An ended
+    membership whose user and group have another, active membership is not a removal:
+    the group membership in Identity Center stays for that one.
     """
-    covered = Membership.objects.filter(
+    confirmed = Q(provisioning_status=ProvisioningStatus.IN_SYNC, synced_generation=F("generation"))
+    still_granted = Membership.objects.filter(
         user=OuterRef("user"), access_group=OuterRef("access_group"), ended_at__isnull=True
     )
-    return (
-        Membership.objects.filter(ended_at__isnull=False)
-        .exclude(provisioning_status=ProvisioningStatus.IN_SYNC)
-        .exclude(Exists(covered))
+    return Membership.objects.filter(ended_at__isnull=False).exclude(confirmed).exclude(
+        Exists(still_granted)
     )

@@ -130,7 +130,7 @@ def membership_removal_pending() -> Q:
     )
     return (
         Q(ended_at__isnull=False)
-        & ~Q(provisioning_status=ProvisioningStatus.IN_SYNC)
+        & ~Q(provisioning_status=ProvisioningStatus.IN_SYNC, synced_generation=F("generation"))
         & ~Q(Exists(covered))
     )
 

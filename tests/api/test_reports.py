@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 from django.http import StreamingHttpResponse
+from django.db.models import F
 from django.utils import timezone
 
 from accessgroups.access.services import (
@@ -21,7 +22,9 @@ IN_SYNC = ProvisioningStatus.IN_SYNC
 
 
 def _in_sync(membership: Membership) -> Membership:
-    Membership.objects.filter(pk=membership.pk).update(provisioning_status=IN_SYNC)
+    Membership.objects.filter(pk=membership.pk).update(
+        provisioning_status=IN_SYNC, synced_generation=F("generation")
+    )
     membership.refresh_from_db()
     return membership
 
@@ -125,7 +128,9 @@ def test_access_ended_but_not_yet_removed_stays_listed_as_removal_pending(api, c
     assert {r["state"] for r in rows if r["username"] == "alice"} == {"active"}
 
     # Identity Center confirms the removal: the rows go.
-    Membership.objects.filter(pk=erin.pk).update(provisioning_status=IN_SYNC)
+    Membership.objects.filter(pk=erin.pk).update(
+        provisioning_status=IN_SYNC, synced_generation=F("generation")
+    )
     assert [r for r in api(carol).get(URL).data["results"] if r["username"] == "erin"] == []
 
 

@@ -97,7 +97,7 @@ def test_with_a_redis_broker_the_limits_live_in_that_redis(tmp_path):
         tmp_path, CELERY_BROKER_URL="redis://redis.internal:6379/0", CELERY_BROKER_KEY_PREFIX="p1:"
     )
 
-    assert found["cache"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert found["cache"]["BACKEND"] == "portal.cache.FallbackRedisCache"
     assert found["cache"]["LOCATION"] == "redis://redis.internal:6379/0"
     # Portals that share a Redis by broker prefix keep their limits apart too.
     assert found["cache"]["KEY_PREFIX"] == "p1:"

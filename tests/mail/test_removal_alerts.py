@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db.models import F
 from django.utils import timezone
 
 from accessgroups.access.services import membership_grant, membership_revoke
@@ -57,5 +58,7 @@ def test_each_admin_is_mailed_once_per_removal(revoked, settings, portal_url):
 
 
 def test_a_removal_confirmed_in_time_is_never_mailed(revoked, settings):
-    Membership.objects.filter(pk=revoked.pk).update(provisioning_status=ProvisioningStatus.IN_SYNC)
+    Membership.objects.filter(pk=revoked.pk).update(
+        provisioning_status=ProvisioningStatus.IN_SYNC, synced_generation=F("generation")
+    )
     assert removal_alerts_send(now=timezone.now() + timedelta(days=1)) == 0

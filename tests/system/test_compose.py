@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,22 @@ def test_worker_serves_both_queues_with_threads() -> None:
     assert worker[worker.index("-Q") + 1] == "celery,identity-center"
     assert worker[worker.index("--pool") + 1] == "threads"
     assert compose_command("web")[1] == "portal.wsgi"
+
+
+def test_web_healthcheck_asks_readyz_and_fails_when_the_portal_is_not_ready(
+    live_server, settings
+) -> None:
+    spec = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    test = spec["services"]["web"]["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"]
+    assert "http://127.0.0.1:8000/readyz" in test[3]
+
+    # The probe's own code, run as docker runs it, against a portal of this test.
+    probe = test[3].replace("http://127.0.0.1:8000", live_server.url)
+    run = [sys.executable, "-c", probe]
+    assert subprocess.run(run, capture_output=True, timeout=30).returncode == 0
+    # Limits kept in a Redis that is not there: the same probe fails.
+    settings.PROVISIONING_REDIS_URL = "redis://127.0.0.1:1/0"
+    failed = subprocess.run(run, capture_output=True, text=True, timeout=30)
+    assert failed.returncode != 0
+    assert "503" in failed.stderr

@@ -58,7 +58,11 @@ def test_production_defaults(tmp_path):
     assert directives["script-src"] == ["'self'"]
     assert directives["frame-ancestors"] == ["'none'"]
     middleware = s["MIDDLEWARE"]
-    assert middleware.index("portal.csp.PortalCSPMiddleware") == 1
+    # Probes are answered before anything else runs (portal/health.py).
+    assert middleware[0] == "portal.health.HealthCheckMiddleware"
+    assert middleware.index("portal.csp.PortalCSPMiddleware") == 1 + middleware.index(
+        "django.middleware.security.SecurityMiddleware"
+    )
     # After the messages (the sign-in page says why), after authentication in any case.
     assert middleware.index("accessgroups.auth.sessions.SessionLifetimeMiddleware") == 1 + (
         middleware.index("django.contrib.messages.middleware.MessageMiddleware")
