@@ -17,7 +17,7 @@ from datetime import datetime
 
 from django.apps import apps
 from django.conf import settings
-from django.db.models import Count, Expression, F, Min, Q
+from django.db.models import Count, Expression, Min, Q
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
@@ -34,24 +34,20 @@ from prometheus_client.registry import Collector
 
 import accessgroups.models as domain
 from accessgroups.access.selectors import removals_pending
+from accessgroups.core.dispatch import in_scope
 from accessgroups.models import Provisioned, ProvisioningStatus
 from provisioning import counters
 
 logger = logging.getLogger(__name__)
 
 WAITING = (ProvisioningStatus.PENDING, ProvisioningStatus.PROVISIONING)
-# The fields that say when a waiting row last changed, most telling first, where a kind
-# of row has them: an end, an edit, a grant, a creation.
-_CHANGED_AT = ("ended_at", "updated_at", "granted_at", "created_at", "date_joined")
 
 
 def waiting_since(model: type[Provisioned]) -> Expression:
-    """When a pending or provisioning row of ``model`` started waiting, as near as its
-    fields tell: when a task claimed it, else when it last changed. The one place to say
-    ``F("due_at")`` once rows record when they became due."""
-    fields = {f.name for f in model._meta.get_fields()}
-    changed = [name for name in _CHANGED_AT if name in fields]
-    return Coalesce("claimed_at", *changed) if changed else F("claimed_at")
+    """When a pending or provisioning row of ``model`` started waiting: the claim of a row a
+    worker holds (renewed while it works, so a dead worker's row ages), else when the
+    pending row became due (accessgroups.core.dispatch)."""
+    return Coalesce("claimed_at", "due_at")
 
 
 def provisioned_models() -> list[type[Provisioned]]:
@@ -87,7 +83,8 @@ class PortalCollector(Collector):
         now = timezone.now()
         for model in provisioned_models():
             # One query per kind: a count per status and the oldest waiting row together.
-            found = model._default_manager.aggregate(
+            # Users nobody asked to onboard are not provisioning's business (in_scope).
+            found = model._default_manager.filter(in_scope(model)).aggregate(
                 **{
                     status.value: Count("pk", filter=Q(provisioning_status=status))
                     for status in ProvisioningStatus

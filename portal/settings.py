@@ -425,7 +425,7 @@ PROVISIONING_REDIS_URL = os.environ.get("PROVISIONING_REDIS_URL") or (
 # shared by every process and replica: Redis (CACHE_URL, else the Redis of the fleet-wide
 # limits above), else a table of the database. Never per-process memory, which would give
 # every gunicorn worker an allowance of its own, except while Redis cannot be reached: then
-# each process counts alone rather than answer 500 (portal/cache.py, decision 0009).
+# each process counts alone rather than answer 500 (portal/cache.py, decision 0010).
 # docs/authentication.md, "Limits".
 from accessgroups.core.throttling import parse_rate as _parse_rate  # noqa: E402
 

@@ -64,21 +64,22 @@ def test_rows_waiting_and_failed_are_counted_per_kind_with_the_oldest_age(
     metrics_on, alice, bob, carol, readonly, grant
 ):
     now = timezone.now()
-    User.objects.update(provisioning_status=ProvisioningStatus.IN_SYNC)
+    # Users count once onboarding was asked for (accessgroups.core.dispatch.in_scope).
+    User.objects.update(provisioning_status=ProvisioningStatus.IN_SYNC, onboarding_requested=True)
     User.objects.filter(pk=alice.pk).update(provisioning_status=ProvisioningStatus.FAILED)
     User.objects.filter(pk=bob.pk).update(
-        provisioning_status=ProvisioningStatus.PENDING, date_joined=now - timedelta(hours=2)
+        provisioning_status=ProvisioningStatus.PENDING, due_at=now - timedelta(hours=2)
     )
     # A claimed row waits since its claim, whatever its other dates say.
     User.objects.filter(pk=carol.pk).update(
         provisioning_status=ProvisioningStatus.PROVISIONING,
-        date_joined=now - timedelta(days=30),
+        due_at=now - timedelta(days=30),
         claimed_at=now - timedelta(minutes=10),
     )
     AccessGroup.objects.filter(pk=readonly.pk).update(
         provisioning_status=ProvisioningStatus.IN_SYNC
     )
-    grant(alice, readonly)  # pending, granted a day ago
+    grant(alice, readonly, due_at=now - timedelta(days=1))  # pending, due for a day
 
     samples = scrape()
 
