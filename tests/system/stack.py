@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import secrets
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -29,6 +29,8 @@ class Stack:
     fake: FakeIdentityCenter
     processes: Processes
     var_dir: Path
+    # Names of worker processes that exited and were started again under another name.
+    replaced: set[str] = field(default_factory=set)
 
     def manage(self, name: str, *args: str, **extra_env: str) -> str:
         return self.processes.run(name, [*MANAGE, *args], env={**self.env, **extra_env})
