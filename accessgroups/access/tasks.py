@@ -6,6 +6,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from accessgroups.access.services import memberships_expire
+from accessgroups.access.sessions import session_revocations_lift
 
 
 @shared_task
@@ -15,3 +16,12 @@ def memberships_expire_task() -> int:
     Each ending asks provisioning to remove the Identity Center membership after commit.
     """
     return memberships_expire(now=timezone.now())
+
+
+@shared_task
+def session_revocations_lift_task() -> int:
+    """Periodic (beat): lift the session revocations whose sessions have all ended.
+
+    Each group that lost a revocation asks provisioning to sync its permission set.
+    """
+    return session_revocations_lift(now=timezone.now())
