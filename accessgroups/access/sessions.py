@@ -16,7 +16,6 @@ See docs/decisions/0010-session-revocation.md.
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from datetime import datetime
 
@@ -36,8 +35,6 @@ from accessgroups.models import (
     User,
 )
 
-logger = logging.getLogger(__name__)
-
 
 def _lock_group(access_group_id: int) -> AccessGroup:
     return AccessGroup.objects.select_for_update().get(pk=access_group_id)
@@ -47,7 +44,7 @@ def session_revocation_begin(membership: Membership, *, reason: str) -> str:
     """Before a membership ends: the Identity Center user id whose sessions the ending will
     deny ("" when none), with the group's row locked for ``session_revoke``.
 
-    None for an archived group (its permission set is deleted, and the roles in the
+    Nothing for an archived group (its permission set is deleted, and the roles in the
     accounts with it), with REVOKE_SESSIONS off, or for a person never onboarded into
     Identity Center (no sessions to deny).
     """
