@@ -44,6 +44,7 @@ from accessgroups.models import (
     Decision,
     Membership,
     MembershipExtension,
+    SessionRevocation,
     User,
 )
 
@@ -155,6 +156,22 @@ class MembershipAdmin(ReadOnlyAdmin):
     )
     list_filter = ("source", "end_reason", "provisioning_status")
     search_fields = ("user__username", "access_group__name")
+    list_select_related = ("user", "access_group")
+
+
+@admin.register(SessionRevocation)
+class SessionRevocationAdmin(ReadOnlyAdmin):
+    list_display = (
+        "user",
+        "access_group",
+        "identity_center_user_id",
+        "created_at",
+        "lift_after",
+        "lifted_at",
+        "lift_reason",
+    )
+    list_filter = ("lift_reason",)
+    search_fields = ("user__username", "access_group__name", "identity_center_user_id")
     list_select_related = ("user", "access_group")
 
 

@@ -369,7 +369,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accessgroups.tasks.access_reviews_close_task",
         "schedule": env_int("ACCESS_REVIEW_SWEEP_SECONDS", 300),
     },
+    "lift-session-revocations": {
+        "task": "accessgroups.access.tasks.session_revocations_lift_task",
+        "schedule": env_count("SESSION_REVOCATION_SWEEP_SECONDS", 60, least=1, unit="seconds"),
+    },
 }
+# When access ends, deny the person's sessions that are still running on the group's
+# permission set until they have run out (docs/decisions/0012-session-revocation.md).
+REVOKE_SESSIONS = env_switch("REVOKE_SESSIONS", True)
 # What an access review does at its deadline with memberships nobody reviewed: "revoke"
 # them, or "flag" them for the auditor and leave access as it is.
 ACCESS_REVIEW_UNREVIEWED = os.environ.get("ACCESS_REVIEW_UNREVIEWED", "revoke").strip().lower()

@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accessgroups.access import sessions
 from accessgroups.access.selectors import access_group_changes_since, access_group_grants
 from accessgroups.core import sync
 from accessgroups.core.audit import audit_record
@@ -400,9 +401,14 @@ def membership_end(
     """End-date a membership (never delete it). False when it had already ended.
 
     The one way access ends, whoever or whatever ends it (a revocation, expiry, an archived
-    group, a deactivated user, an access review's deadline); callers check who may.
+    group, a deactivated user, an access review's deadline); callers check who may. The
+    sessions the person may still hold on the group's permission set are revoked with it
+    (accessgroups.access.sessions).
     """
     now = timezone.now()
+    # Before the membership's row is touched: revoking sessions locks the group's row, which
+    # approval takes first.
+    revoke_sessions_of = sessions.session_revocation_begin(membership, reason=reason)
     ended = Membership.objects.filter(pk=membership.pk, ended_at__isnull=True).update(
         ended_at=now,
         end_reason=reason,
@@ -429,6 +435,14 @@ def membership_end(
     notify.notify_membership_ended(membership)
     if enqueue_sync:
         sync.sync_on_commit(Membership, membership.pk)
+    if revoke_sessions_of:
+        sessions.session_revoke(
+            membership=membership,
+            identity_center_user_id=revoke_sessions_of,
+            ended_at=now,
+            reason=reason,
+            by=by,
+        )
     return True
 
 
@@ -464,6 +478,9 @@ def membership_activated(*, membership_id: int) -> None:
             membership=membership,
             status__in=(RequestStatus.APPROVED, RequestStatus.PROVISIONING, RequestStatus.FAILED),
         ).update(status=RequestStatus.ACTIVE, last_error="", updated_at=timezone.now())
+    # After the membership's transaction: lifting locks the group's row, which approval
+    # takes before the membership's.
+    sessions.session_revocations_lift_regranted(membership=membership)
 
 
 def membership_provisioning_failed(*, membership_id: int, error: str) -> None:

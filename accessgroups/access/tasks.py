@@ -11,6 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from accessgroups.access.services import memberships_expire
+from accessgroups.access.sessions import session_revocations_lift
 from accessgroups.core.dispatch import dispatch_overdue
 from accessgroups.mail.services import removal_alerts_send
 
@@ -51,3 +52,12 @@ def provisioning_reconcile_task() -> dict[str, int]:
         "unsent": dispatched.unsent,
         "alert_mails": alerts,
     }
+
+
+@shared_task
+def session_revocations_lift_task() -> int:
+    """Periodic (beat): lift the session revocations whose sessions have all ended.
+
+    Each group that lost a revocation asks provisioning to sync its permission set.
+    """
+    return session_revocations_lift(now=timezone.now())

@@ -44,8 +44,15 @@ CUSTOMER_POLICY_NAME_RE = re.compile(CUSTOMER_POLICY_NAME_PATTERN)
 CUSTOMER_POLICY_PATH_RE = re.compile(CUSTOMER_POLICY_PATH_PATTERN)
 ISO_DURATION_RE = re.compile(SESSION_DURATION_PATTERN)
 
+# PutInlinePolicyToPermissionSet takes at most 32,768 characters; in each account the policy
+# lands on an IAM role, whose inline policies IAM holds to 10,240 characters other than
+# white space.
 INLINE_POLICY_MAX_BYTES = 32_768
 INLINE_POLICY_MAX_NON_WHITESPACE = 10_240
+# The statement the portal adds to a permission set's inline policy to deny the running
+# sessions of people whose access ended (accessgroups.access.sessions). Sids are unique in
+# a policy, so a group's own inline policy may not use it.
+REVOKED_SESSIONS_SID = "PortalRevokedSessions"
 SESSION_MIN = timedelta(hours=1)
 SESSION_MAX = timedelta(hours=12)
 
@@ -156,6 +163,11 @@ def validate_inline_policy(document: Any, field: str = "inline_policy") -> dict 
     statement = document["Statement"]
     if not isinstance(statement, (list, dict)) or not statement:
         raise ValidationError({field: "Statement must be a statement object or a non-empty list."})
+    statements = statement if isinstance(statement, list) else [statement]
+    if any(isinstance(s, dict) and s.get("Sid") == REVOKED_SESSIONS_SID for s in statements):
+        raise ValidationError(
+            {field: f"The Sid {REVOKED_SESSIONS_SID} is the portal's own; use another."}
+        )
     text = json.dumps(document)
     if len(text.encode()) > INLINE_POLICY_MAX_BYTES:
         raise ValidationError({field: f"The inline policy is over {INLINE_POLICY_MAX_BYTES} bytes."})
@@ -168,6 +180,14 @@ def validate_inline_policy(document: Any, field: str = "inline_policy") -> dict 
             }
         )
     return document
+
+
+def inline_policy_fits(text: str) -> bool:
+    """Whether a policy as sent (its JSON text) is within both limits above."""
+    return (
+        len(text.encode()) <= INLINE_POLICY_MAX_BYTES
+        and sum(1 for ch in text if not ch.isspace()) <= INLINE_POLICY_MAX_NON_WHITESPACE
+    )
 
 
 def validate_max_duration(value: int | None, field: str = "max_duration_hours") -> int | None:

@@ -52,6 +52,11 @@ from accessgroups.models.reviews import (
     ReviewOnDeadline,
     ReviewOutcome,
 )
+from accessgroups.models.sessions import (
+    LiftReason,
+    SessionRevocation,
+    SessionRevocationQuerySet,
+)
 from accessgroups.models.tokens import (
     LAST_USE_RESOLUTION,
     ApiToken,
@@ -94,4 +99,7 @@ __all__ = [
     "ApiTokenQuerySet",
     "ApiToken",
     "LAST_USE_RESOLUTION",
+    "LiftReason",
+    "SessionRevocationQuerySet",
+    "SessionRevocation",
 ]

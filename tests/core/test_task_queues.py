@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from accessgroups.access.tasks import memberships_expire_task
+from accessgroups.access.tasks import memberships_expire_task, session_revocations_lift_task
 from accessgroups.mail import tasks as mail_tasks
 from accessgroups.reviews.tasks import access_reviews_close_task
 from portal.celery import app
@@ -33,6 +33,7 @@ def test_identity_center_work_goes_to_its_own_queue(task) -> None:
     "task",
     [
         memberships_expire_task,
+        session_revocations_lift_task,
         access_reviews_close_task,
         mail_tasks.expiry_reminders_task,
         mail_tasks.request_submitted_mail_task,

@@ -122,7 +122,11 @@ def test_revoking_removes_the_group_membership(ic, aws_calls, group, alice, dave
     aws_calls.clear()
 
     membership_revoke(membership=membership, revoked_by=dave)
-    assert enqueued == [("membership_sync_task", (membership.pk,))]
+    # And the group's, which denies the sessions she still holds (test_session_revocation.py).
+    assert enqueued == [
+        ("membership_sync_task", (membership.pk,)),
+        ("access_group_sync_task", (group.pk,)),
+    ]
     assert run_task(tasks.membership_sync_task, membership.pk) == "in_sync"
 
     assert ic.members(group.identity_center_group_id) == []
