@@ -1,9 +1,9 @@
 """The access matrix: who (or which access group) reaches which account, as a grid.
 
-A cell means exactly what rows of ``selectors.who_has_access`` mean: access confirmed in
-Identity Center (membership active and in sync, account link current and in sync). Both read
-it through the same conditions (``membership_gives_access_now``, ``link_gives_access_now``)
-and take the same filters (an account is the link's, an access group and a user the
+A cell means exactly what rows of ``selectors.who_has_access`` mean: access Identity Center
+grants (membership active and in sync, account link current and in sync), or may still grant
+while the portal's removal of it is not confirmed. Both read it through the same conditions
+(``membership_may_grant_now``, ``link_may_grant_now``) and take the same filters (an account is the link's, an access group and a user the
 membership's). The grid has a query of its own, though: the report's carries what a grid
 does not show (the approver looked up per membership, names and dates for its columns), and
 makes a row per user, access group and account before a page can be picked.
@@ -31,7 +31,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, Exists, F, OuterRef, QuerySet
 
 from accessgroups.models import AccessGroup, AccessGroupAccount, Account, Membership, User
-from accessgroups.reports.selectors import link_gives_access_now, membership_gives_access_now
+from accessgroups.reports.selectors import link_may_grant_now, membership_may_grant_now
 
 
 class MatrixRows(StrEnum):
@@ -68,7 +68,7 @@ class Matrix:
 
 def _memberships(*, access_group: AccessGroup | None, user: User | None) -> QuerySet:
     """Memberships that give access now, under the filters that bear on the membership."""
-    memberships = Membership.objects.filter(membership_gives_access_now())
+    memberships = Membership.objects.filter(membership_may_grant_now())
     if access_group is not None:
         memberships = memberships.filter(access_group=access_group)
     if user is not None:
@@ -78,7 +78,7 @@ def _memberships(*, access_group: AccessGroup | None, user: User | None) -> Quer
 
 def _links(account: Account | None) -> QuerySet:
     """Account links that give access now, under the account filter."""
-    links = AccessGroupAccount.objects.filter(link_gives_access_now())
+    links = AccessGroupAccount.objects.filter(link_may_grant_now())
     if account is not None:
         links = links.filter(account=account)
     return links

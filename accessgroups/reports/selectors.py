@@ -142,6 +142,16 @@ def link_removal_pending(path: str = "") -> Q:
     )
 
 
+def membership_may_grant_now() -> Q:
+    """Conditions on Membership: Identity Center grants it, or may until its removal is done."""
+    return membership_gives_access_now() | membership_removal_pending()
+
+
+def link_may_grant_now(path: str = "") -> Q:
+    """Conditions on AccessGroupAccount: the assignment exists, or may until its removal is done."""
+    return link_gives_access_now(path) | link_removal_pending(path)
+
+
 def link_gives_access_now(path: str = "") -> Q:
     """Conditions on AccessGroupAccount: the account link gives access now.
 
@@ -192,11 +202,10 @@ def who_has_access(
         request__membership=OuterRef("pk"), outcome=DecisionOutcome.APPROVE
     )
     if at is None:
-        memberships = Membership.objects.filter(
-            membership_gives_access_now() | membership_removal_pending()
-        ).annotate(expiry=F("expires_at"))
-        link_path = "access_group__account_links__"
-        link_condition = link_gives_access_now(link_path) | link_removal_pending(link_path)
+        memberships = Membership.objects.filter(membership_may_grant_now()).annotate(
+            expiry=F("expires_at")
+        )
+        link_condition = link_may_grant_now("access_group__account_links__")
     else:
         approvals = approvals.filter(created_at__lte=at)
         memberships = Membership.objects.filter(

@@ -88,6 +88,8 @@ def _grant(user, group, *, status=ProvisioningStatus.IN_SYNC, ended=False) -> Me
         activated_at=now,
         ended_at=now if ended else None,
         provisioning_status=status,
+        # In sync means for its latest change: an ended row in sync is confirmed removed.
+        synced_generation=1 if status == ProvisioningStatus.IN_SYNC else 0,
     )
 
 
@@ -317,10 +319,12 @@ def tangle(make_group, make_account, make_user):
     _grant(u4, g2)
     _grant(u5, g1, ended=True)
     _grant(u5, g1)  # granted again after it ended: one person, not two
+    u6 = make_user("u6")
+    _grant(u6, g2, status=ProvisioningStatus.PENDING, ended=True)  # removal not confirmed yet
     return {
         "accounts": [a1, a2, a3],
         "groups": [g1, g2, archived, unlinked, empty],
-        "users": [u1, u2, u3, u4, u5],
+        "users": [u1, u2, u3, u4, u5, u6],
     }
 
 
@@ -366,9 +370,10 @@ def test_cells_agree_with_the_who_has_access_report(tangle):
         by_group, groups = _whole_matrix(MatrixRows.ACCESS_GROUPS, **filters)
         assert by_group == {key: len(names) for key, names in people.items()}, filters
         assert groups == sorted({r["access_group"] for r in report}), filters
-    # The state really held access, and only the access that is confirmed.
+    # The state really held access: confirmed, or ended but not confirmed removed (u6).
     a1, a2, _ = (a.account_id for a in tangle["accounts"])
     assert seen == {
+        ("u6", "G2", a2),
         ("u1", "G1", a1),
         ("u1", "G1", a2),
         ("u1", "G2", a2),
