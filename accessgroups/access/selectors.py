@@ -80,3 +80,19 @@ def removals_pending() -> QuerySet[Membership]:
     return Membership.objects.filter(ended_at__isnull=False).exclude(confirmed).exclude(
         Exists(still_granted)
     )
+
+
+def memberships_confirmed_not_activated() -> QuerySet[Membership]:
+    """Active memberships Identity Center confirmed whose activation never ran.
+
+    Provisioning marks a membership in sync, then activates it (its expiry starts, its
+    requests become active) in a second transaction; a worker killed between the two leaves
+    access granted in AWS that the portal shows as still provisioning, and that never
+    expires. The dispatcher's run activates them.
+    """
+    return Membership.objects.filter(
+        ended_at__isnull=True,
+        activated_at__isnull=True,
+        provisioning_status=ProvisioningStatus.IN_SYNC,
+        synced_generation=F("generation"),
+    )

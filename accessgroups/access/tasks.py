@@ -10,7 +10,8 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from accessgroups.access.services import memberships_expire
+from accessgroups.access.selectors import memberships_confirmed_not_activated
+from accessgroups.access.services import membership_activated, memberships_expire
 from accessgroups.access.sessions import session_revocations_lift
 from accessgroups.core.dispatch import dispatch_overdue
 from accessgroups.mail.services import removal_alerts_send
@@ -32,13 +33,20 @@ def provisioning_reconcile_task() -> dict[str, int]:
     """Periodic (beat, every ``RECONCILE_INTERVAL_SECONDS``): send again what was lost.
 
     Rows whose provisioning task never arrived or whose worker died are sent again, removals
-    first (accessgroups.core.dispatch); then the admins are told about removals Identity
+    first (accessgroups.core.dispatch); memberships confirmed in Identity Center whose
+    activation was cut short are activated; then the admins are told about removals Identity
     Center has still not confirmed after ``REMOVAL_ALERT_MINUTES``.
     """
     now = timezone.now()
     dispatched = dispatch_overdue(
         now=now, interval=timedelta(seconds=settings.RECONCILE_INTERVAL_SECONDS)
     )
+    activated = 0
+    for membership_id in memberships_confirmed_not_activated().values_list("pk", flat=True)[:1000]:
+        membership_activated(membership_id=membership_id)
+        activated += 1
+    if activated:
+        logger.warning("Activated %d membership(s) confirmed in Identity Center but never activated.", activated)
     try:
         alerts = removal_alerts_send(now=now)
     except (smtplib.SMTPException, OSError) as exc:
@@ -50,6 +58,7 @@ def provisioning_reconcile_task() -> dict[str, int]:
         "removals": dispatched.removals,
         "taken_over": dispatched.taken_over,
         "unsent": dispatched.unsent,
+        "activated": activated,
         "alert_mails": alerts,
     }
 

@@ -141,7 +141,30 @@ def test_the_beat_task_dispatches_and_reports(rows):
     with captured_syncs() as sent:
         summary = provisioning_reconcile_task.apply().get()
     assert sent == [("membership_sync_task", (rows["granted"].pk,))]
-    assert summary == {"sent": 1, "removals": 0, "taken_over": 0, "unsent": 0, "alert_mails": 0}
+    assert summary == {
+        "sent": 1, "removals": 0, "taken_over": 0, "unsent": 0, "activated": 0, "alert_mails": 0
+    }
+
+
+def test_a_membership_confirmed_but_never_activated_is_activated(rows, dave):
+    from accessgroups.models import AccessRequest, RequestStatus
+
+    # A worker killed between marking the row in sync and activating it.
+    granted = rows["granted"]
+    Membership.objects.filter(pk=granted.pk).update(
+        provisioning_status=ProvisioningStatus.IN_SYNC, synced_generation=granted.generation
+    )
+    _age(rows["ended"].pk, provisioning_status=ProvisioningStatus.IN_SYNC)
+
+    with captured_syncs():
+        summary = provisioning_reconcile_task.apply().get()
+
+    assert summary["activated"] == 1
+    granted.refresh_from_db()
+    assert granted.activated_at is not None
+    assert not AccessRequest.objects.filter(membership=granted).exclude(status=RequestStatus.ACTIVE).exists()
+    with captured_syncs():
+        assert provisioning_reconcile_task.apply().get()["activated"] == 0
 
 
 def test_users_nobody_asked_to_onboard_are_never_sent(rows, make_user):
