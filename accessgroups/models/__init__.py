@@ -34,6 +34,14 @@ from accessgroups.models.catalogue import (
     AccountStatus,
     PolicyKind,
 )
+from accessgroups.models.drift import (
+    DriftFinding,
+    DriftFindingQuerySet,
+    DriftKind,
+    DriftResolution,
+    DriftScan,
+    PrincipalType,
+)
 from accessgroups.models.identity import (
     PortalUserManager,
     User,
@@ -94,4 +102,10 @@ __all__ = [
     "ApiTokenQuerySet",
     "ApiToken",
     "LAST_USE_RESOLUTION",
+    "DriftKind",
+    "DriftResolution",
+    "PrincipalType",
+    "DriftFindingQuerySet",
+    "DriftFinding",
+    "DriftScan",
 ]
