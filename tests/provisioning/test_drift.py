@@ -584,3 +584,42 @@ def test_the_task_runs_a_scan_with_the_configured_policy(ic, world, settings):
 
     assert DriftFinding.objects.open().count() == 1
     assert DriftScan.objects.get().policy == "report"
+
+
+# --- the command ----------------------------------------------------------------------------
+
+
+def test_the_command_scans_and_prints_a_summary_per_kind(ic, world):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    ic.add_member(world.group_id, ic.create_user("mallory"))
+    out = StringIO()
+
+    call_command("drift_scan", "--policy", "report", stdout=out)
+
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "Drift scan (report): 1 access group compared."
+    assert lines[1].split() == ["kind", "new", "still", "open", "reverted", "gone"]
+    rows = {line.split()[0]: line.split()[1:] for line in lines[2:7]}
+    assert rows["unexpected_member"] == ["1", "0", "0", "0"]
+    assert rows["missing_member"] == ["0", "0", "0", "0"]
+    assert DriftFinding.objects.open().count() == 1
+
+    out = StringIO()
+    call_command("drift_scan", stdout=out)  # DRIFT_POLICY: revert
+    rows = {line.split()[0]: line.split()[1:] for line in out.getvalue().splitlines()[2:7]}
+    assert rows["unexpected_member"] == ["0", "1", "1", "0"]
+    assert DriftFinding.objects.open().count() == 0
+
+
+def test_the_command_says_when_another_scan_is_running(world):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    drift_scan_claim(policy=drift.REVERT)
+    out = StringIO()
+    call_command("drift_scan", stdout=out)
+    assert out.getvalue() == "Another drift scan is running; nothing done.\n"
