@@ -42,8 +42,8 @@ from accessgroups.core import sync
 from accessgroups.drift.services import (
     Key,
     Recorded,
-    drift_findings_record,
     drift_finding_resolve,
+    drift_findings_record,
     drift_scan_claim,
     drift_scan_finish,
     drift_scan_heartbeat,
@@ -57,7 +57,6 @@ from accessgroups.models import (
     DriftScan,
     Membership,
     ProvisioningStatus,
-    User,
 )
 from provisioning import assignments, aws
 from provisioning.drift_compare import (
@@ -67,6 +66,7 @@ from provisioning.drift_compare import (
     Seen,
     Target,
     compare,
+    portal_users,
     read_expected,
 )
 from provisioning.errors import NotFoundError, ProvisioningError
@@ -122,7 +122,9 @@ class ScanResult:
         }
 
 
-def drift_scan(*, policy: str | None = None, requested_by_id: int | None = None) -> ScanResult | None:
+def drift_scan(
+    *, policy: str | None = None, requested_by_id: int | None = None
+) -> ScanResult | None:
     """Scan every live, provisioned access group; None when another scan is running."""
     policy = policy or settings.DRIFT_POLICY
     if policy not in POLICIES:
@@ -169,9 +171,12 @@ def _scan(result: ScanResult) -> None:
         if s.error:
             result.unreadable[s.target.name] = s.error
     result.groups = len(readable)
-    user_names = _user_names(readable)
+    users = portal_users()
+    user_names = _user_names(readable, users)
 
-    expected = read_expected([s.target.pk for s in readable], since=since, seen=readable)
+    expected = read_expected(
+        [s.target.pk for s in readable], since=since, seen=readable, users_by_ic_id=users
+    )
     drifts: dict[Key, Drift] = {}
     comparisons: dict[int, Comparison] = {}
     for s in readable:
@@ -210,10 +215,10 @@ def _targets() -> list[Target]:
         .values_list("pk", "name", "identity_center_group_id", "permission_set_arn")
     )
     accounts: dict[int, set[str]] = {}
-    for group_pk, account_id in AccessGroupAccount.objects.filter(
-        access_group_id__in=[g[0] for g in groups]
-    ).filter(Q(valid_to__isnull=True) | ~Q(provisioning_status=ProvisioningStatus.IN_SYNC)).values_list(
-        "access_group_id", "account__account_id"
+    for group_pk, account_id in (
+        AccessGroupAccount.objects.filter(access_group_id__in=[g[0] for g in groups])
+        .filter(Q(valid_to__isnull=True) | ~Q(provisioning_status=ProvisioningStatus.IN_SYNC))
+        .values_list("access_group_id", "account__account_id")
     ):
         accounts.setdefault(group_pk, set()).add(account_id)
     return [
@@ -308,16 +313,13 @@ def _read_permission_set(arn: str) -> PermissionSetSeen:
     )
 
 
-def _user_names(seen: list[Seen]) -> dict[str, str]:
+def _user_names(seen: list[Seen], users: dict[str, tuple[int, str]]) -> dict[str, str]:
     """UserName of each member the portal does not know (one DescribeUser each)."""
     ids = {user_id for s in seen for user_id in s.members}
     ids |= {p for s in seen for _, kind, p in s.permission_set_assignments if kind == "USER"}
-    known = set(User.objects.filter(identity_center_user_id__in=ids).values_list(
-        "identity_center_user_id", flat=True
-    ))
     names = {}
     store = aws.instance().identity_store_id
-    for user_id in sorted(ids - known):
+    for user_id in sorted(ids - users.keys()):
         try:
             names[user_id] = aws.call(
                 "identitystore", "DescribeUser", IdentityStoreId=store, UserId=user_id
@@ -377,7 +379,9 @@ def _remove_members(work: list[tuple[DriftFinding, Drift]], result: ScanResult) 
     store = aws.instance().identity_store_id
     for finding, drift in work:
         if finding.user_id is not None and (
-            Membership.objects.filter(user_id=finding.user_id, access_group_id=finding.access_group_id)
+            Membership.objects.filter(
+                user_id=finding.user_id, access_group_id=finding.access_group_id
+            )
             .filter(Q(ended_at__isnull=True) | ~Q(provisioning_status=ProvisioningStatus.IN_SYNC))
             .exists()
         ):

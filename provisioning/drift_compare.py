@@ -142,7 +142,27 @@ class Expected:
     groups_by_arn: dict[str, str]
 
 
-def read_expected(group_pks: list[int], *, since: datetime, seen: list[Seen]) -> Expected:
+def portal_users() -> dict[str, tuple[int, str]]:
+    """(pk, username) of every portal user with an Identity Center id, by that id.
+
+    All of them rather than those a scan saw: one query without a parameter per member,
+    which databases limit (SQLite to 32,766, PostgreSQL to 65,535).
+    """
+    return {
+        ic_id: (pk, username)
+        for pk, username, ic_id in User.objects.exclude(identity_center_user_id="").values_list(
+            "pk", "username", "identity_center_user_id"
+        )
+    }
+
+
+def read_expected(
+    group_pks: list[int],
+    *,
+    since: datetime,
+    seen: list[Seen],
+    users_by_ic_id: dict[str, tuple[int, str]],
+) -> Expected:
     """A fixed number of queries, whatever the number of groups and rows."""
     groups = {g.pk: g for g in AccessGroup.objects.filter(pk__in=group_pks)}
     policies: dict[int, list[AccessGroupPolicy]] = {pk: [] for pk in group_pks}
@@ -194,9 +214,11 @@ def read_expected(group_pks: list[int], *, since: datetime, seen: list[Seen]) ->
         pairs[group_pk].append(pair)
 
     links: dict[int, list[dict]] = {pk: [] for pk in group_pks}
-    for link in AccessGroupAccount.objects.filter(access_group_id__in=group_pks).filter(
-        Q(valid_to__isnull=True) | ~Q(provisioning_status=IN_SYNC)
-    ).values("pk", "access_group_id", "account__account_id", "valid_to", "provisioning_status"):
+    for link in (
+        AccessGroupAccount.objects.filter(access_group_id__in=group_pks)
+        .filter(Q(valid_to__isnull=True) | ~Q(provisioning_status=IN_SYNC))
+        .values("pk", "access_group_id", "account__account_id", "valid_to", "provisioning_status")
+    ):
         links[link["access_group_id"]].append(link)
 
     # Names for what Identity Center holds: accounts, and principals the portal knows.
@@ -205,9 +227,6 @@ def read_expected(group_pks: list[int], *, since: datetime, seen: list[Seen]) ->
     }
     for group_links in links.values():
         account_ids.update(link["account__account_id"] for link in group_links)
-    member_ids = {u for s in seen for u in s.members} | {
-        p for s in seen for _, t, p in s.permission_set_assignments if t == PrincipalType.USER
-    }
     principal_groups = {
         p for s in seen for _, t, p in s.permission_set_assignments if t == PrincipalType.GROUP
     }
@@ -220,12 +239,7 @@ def read_expected(group_pks: list[int], *, since: datetime, seen: list[Seen]) ->
         account_names=dict(
             Account.objects.filter(account_id__in=account_ids).values_list("account_id", "name")
         ),
-        users_by_ic_id={
-            ic_id: (pk, username)
-            for pk, username, ic_id in User.objects.filter(
-                identity_center_user_id__in=member_ids
-            ).values_list("pk", "username", "identity_center_user_id")
-        },
+        users_by_ic_id=users_by_ic_id,
         groups_by_ic_id=dict(
             AccessGroup.objects.live()
             .filter(identity_center_group_id__in=principal_groups)
@@ -260,8 +274,7 @@ def compare(
     comparison = Comparison(group=group, settled=settled(group, target, since))
     drifts: list[Drift] = []
     ids_match = (
-        group.identity_center_group_id == target.group_id
-        and group.permission_set_arn == target.arn
+        group.identity_center_group_id == target.group_id and group.permission_set_arn == target.arn
     )
     if group.archived_at is not None or not ids_match:
         comparison.settled = comparison.comparable = False
@@ -286,7 +299,11 @@ def _user_label(
     if known is not None:
         return known[1], known[0], known[1]
     name = user_names.get(user_id, "")
-    words = f"the Identity Center user {name} ({user_id})" if name else f"the Identity Center user {user_id}"
+    words = (
+        f"the Identity Center user {name} ({user_id})"
+        if name
+        else f"the Identity Center user {user_id}"
+    )
     return f"USER {user_id}", None, words + ", whom the portal does not know,"
 
 
@@ -394,7 +411,11 @@ def _assignments(
         for account in sorted(own - current.keys() - comparison.unsure_accounts):
             drifts.append(
                 _unexpected(
-                    group, account, target.arn, PrincipalType.GROUP, target.group_id,
+                    group,
+                    account,
+                    target.arn,
+                    PrincipalType.GROUP,
+                    target.group_id,
                     principal=group.name,
                     detail=(
                         f"The permission set {group.name} is assigned to its group in "
@@ -411,11 +432,19 @@ def _assignments(
         else:
             name = expected.groups_by_ic_id.get(principal_id)
             principal = name or f"GROUP {principal_id}"
-            words = f"the group of the access group {name}" if name else f"the Identity Center group {principal_id}"
+            words = (
+                f"the group of the access group {name}"
+                if name
+                else f"the Identity Center group {principal_id}"
+            )
             user_pk = None
         drifts.append(
             _unexpected(
-                group, account, target.arn, kind, principal_id,
+                group,
+                account,
+                target.arn,
+                kind,
+                principal_id,
                 principal=principal,
                 user_pk=user_pk,
                 detail=(
@@ -431,10 +460,18 @@ def _assignments(
         if arn == target.arn:
             continue
         other = expected.groups_by_arn.get(arn)
-        what = f"the permission set of the access group {other}" if other else f"the permission set {arn}"
+        what = (
+            f"the permission set of the access group {other}"
+            if other
+            else f"the permission set {arn}"
+        )
         drifts.append(
             _unexpected(
-                group, account, arn, PrincipalType.GROUP, target.group_id,
+                group,
+                account,
+                arn,
+                PrincipalType.GROUP,
+                target.group_id,
                 principal=group.name,
                 detail=(
                     f"{_sentence(what)} is assigned to the group {group.name} in "
@@ -485,11 +522,14 @@ def _permission_set(seen: Seen, expected: Expected) -> list[Drift]:
             group.session_duration
         ):
             differences.append(
-                f"session duration {held.session_duration or 'none'} instead of {group.session_duration}"
+                f"session duration {held.session_duration or 'none'} "
+                f"instead of {group.session_duration}"
             )
         managed = {p.arn for p in policies if p.kind == PolicyKind.AWS_MANAGED}
         differences += _set_words("AWS managed policy", held.managed, managed, str)
-        customer = {(p.path or "/", p.name) for p in policies if p.kind == PolicyKind.CUSTOMER_MANAGED}
+        customer = {
+            (p.path or "/", p.name) for p in policies if p.kind == PolicyKind.CUSTOMER_MANAGED
+        }
         differences += _set_words(
             "customer managed policy", held.customer, customer, lambda ref: f"{ref[0]}{ref[1]}"
         )

@@ -166,9 +166,12 @@ def drift_findings_record(
         if created is not None:
             recorded.new.append(created)
     for key, finding in open_findings.items():
-        if key not in seen and compared(finding):
-            if drift_finding_resolve(finding=finding, resolution=DriftResolution.GONE):
-                recorded.gone.append(finding)
+        if (
+            key not in seen
+            and compared(finding)
+            and drift_finding_resolve(finding=finding, resolution=DriftResolution.GONE)
+        ):
+            recorded.gone.append(finding)
     archived = DriftFinding.objects.open().filter(access_group__archived_at__isnull=False)
     for finding in archived.select_related("access_group", "user"):
         if drift_finding_resolve(
@@ -223,7 +226,11 @@ def drift_finding_resolve(*, finding: DriftFinding, resolution: str, how: str = 
             access_group=finding.access_group,
             subject=finding.user,
             message=f"{finding.get_resolution_display()}: {finding.detail}",
-            data={**_audit_data(finding), "resolution": resolution, **({"how": how} if how else {})},
+            data={
+                **_audit_data(finding),
+                "resolution": resolution,
+                **({"how": how} if how else {}),
+            },
         )
     return True
 

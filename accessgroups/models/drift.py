@@ -90,10 +90,13 @@ class DriftFinding(models.Model):
                 name="driftfinding_resolved_with_resolution",
             ),
         ]
-        indexes = [models.Index(fields=["resolved_at", "-detected_at"], name="driftfinding_open_recent")]
+        indexes = [
+            models.Index(fields=["resolved_at", "-detected_at"], name="driftfinding_open_recent")
+        ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()}: {self.access_group} {self.principal} {self.account_id}".strip()
+        where = f"{self.access_group} {self.principal} {self.account_id}".strip()
+        return f"{self.get_kind_display()}: {where}"
 
     @property
     def is_open(self) -> bool:

@@ -63,6 +63,7 @@ def drift_scan(request: HttpRequest) -> HttpResponse:
     services.drift_scan_request(actor=request.user)
     messages.success(
         request,
-        "A worker is comparing Identity Center with the portal; findings appear here when it is done.",
+        "A worker is comparing Identity Center with the portal; "
+        "findings appear here when it is done.",
     )
     return redirect("web:drift")

@@ -82,9 +82,7 @@ def scan(policy: str = drift.REVERT) -> drift.ScanResult:
 
 
 def open_findings() -> list[tuple[str, str, str]]:
-    return sorted(
-        (f.kind, f.principal, f.account_id) for f in DriftFinding.objects.open()
-    )
+    return sorted((f.kind, f.principal, f.account_id) for f in DriftFinding.objects.open())
 
 
 def actions(prefix: str = "drift.") -> list[str]:
@@ -150,7 +148,7 @@ def test_a_member_added_outside_the_portal_is_found_and_removed(ic, world, aws_c
     assert ic.members(world.group_id) == [world.alice.identity_center_user_id]
     assert result.new[DriftKind.UNEXPECTED_MEMBER] == 1
     assert result.reverted[DriftKind.UNEXPECTED_MEMBER] == 1
-    assert actions("") [-3:] == [
+    assert actions("")[-3:] == [
         "drift.detected",
         "identity_center.DeleteGroupMembership",
         "drift.resolved",
@@ -258,9 +256,7 @@ def test_the_permission_set_assigned_to_a_user_directly_is_found_and_removed(ic,
         AccountId=world.sandbox.account_id,
         PermissionSetArn=world.arn,
     )["AccountAssignments"]
-    assert [(a["PrincipalType"], a["PrincipalId"]) for a in left] == [
-        ("GROUP", world.group_id)
-    ]
+    assert [(a["PrincipalType"], a["PrincipalId"]) for a in left] == [("GROUP", world.group_id)]
 
 
 def test_another_permission_set_assigned_to_the_group_is_found_and_removed(ic, world):
@@ -327,9 +323,7 @@ def tamper_with_permission_set(ic, arn: str) -> None:
     ic.sso.update_permission_set(SessionDuration="PT12H", **common)
 
 
-def test_permission_set_contents_changed_outside_are_found_and_synced_back(
-    ic, world, enqueued
-):
+def test_permission_set_contents_changed_outside_are_found_and_synced_back(ic, world, enqueued):
     tamper_with_permission_set(ic, world.arn)
 
     scan()
@@ -368,7 +362,10 @@ def test_a_removed_policy_is_missing(ic, world):
 
 def test_the_inline_policy_is_compared_with_what_provisioning_wants(ic, world, monkeypatch):
     # The scan asks permission_sets.wanted_inline_policy, the one answer provisioning gives.
-    wanted = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}]}
+    wanted = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}],
+    }
     monkeypatch.setattr(
         "provisioning.drift_compare.wanted_inline_policy", lambda group, policies=None: wanted
     )
@@ -518,7 +515,11 @@ def test_a_finding_is_not_resolved_while_its_row_is_being_provisioned(ic, world)
     assert open_findings() == sorted(
         [
             (DriftKind.PERMISSION_SET_CHANGED, "", ""),
-            (DriftKind.UNEXPECTED_MEMBER, DriftFinding.objects.get(kind=DriftKind.UNEXPECTED_MEMBER).principal, ""),
+            (
+                DriftKind.UNEXPECTED_MEMBER,
+                DriftFinding.objects.get(kind=DriftKind.UNEXPECTED_MEMBER).principal,
+                "",
+            ),
         ]
     )
 
@@ -550,9 +551,7 @@ def test_only_one_scan_runs_at_a_time(world, aws_calls):
 
 def test_a_scan_whose_worker_died_is_taken_over(world):
     dead = drift_scan_claim(policy=drift.REVERT)
-    DriftScan.objects.filter(pk=dead.pk).update(
-        heartbeat_at=timezone.now() - timedelta(hours=1)
-    )
+    DriftScan.objects.filter(pk=dead.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
 
     assert drift.drift_scan(policy=drift.REVERT) is not None
 
@@ -563,9 +562,7 @@ def test_a_scan_whose_worker_died_is_taken_over(world):
 def test_a_group_that_cannot_be_read_keeps_its_findings_and_is_named(ic, world, register):
     ic.add_member(world.group_id, ic.create_user("mallory"))
     scan(drift.REPORT)
-    register(
-        "before-send.identitystore.ListGroupMemberships", Inject(99, "AccessDeniedException")
-    )
+    register("before-send.identitystore.ListGroupMemberships", Inject(99, "AccessDeniedException"))
 
     result = drift.drift_scan(policy=drift.REPORT)
 

@@ -64,7 +64,9 @@ def test_outside_changes_are_reported_then_reverted(
     sandbox, prod, other = make_account("sandbox"), make_account("prod"), make_account("other")
     group = make_group("ReadOnly", accounts=[sandbox, prod])
     assert run_task(tasks.access_group_sync_task, group.pk) == "in_sync"
-    membership = membership_grant(user=alice, access_group=group, granted_by=dave, justification="x")
+    membership = membership_grant(
+        user=alice, access_group=group, granted_by=dave, justification="x"
+    )
     assert run_task(tasks.membership_sync_task, membership.pk) == "in_sync"
     group.refresh_from_db()
     alice.refresh_from_db()

@@ -32,7 +32,9 @@ def _finding(group, *, n: int = 0, resolved: bool = False, detail: str = "") -> 
 
 
 def _shown(response) -> list[str]:
-    return re.findall(r'<tr class="drift-row" data-kind="[^"]*" data-id="(\d+)">', response.content.decode())
+    return re.findall(
+        r'<tr class="drift-row" data-kind="[^"]*" data-id="(\d+)">', response.content.decode()
+    )
 
 
 def test_open_findings_by_default_resolved_and_all_on_request(client_for, carol, readonly):
@@ -47,7 +49,10 @@ def test_open_findings_by_default_resolved_and_all_on_request(client_for, carol,
     assert "Member the portal did not grant" in content and "ReadOnly" in content
     assert "No scan has run yet." in content
     assert _shown(client.get(reverse(PAGE), {"show": "resolved"})) == [str(resolved.pk)]
-    assert _shown(client.get(reverse(PAGE), {"show": "all"})) == [str(resolved.pk), str(still_open.pk)]
+    assert _shown(client.get(reverse(PAGE), {"show": "all"})) == [
+        str(resolved.pk),
+        str(still_open.pk),
+    ]
     bad = client.get(reverse(PAGE), {"show": "everything"})
     assert bad.status_code == 400 and _shown(bad) == []
 
