@@ -104,6 +104,13 @@ class ScanResult:
     revert_failures: list[str] = field(default_factory=list)
     unreadable: dict[str, str] = field(default_factory=dict)
     error: str = ""
+    beat_at: float = field(default_factory=time.monotonic)
+
+    def alive(self) -> None:
+        """Note that the scan is alive when it is due (reads and reverts can take long)."""
+        if time.monotonic() - self.beat_at > HEARTBEAT_SECONDS:
+            drift_scan_heartbeat(scan=self.scan)
+            self.beat_at = time.monotonic()
 
     def summary(self) -> dict[str, Any]:
         kinds = {
@@ -159,13 +166,10 @@ def _scan(result: ScanResult) -> None:
     aws.instance()  # discovered once, before the threads need it
     targets = _targets()
     seen: list[Seen] = []
-    beat = time.monotonic()
     with ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="drift") as pool:
         for read in pool.map(read_group, targets):
             seen.append(read)
-            if time.monotonic() - beat > HEARTBEAT_SECONDS:
-                drift_scan_heartbeat(scan=scan)
-                beat = time.monotonic()
+            result.alive()
     readable = [s for s in seen if not s.error]
     for s in seen:
         if s.error:
@@ -366,11 +370,13 @@ def revert(recorded: Recorded, drifts: dict[Key, Drift], result: ScanResult) -> 
 
 
 def _resolved(finding: DriftFinding, result: ScanResult, *, how: str) -> None:
+    result.alive()
     if drift_finding_resolve(finding=finding, resolution=DriftResolution.REVERTED, how=how):
         result.reverted[finding.kind] += 1
 
 
 def _failed(finding: DriftFinding, result: ScanResult, message: str) -> None:
+    result.alive()
     logger.warning("Could not revert drift %s: %s", finding.pk, message)
     result.revert_failures.append(f"{finding.detail} Not reverted: {message}")
 

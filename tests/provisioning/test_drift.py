@@ -559,6 +559,16 @@ def test_a_scan_whose_worker_died_is_taken_over(world):
     assert not dead.running and dead.error.startswith("Abandoned")
 
 
+def test_a_running_scan_notes_that_it_is_alive(ic, world, monkeypatch):
+    monkeypatch.setattr(drift, "HEARTBEAT_SECONDS", 0.0)
+    ic.add_member(world.group_id, ic.create_user("mallory"))
+
+    scan()
+
+    row = DriftScan.objects.get()
+    assert row.heartbeat_at > row.started_at
+
+
 def test_a_group_that_cannot_be_read_keeps_its_findings_and_is_named(ic, world, register):
     ic.add_member(world.group_id, ic.create_user("mallory"))
     scan(drift.REPORT)
