@@ -65,7 +65,6 @@ def test_secret_key_fallbacks_are_read_from_the_environment(tmp_path: Path) -> N
     assert result.stdout.strip() == "['the-old-key', 'an-older-key']"
 
 
-@pytest.mark.django_db
 def test_the_drift_scan_runs_every_15_minutes_and_reverts_by_default(tmp_path: Path) -> None:
     result = start_settings(
         "CELERY_BEAT_SCHEDULE['drift-scan']['schedule'], settings.DRIFT_POLICY",
@@ -97,6 +96,7 @@ def test_drift_settings_are_refused_when_not_understood(tmp_path: Path, name, va
     assert "ImproperlyConfigured" in result.stderr and name in result.stderr
 
 
+@pytest.mark.django_db
 def test_createsuperuser_noinput_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "root")
     monkeypatch.setenv("DJANGO_SUPERUSER_EMAIL", "root@example.com")
