@@ -39,6 +39,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from accessgroups.core import sync
+from accessgroups.drift.selectors import portal_users
 from accessgroups.drift.services import (
     Key,
     Recorded,
@@ -66,7 +67,6 @@ from provisioning.drift_compare import (
     Seen,
     Target,
     compare,
-    portal_users,
     read_expected,
 )
 from provisioning.errors import NotFoundError, ProvisioningError
@@ -178,9 +178,7 @@ def _scan(result: ScanResult) -> None:
     users = portal_users()
     user_names = _user_names(readable, users)
 
-    expected = read_expected(
-        [s.target.pk for s in readable], since=since, seen=readable, users_by_ic_id=users
-    )
+    expected = read_expected(readable, since=since, users_by_ic_id=users)
     drifts: dict[Key, Drift] = {}
     comparisons: dict[int, Comparison] = {}
     for s in readable:

@@ -14,22 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Q
-
 from accessgroups.core.validators import parse_session_duration
+from accessgroups.drift.selectors import Expected, MembershipPair, expected_state
 from accessgroups.drift.services import Observed
 from accessgroups.models import (
     AccessGroup,
-    AccessGroupAccount,
-    AccessGroupPolicy,
-    Account,
     DriftFinding,
     DriftKind,
-    Membership,
     PolicyKind,
     PrincipalType,
     ProvisioningStatus,
-    User,
 )
 from provisioning.permission_sets import parse_inline_policy, wanted_inline_policy
 
@@ -92,6 +86,9 @@ class Comparison:
     settled: bool
     # False: archived, or its ids replaced while the scan read: nothing read is comparable.
     comparable: bool = True
+    # Its own assignments are compared only while its permission set exists: a missing
+    # permission set is one finding, and its sync makes the assignments again.
+    permission_set_exists: bool = True
     unsure_accounts: set[str] = field(default_factory=set)
     unsure_users: set[int] = field(default_factory=set)
     unsure_user_ids: set[str] = field(default_factory=set)
@@ -112,144 +109,28 @@ class Comparison:
             and finding.principal == self.group.name
         )
         if kind == DriftKind.MISSING_ASSIGNMENT or own:
-            return self.settled and finding.account_id not in self.unsure_accounts
+            return (
+                self.settled
+                and self.permission_set_exists
+                and finding.account_id not in self.unsure_accounts
+            )
         return True
 
 
-@dataclass
-class _Pair:
-    """A user's membership rows in one group, as far as the scan cares."""
-
-    user_pk: int
-    username: str
-    user_id: str
-    wanted: bool = False
-    unsure: bool = False
-    active_pks: list[int] = field(default_factory=list)
-
-
-@dataclass
-class Expected:
-    """The database's side for the scanned groups, read after Identity Center was."""
-
-    groups: dict[int, AccessGroup]
-    policies: dict[int, list[AccessGroupPolicy]]
-    pairs: dict[int, list[_Pair]]
-    links: dict[int, list[dict]]
-    account_names: dict[str, str]
-    users_by_ic_id: dict[str, tuple[int, str]]
-    groups_by_ic_id: dict[str, str]
-    groups_by_arn: dict[str, str]
-
-
-def portal_users() -> dict[str, tuple[int, str]]:
-    """(pk, username) of every portal user with an Identity Center id, by that id.
-
-    All of them rather than those a scan saw: one query without a parameter per member,
-    which databases limit (SQLite to 32,766, PostgreSQL to 65,535).
-    """
-    return {
-        ic_id: (pk, username)
-        for pk, username, ic_id in User.objects.exclude(identity_center_user_id="").values_list(
-            "pk", "username", "identity_center_user_id"
-        )
-    }
-
-
 def read_expected(
-    group_pks: list[int],
-    *,
-    since: datetime,
-    seen: list[Seen],
-    users_by_ic_id: dict[str, tuple[int, str]],
+    seen: list[Seen], *, since: datetime, users_by_ic_id: dict[str, tuple[int, str]]
 ) -> Expected:
-    """A fixed number of queries, whatever the number of groups and rows."""
-    groups = {g.pk: g for g in AccessGroup.objects.filter(pk__in=group_pks)}
-    policies: dict[int, list[AccessGroupPolicy]] = {pk: [] for pk in group_pks}
-    for policy in AccessGroupPolicy.objects.filter(
-        access_group_id__in=group_pks, valid_to__isnull=True
-    ):
-        policies[policy.access_group_id].append(policy)
-
-    # Ended rows that are in sync and were provisioned before the scan are history.
-    rows = (
-        Membership.objects.filter(access_group_id__in=group_pks)
-        .filter(
-            Q(ended_at__isnull=True)
-            | ~Q(provisioning_status=IN_SYNC)
-            | Q(provisioned_at__gte=since)
-        )
-        .values(
-            "pk",
-            "access_group_id",
-            "user_id",
-            "ended_at",
-            "provisioning_status",
-            "provisioned_at",
-            "user__username",
-            "user__identity_center_user_id",
-            "user__is_active",
-            "user__provisioning_status",
-        )
-    )
-    by_pair: dict[tuple[int, int], _Pair] = {}
-    for row in rows:
-        pair = by_pair.setdefault(
-            (row["access_group_id"], row["user_id"]),
-            _Pair(row["user_id"], row["user__username"], row["user__identity_center_user_id"]),
-        )
-        if (
-            row["provisioning_status"] != IN_SYNC
-            or (row["provisioned_at"] is not None and row["provisioned_at"] >= since)
-            or row["user__provisioning_status"] != IN_SYNC
-        ):
-            pair.unsure = True
-        if row["ended_at"] is None:
-            pair.active_pks.append(row["pk"])
-            pair.wanted = pair.wanted or bool(row["user__is_active"])
-    pairs: dict[int, list[_Pair]] = {pk: [] for pk in group_pks}
-    for (group_pk, _), pair in by_pair.items():
-        if pair.wanted and not pair.user_id:
-            pair.unsure = True  # not onboarded yet
-        pairs[group_pk].append(pair)
-
-    links: dict[int, list[dict]] = {pk: [] for pk in group_pks}
-    for link in (
-        AccessGroupAccount.objects.filter(access_group_id__in=group_pks)
-        .filter(Q(valid_to__isnull=True) | ~Q(provisioning_status=IN_SYNC))
-        .values("pk", "access_group_id", "account__account_id", "valid_to", "provisioning_status")
-    ):
-        links[link["access_group_id"]].append(link)
-
-    # Names for what Identity Center holds: accounts, and principals the portal knows.
-    account_ids = {a for s in seen for a, _ in s.group_assignments} | {
-        a for s in seen for a, _, _ in s.permission_set_assignments
-    }
-    for group_links in links.values():
-        account_ids.update(link["account__account_id"] for link in group_links)
-    principal_groups = {
-        p for s in seen for _, t, p in s.permission_set_assignments if t == PrincipalType.GROUP
-    }
-    arns = {arn for s in seen for _, arn in s.group_assignments}
-    return Expected(
-        groups=groups,
-        policies=policies,
-        pairs=pairs,
-        links=links,
-        account_names=dict(
-            Account.objects.filter(account_id__in=account_ids).values_list("account_id", "name")
-        ),
+    """The database's side of what was read, and names for what Identity Center holds."""
+    return expected_state(
+        [s.target.pk for s in seen],
+        since=since,
+        account_ids={a for s in seen for a, _ in s.group_assignments}
+        | {a for s in seen for a, _, _ in s.permission_set_assignments},
+        principal_group_ids={
+            p for s in seen for _, t, p in s.permission_set_assignments if t == PrincipalType.GROUP
+        },
+        permission_set_arns={arn for s in seen for _, arn in s.group_assignments},
         users_by_ic_id=users_by_ic_id,
-        groups_by_ic_id=dict(
-            AccessGroup.objects.live()
-            .filter(identity_center_group_id__in=principal_groups)
-            .values_list("identity_center_group_id", "name")
-        ),
-        groups_by_arn=dict(
-            AccessGroup.objects.live()
-            .filter(permission_set_arn__in=arns)
-            .values_list("permission_set_arn", "name")
-        ),
     )
 
 
@@ -271,7 +152,11 @@ def compare(
     Identity Center users the portal does not know."""
     target = seen.target
     group = expected.groups[target.pk]
-    comparison = Comparison(group=group, settled=settled(group, target, since))
+    comparison = Comparison(
+        group=group,
+        settled=settled(group, target, since),
+        permission_set_exists=seen.permission_set.exists,
+    )
     drifts: list[Drift] = []
     ids_match = (
         group.identity_center_group_id == target.group_id and group.permission_set_arn == target.arn
@@ -311,7 +196,7 @@ def _members(
     seen: Seen, expected: Expected, comparison: Comparison, user_names: dict[str, str]
 ) -> list[Drift]:
     group = comparison.group
-    wanted: dict[str, _Pair] = {}
+    wanted: dict[str, MembershipPair] = {}
     for pair in expected.pairs[group.pk]:
         if pair.unsure:
             comparison.unsure_users.add(pair.user_pk)
@@ -389,7 +274,7 @@ def _assignments(
         if kind == PrincipalType.GROUP and principal == target.group_id
     }
     drifts = []
-    if comparison.settled and seen.permission_set.exists:
+    if comparison.settled and comparison.permission_set_exists:
         for account in sorted(current.keys() - own - comparison.unsure_accounts):
             drifts.append(
                 Drift(

@@ -349,6 +349,33 @@ def test_permission_set_contents_changed_outside_are_found_and_synced_back(ic, w
     assert DriftFinding.objects.open().count() == 0
 
 
+def test_a_permission_set_deleted_outside_is_one_finding_and_made_again(ic, world, enqueued):
+    old_arn = world.arn
+    for account in (world.sandbox, world.prod):
+        ic.sso.delete_account_assignment(
+            InstanceArn=ic.instance_arn,
+            TargetId=account.account_id,
+            TargetType="AWS_ACCOUNT",
+            PermissionSetArn=world.arn,
+            PrincipalType="GROUP",
+            PrincipalId=world.group_id,
+        )
+    ic.delete_permission_set(world.arn)
+
+    scan()
+
+    finding = DriftFinding.objects.get()
+    assert finding.kind == DriftKind.PERMISSION_SET_CHANGED
+    assert "it no longer exists in Identity Center" in finding.detail
+    assert enqueued == [("access_group_sync_task", (world.group.pk,))]
+    assert run_task(tasks.access_group_sync_task, world.group.pk) == "in_sync"
+    world.group.refresh_from_db()
+    assert world.group.permission_set_arn != old_arn
+    assert len(ic.assignments(world.group_id)) == 2
+    scan()
+    assert DriftFinding.objects.count() == 1
+
+
 def test_a_removed_policy_is_missing(ic, world):
     ic.sso.detach_managed_policy_from_permission_set(
         InstanceArn=ic.instance_arn,
