@@ -377,6 +377,18 @@ CELERY_BEAT_SCHEDULE = {
 # When access ends, deny the person's sessions that are still running on the group's
 # permission set until they have run out (docs/decisions/0012-session-revocation.md).
 REVOKE_SESSIONS = env_switch("REVOKE_SESSIONS", True)
+# The drift scan (docs/decisions/0011-drift.md): how often, and whether it undoes what it
+# finds ("revert") or only reports it ("report"). An interval of 0 turns the periodic scan
+# off; `manage.py drift_scan` and POST /api/v1/drift/scan/ still run one.
+DRIFT_SCAN_INTERVAL_SECONDS = env_count("DRIFT_SCAN_INTERVAL_SECONDS", 900, least=0, unit="seconds")
+if DRIFT_SCAN_INTERVAL_SECONDS:
+    CELERY_BEAT_SCHEDULE["drift-scan"] = {
+        "task": "provisioning.tasks.drift_scan_task",
+        "schedule": DRIFT_SCAN_INTERVAL_SECONDS,
+    }
+DRIFT_POLICY = os.environ.get("DRIFT_POLICY", "revert").strip().lower() or "revert"
+if DRIFT_POLICY not in ("revert", "report"):
+    raise ImproperlyConfigured(f"DRIFT_POLICY must be 'revert' or 'report'; got {DRIFT_POLICY!r}.")
 # What an access review does at its deadline with memberships nobody reviewed: "revoke"
 # them, or "flag" them for the auditor and leave access as it is.
 ACCESS_REVIEW_UNREVIEWED = os.environ.get("ACCESS_REVIEW_UNREVIEWED", "revoke").strip().lower()

@@ -13,6 +13,7 @@ class ProvisioningConfig(AppConfig):
         from provisioning.tasks import (
             access_group_sync_task,
             accounts_sync_task,
+            drift_scan_task,
             membership_sync_task,
             user_onboard_task,
         )
@@ -21,3 +22,4 @@ class ProvisioningConfig(AppConfig):
         sync.register(AccessGroup, access_group_sync_task)
         sync.register(Membership, membership_sync_task)
         sync.register(sync.ACCOUNTS, accounts_sync_task)
+        sync.register(sync.DRIFT_SCAN, drift_scan_task)

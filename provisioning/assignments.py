@@ -80,6 +80,9 @@ class Change:
     next_poll: float = 0.0
     interval: float = FIRST_POLL_SECONDS
     refreshed: float = 0.0
+    # The portal assigns to groups only; the drift scan also removes assignments that
+    # were made outside the portal to a user.
+    principal_type: str = "GROUP"
 
     def params(self) -> dict[str, str]:
         return {
@@ -87,7 +90,7 @@ class Change:
             "TargetId": self.account_id,
             "TargetType": "AWS_ACCOUNT",
             "PermissionSetArn": self.permission_set_arn,
-            "PrincipalType": "GROUP",
+            "PrincipalType": self.principal_type,
             "PrincipalId": self.principal_id,
         }
 

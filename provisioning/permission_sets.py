@@ -195,6 +195,16 @@ def inline_policy_text(arn: str) -> str:
     )
 
 
+def parse_inline_policy(text: str) -> Any:
+    """An inline policy as Identity Center holds it, in the terms of ``wanted_inline_policy``:
+    None when there is none, the document, or the text itself when it is not JSON (not
+    ours: it is replaced or deleted)."""
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return text
+
+
 def _sync_policies(group: AccessGroup, arn: str, check_accounts: list[Account]) -> bool:
     inst = aws.instance()
     policies = list(group.current_policies())
@@ -352,11 +362,7 @@ def _sync_inline_policy(
 ) -> bool:
     plan = inline_policy_plan(group, policies)
     wanted = plan.document
-    current_text = inline_policy_text(common["PermissionSetArn"])
-    try:
-        current = json.loads(current_text) if current_text else None
-    except ValueError:
-        current = current_text  # not ours: replace or delete it
+    current = parse_inline_policy(inline_policy_text(common["PermissionSetArn"]))
     if wanted == current:
         return False
     if wanted is None:

@@ -23,6 +23,7 @@ from accessgroups.core import sync
 from accessgroups.core.audit import audit_record
 from accessgroups.models import User
 from provisioning.accounts import accounts_sync
+from provisioning.drift import drift_scan
 from provisioning.errors import PermanentError, TransientError
 from provisioning.groups import access_group_sync
 from provisioning.identity_center import Claim, Outcome, Result, give_up, plan_retry
@@ -123,3 +124,13 @@ def _accounts_sync_failed(actor_id: int | None, message: str) -> None:
         actor=User.objects.filter(pk=actor_id).first() if actor_id else None,
         message=message,
     )
+
+
+@shared_task
+def drift_scan_task(actor_id: int | None = None) -> str:
+    # Not retried: the scan runs again at its next interval, and one that cannot read a
+    # group says so in its summary.
+    result = drift_scan(requested_by_id=actor_id)
+    if result is None:
+        return Outcome.SKIPPED.value  # another scan is running
+    return Outcome.FAILED.value if result.error else Outcome.IN_SYNC.value

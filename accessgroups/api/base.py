@@ -1,7 +1,7 @@
 """What every API view shares: authentication and roles, input and output, query filters.
 
 The views under /api/v1/ (one module per resource: users, accounts, access_groups,
-access_requests, memberships, reports, audit_events, reviews, review_items) are thin
+access_requests, memberships, reports, audit_events, reviews, review_items, drift) are thin
 adapters between HTTP and the workflow. Each reads its input with an explicit input
 serializer (types and sizes only), calls one service (accessgroups.access.services,
 accessgroups.catalogue.services, accessgroups.identity.services or

@@ -7,6 +7,7 @@ from accessgroups.api import (
     access_requests,
     accounts,
     audit_events,
+    drift,
     memberships,
     reports,
     review_items,
@@ -24,6 +25,7 @@ router.register("access-requests", access_requests.AccessRequestViewSet, basenam
 router.register("memberships", memberships.MembershipViewSet, basename="membership")
 router.register("reports/who-has-access", reports.WhoHasAccessViewSet, basename="who-has-access")
 router.register("audit-events", audit_events.AuditEventViewSet, basename="audit-event")
+router.register("drift", drift.DriftFindingViewSet, basename="drift-finding")
 router.register("access-reviews", reviews.AccessReviewViewSet, basename="access-review")
 router.register(
     r"access-reviews/(?P<review_pk>[0-9]+)/items",

@@ -40,17 +40,20 @@ class Task(Protocol):
     def apply_async(self, args: tuple[Any, ...], **options: Any) -> Any: ...
 
 
-# What provisioning registered: a model -> a task taking its pk; ACCOUNTS -> a task taking
-# the id of the admin who asked.
+# What provisioning registered: a model -> a task taking its pk; ACCOUNTS and DRIFT_SCAN ->
+# a task taking the id of the admin who asked.
 _tasks: dict[object, Task] = {}
 ACCOUNTS = "accounts"
+DRIFT_SCAN = "drift_scan"
 
 
 def register(key: type[models.Model] | str, task: Task) -> None:
     """Called by provisioning at start-up.
 
     ``register(Model, task)``: ``task.delay(pk)`` brings one row of Model in line;
-    ``register(ACCOUNTS, task)``: ``task.delay(actor_id)`` reads the AWS accounts.
+    ``register(ACCOUNTS, task)``: ``task.delay(actor_id)`` reads the AWS accounts;
+    ``register(DRIFT_SCAN, task)``: ``task.delay(actor_id)`` compares Identity Center with
+    the database.
     """
     _tasks[key] = task
 
@@ -89,6 +92,11 @@ def sync_on_commit(
 def accounts_sync_on_commit(actor_id: int | None) -> None:
     """Read the AWS accounts from Organizations once the transaction commits."""
     _send_on_commit(ACCOUNTS, actor_id)
+
+
+def drift_scan_on_commit(actor_id: int | None) -> None:
+    """Scan Identity Center for drift once the transaction commits."""
+    _send_on_commit(DRIFT_SCAN, actor_id)
 
 
 def _send_on_commit(key: object, arg: Any, then: Callable[[], object] | None = None) -> None:

@@ -34,6 +34,14 @@ from accessgroups.models.catalogue import (
     AccountStatus,
     PolicyKind,
 )
+from accessgroups.models.drift import (
+    DriftFinding,
+    DriftFindingQuerySet,
+    DriftKind,
+    DriftResolution,
+    DriftScan,
+    PrincipalType,
+)
 from accessgroups.models.identity import (
     PortalUserManager,
     User,
@@ -102,4 +110,10 @@ __all__ = [
     "LiftReason",
     "SessionRevocationQuerySet",
     "SessionRevocation",
+    "DriftKind",
+    "DriftResolution",
+    "PrincipalType",
+    "DriftFindingQuerySet",
+    "DriftFinding",
+    "DriftScan",
 ]

@@ -17,6 +17,7 @@ ITEMS = (
     ("Approvals", "web:approvals", "approvers"),
     ("Reports", "web:who-has-access", "auditors"),
     ("Audit log", "web:audit-log", "auditors"),
+    ("Drift", "web:drift", "auditors"),
     ("Reviews", "web:reviews", "reviewers"),
     ("Accounts", "web:manage-accounts", "admins"),
     ("Users", "web:manage-users", "admins"),

@@ -94,6 +94,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("who-has-access-list", "GET"): AUDIT,
     ("audit-event-list", "GET"): AUDIT,
     ("audit-event-detail", "GET"): AUDIT,
+    ("drift-finding-list", "GET"): AUDIT,
+    ("drift-finding-scan", "POST"): ADMIN,
     ("access-review-list", "GET"): SIGNED_IN,  # each sees the reviews they may (alice: none)
     ("access-review-list", "POST"): AUDIT,
     # A review of the group with alice's item, reviewed by bob: he, carol and dave see it.
@@ -202,6 +204,8 @@ SETUPS: dict[str, Callable[[World], tuple[dict[str, Any], dict[str, Any] | None]
     "who-has-access-list": lambda w: ({}, None),
     "audit-event-list": lambda w: ({}, None),
     "audit-event-detail": lambda w: ({"pk": audit_record(action="test.event").pk}, None),
+    "drift-finding-list": lambda w: ({}, None),
+    "drift-finding-scan": lambda w: ({}, {}),
     "access-review-list": lambda w: (
         {},
         {

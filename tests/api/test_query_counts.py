@@ -19,6 +19,8 @@ from accessgroups.core.audit import audit_record
 from accessgroups.models import (
     AccessGroupAccount,
     AccessGroupPolicy,
+    DriftFinding,
+    DriftKind,
     Membership,
     PolicyKind,
     ProvisioningStatus,
@@ -112,9 +114,21 @@ def builders(
                 action="test.event", actor=dave, subject=erin, access_group=readonly, data={"n": 1}
             )
 
+    def findings(n: int) -> None:
+        for _ in range(n):
+            group = make_group(f"D{next(serial)}")
+            DriftFinding.objects.create(
+                kind=DriftKind.MISSING_ASSIGNMENT,
+                access_group=group,
+                principal=group.name,
+                account_id=accounts[0].account_id,
+                detail="missing",
+            )
+
     return {
         "users": users,
         "accounts": accounts_,
+        "findings": findings,
         "groups": groups,
         "requests": requests,
         "memberships": memberships,
@@ -135,6 +149,7 @@ def builders(
         ("/api/v1/reports/who-has-access/?format=csv", "access"),
         ("/api/v1/audit-events/?format=json", "events"),
         ("/api/v1/audit-events/?format=csv", "events"),
+        ("/api/v1/drift/", "findings"),
     ],
 )
 def test_queries_do_not_grow_with_rows(

@@ -28,6 +28,8 @@ REFUSED = [
     "/api/v1/memberships/?access_group=1.0",
     "/api/v1/users/?provisioning_status=",
     "/api/v1/access-reviews/?open=",
+    "/api/v1/drift/?open=",
+    "/api/v1/drift/?open=yes",
 ]
 
 

@@ -134,6 +134,7 @@ def test_writes_that_leave_aws_work_running_list_202(schema):
         ("/api/v1/users/", "post"),
         ("/api/v1/users/{id}/deactivate/", "post"),
         ("/api/v1/accounts/sync/", "post"),
+        ("/api/v1/drift/scan/", "post"),
         ("/api/v1/access-groups/", "post"),
         ("/api/v1/access-groups/{id}/", "patch"),
         ("/api/v1/access-groups/{id}/", "delete"),
@@ -158,6 +159,7 @@ def test_fields_that_can_be_blank_say_so(schema):
     assert components["BlankEnum"] == {"enum": [""]}
     assert blank in components["MembershipOut"]["properties"]["end_reason"]["oneOf"]
     assert blank in components["ReviewItemOut"]["properties"]["outcome"]["oneOf"]
+    assert blank in components["DriftFindingOut"]["properties"]["resolution"]["oneOf"]
     # Emails that may be "" (an account added by hand, a superuser made without one).
     for name in ("AccountOut", "UserOut"):
         assert "format" not in components[name]["properties"]["email"], name

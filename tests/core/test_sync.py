@@ -20,6 +20,7 @@ def test_provisioning_registers_one_task_per_kind_of_row() -> None:
         AccessGroup: tasks.access_group_sync_task,
         Membership: tasks.membership_sync_task,
         sync.ACCOUNTS: tasks.accounts_sync_task,
+        sync.DRIFT_SCAN: tasks.drift_scan_task,
     }
 
 

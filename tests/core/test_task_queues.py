@@ -23,6 +23,7 @@ def queue_of(task) -> str:
         provisioning_tasks.access_group_sync_task,
         provisioning_tasks.membership_sync_task,
         provisioning_tasks.accounts_sync_task,
+        provisioning_tasks.drift_scan_task,
     ],
 )
 def test_identity_center_work_goes_to_its_own_queue(task) -> None:

@@ -65,6 +65,37 @@ def test_secret_key_fallbacks_are_read_from_the_environment(tmp_path: Path) -> N
     assert result.stdout.strip() == "['the-old-key', 'an-older-key']"
 
 
+def test_the_drift_scan_runs_every_15_minutes_and_reverts_by_default(tmp_path: Path) -> None:
+    result = start_settings(
+        "CELERY_BEAT_SCHEDULE['drift-scan']['schedule'], settings.DRIFT_POLICY",
+        PORTAL_VAR_DIR=str(tmp_path),
+        DEBUG="1",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["900", "revert"]
+
+
+def test_a_drift_interval_of_0_schedules_no_scan(tmp_path: Path) -> None:
+    result = start_settings(
+        "CELERY_BEAT_SCHEDULE.get('drift-scan')",
+        PORTAL_VAR_DIR=str(tmp_path),
+        DEBUG="1",
+        DRIFT_SCAN_INTERVAL_SECONDS="0",
+        DRIFT_POLICY="Report",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "None"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("DRIFT_POLICY", "fix"), ("DRIFT_SCAN_INTERVAL_SECONDS", "15m")]
+)
+def test_drift_settings_are_refused_when_not_understood(tmp_path: Path, name, value) -> None:
+    result = start_settings(PORTAL_VAR_DIR=str(tmp_path), DEBUG="1", **{name: value})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and name in result.stderr
+
+
 @pytest.mark.django_db
 def test_createsuperuser_noinput_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "root")

@@ -58,7 +58,8 @@ def test_the_portal_pages_run_under_the_policy(
         alice: ["/", f"/access-groups/{readonly.pk}/request/", "/my/access/"],
         bob: ["/approvals/"],
         carol: [
-            "/reports/", "/reports/audit-log/", "/reports/matrix/", "/reviews/", "/reviews/new/",
+            "/reports/", "/reports/audit-log/", "/reports/matrix/", "/reports/drift/", "/reviews/",
+            "/reviews/new/",
         ],
         dave: [
             "/manage/accounts/", "/manage/users/", "/manage/groups/", "/manage/groups/new/",

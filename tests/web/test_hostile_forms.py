@@ -43,6 +43,7 @@ QUERIES = [
     {"access_group": "abc"}, {"access_group": str(10**30)}, {"at": "9999-99-99T00:00"},
     {"expiring_before": "\x00"}, {"rows": "nonsense"}, {"since": "2026-02-30"},
     {"until": "\x00"}, {"action": "x" * 500}, {"object_id": "\x00"}, {"status": "\x00"},
+    {"show": "\x00"},
 ]
 
 

@@ -1,0 +1,1 @@
+"""Drift: findings of Identity Center not matching the database, and the scans that find them."""
