@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test bench bench-report install clean
+.PHONY: run test bench bench-report bench-chaos install clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ bench: install
 # on PostgreSQL with DATABASE_URL=postgres://..., else a temporary SQLite. Prints figures.
 bench-report: install
 	$(PY) bench/report_export.py $(BENCH_ARGS)
+
+# 100 approvals provisioned while the worker is SIGKILLed every 10 s and 30 % of Identity
+# Center calls fail (README "Performance"): the real stack on the machine's PostgreSQL and
+# Redis (tests/system/harness.py), a database and key prefix of its own. Prints figures.
+bench-chaos: install
+	$(PY) bench/chaos.py $(BENCH_ARGS)
 
 clean:
 	rm -rf var/broker var/celerybeat-schedule* var/test-*.sqlite3
