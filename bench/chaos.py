@@ -24,7 +24,7 @@ After the last kill the database is read every few seconds until every request i
 ``--patience`` runs out. It prints how many were not yet active 30, 60, 120 and 300 s after
 the last kill, what the stragglers' rows say, and what Identity Center holds (read from moto
 directly, not through the proxy). It asserts nothing. The process logs are kept in a
-temporary folder whose path is printed.
+temporary folder whose path is printed first.
 """
 
 from __future__ import annotations
@@ -54,11 +54,19 @@ import requests  # noqa: E402
 
 from provisioning.fake import FakeIdentityCenter  # noqa: E402
 from tests.system.faulty_aws import FaultyAws  # noqa: E402
-from tests.system.harness import POSTGRES_URL, REDIS_URL, Proc, Processes, descendants, wait_until  # noqa: E402
+from tests.system.harness import (  # noqa: E402
+    POSTGRES_URL,
+    REDIS_URL,
+    Proc,
+    Processes,
+    descendants,
+    wait_until,
+)
 from tests.system.stack import BALANCER, Stack, start_stack  # noqa: E402
 
 CHECKPOINTS = (30, 60, 120, 300)  # seconds after the last kill
 POLL_SECONDS = 2
+SHOWN = 20  # requests not active listed one by one
 SETUP_TIMEOUT = 600  # onboarding N users on a busy machine takes a while
 
 # One script for every requester's token: a management command per user would start Django
@@ -67,7 +75,8 @@ MAKE_TOKENS = """
 from accessgroups.auth.tokens import api_token_create
 from accessgroups.models import User
 for username in {usernames!r}:
-    created = api_token_create(actor=None, user=User.objects.get(username=username), name="bench", via="bench")
+    user = User.objects.get(username=username)
+    created = api_token_create(actor=None, user=user, name="bench", via="bench")
     print("TOKEN", username, created.key)
 """
 
@@ -119,7 +128,6 @@ def moto_behind_proxy(log_dir: Path, seed: int) -> Iterator[tuple[FakeIdentityCe
 
 @dataclass
 class World:
-    admin: str
     bob: str
     group_id: int
     request_ids: list[int]
@@ -145,7 +153,8 @@ def set_up_world(stack: Stack, requesters: int) -> World:
         "aws_managed_policies": ["arn:aws:iam::aws:policy/PowerUserAccess"],
         "approvers": ["bob"], "requestable": True,
     })
-    output = stack.manage("tokens", "shell", "-c", MAKE_TOKENS.format(usernames=["bob", *usernames]))
+    script = MAKE_TOKENS.format(usernames=["bob", *usernames])
+    output = stack.manage("tokens", "shell", "-c", script)
     # The shell's output has the portal's log lines too.
     tokens = dict(line.split()[1:] for line in output.splitlines() if line.startswith("TOKEN "))
     request_ids = [
@@ -157,14 +166,17 @@ def set_up_world(stack: Stack, requesters: int) -> World:
         lambda: provisioned(stack, group["id"], users=requesters + 1),
         timeout=SETUP_TIMEOUT, what="the users and the access group to be provisioned", interval=1,
     )
-    return World(admin, tokens["bob"], group["id"], request_ids)
+    return World(tokens["bob"], group["id"], request_ids)
 
 
 def provisioned(stack: Stack, group_id: int, *, users: int) -> bool:
     in_sync = stack.sql(
-        "SELECT COUNT(*) FROM accessgroups_user WHERE onboarding_requested AND provisioning_status = 'in_sync'"
+        "SELECT COUNT(*) FROM accessgroups_user"
+        " WHERE onboarding_requested AND provisioning_status = 'in_sync'"
     )[0][0]
-    group = stack.sql("SELECT provisioning_status FROM accessgroups_accessgroup WHERE id = %s", group_id)[0][0]
+    group = stack.sql(
+        "SELECT provisioning_status FROM accessgroups_accessgroup WHERE id = %s", group_id
+    )[0][0]
     return in_sync == users and group == "in_sync"
 
 
@@ -178,7 +190,7 @@ class Killer(threading.Thread):
         super().__init__(name="killer", daemon=True)
         self.stack, self.worker, self.period, self.duration = stack, worker, period, duration
         self.kills: list[float] = []  # monotonic times
-        self.kill_clock: list[float] = []  # the same, as epoch seconds, to compare with the database's
+        self.kill_clock: list[float] = []  # the same as epoch seconds, as the database has them
         self.ready_after: list[float] = []  # seconds from a kill to the new worker's " ready."
         self.error: BaseException | None = None
 
@@ -223,11 +235,17 @@ def approve_all(stack: Stack, bob: str, request_ids: list[int]) -> list[tuple[in
 
 
 def statuses(stack: Stack) -> Counter[str]:
-    return Counter(dict(stack.sql("SELECT status, COUNT(*) FROM accessgroups_accessrequest GROUP BY status")))
+    rows = stack.sql("SELECT status, COUNT(*) FROM accessgroups_accessrequest GROUP BY status")
+    return Counter(dict(rows))
 
 
-def watch(stack: Stack, total: int, last_kill: float, patience: float) -> list[tuple[float, Counter[str]]]:
-    """Request statuses every few seconds after the last kill, until all are active or patience ends."""
+# Seconds after the last kill, and the requests' statuses then.
+Sample = tuple[float, Counter[str]]
+
+
+def watch(stack: Stack, total: int, last_kill: float, patience: float) -> list[Sample]:
+    """Request statuses every few seconds after the last kill, until all are active or the
+    patience runs out."""
     samples = []
     while True:
         now = time.monotonic() - last_kill
@@ -238,7 +256,7 @@ def watch(stack: Stack, total: int, last_kill: float, patience: float) -> list[t
         time.sleep(POLL_SECONDS)
 
 
-def not_active_at(samples: list[tuple[float, Counter[str]]], total: int, second: float) -> int | None:
+def not_active_at(samples: list[Sample], total: int, second: float) -> int | None:
     """Requests not active ``second`` s after the last kill (None: the watch ended before)."""
     seen = [counts for at, counts in samples if at <= second]
     if not seen or (samples[-1][0] < second and samples[-1][1]["active"] < total):
@@ -262,7 +280,8 @@ def stragglers(stack: Stack) -> list[Straggler]:
     return [Straggler(*row) for row in stack.sql(
         "SELECT r.id, r.status, m.id, m.provisioning_status, m.activated_at IS NOT NULL,"
         " EXTRACT(EPOCH FROM m.provisioned_at)::float, COALESCE(NULLIF(m.last_error, ''), '-')"
-        " FROM accessgroups_accessrequest r LEFT JOIN accessgroups_membership m ON m.id = r.membership_id"
+        " FROM accessgroups_accessrequest r"
+        " LEFT JOIN accessgroups_membership m ON m.id = r.membership_id"
         " WHERE r.status <> 'active' ORDER BY r.id"
     )]
 
@@ -285,12 +304,15 @@ class GroundTruth:
 def ground_truth(stack: Stack, group_id: int) -> GroundTruth:
     """The group's members in moto, read as a script would read AWS (not through the proxy)."""
     fake = stack.fake
-    session = boto3.Session(aws_access_key_id="t", aws_secret_access_key="t", region_name=fake.region)
-    store = session.client("sso-admin", endpoint_url=fake.endpoint_url).list_instances()["Instances"][0][
-        "IdentityStoreId"]
+    session = boto3.Session(
+        aws_access_key_id="t", aws_secret_access_key="t", region_name=fake.region
+    )
+    sso_admin = session.client("sso-admin", endpoint_url=fake.endpoint_url)
+    store = sso_admin.list_instances()["Instances"][0]["IdentityStoreId"]
     identitystore = session.client("identitystore", endpoint_url=fake.endpoint_url)
     ic_group = stack.sql(
-        "SELECT identity_center_group_id FROM accessgroups_accessgroup WHERE id = %s", group_id)[0][0]
+        "SELECT identity_center_group_id FROM accessgroups_accessgroup WHERE id = %s", group_id
+    )[0][0]
     members = [
         membership["MemberId"]["UserId"]
         for page in identitystore.get_paginator("list_group_memberships").paginate(
@@ -327,14 +349,15 @@ def print_report(
     proxy: FaultyAws,
     calls: int,
     killer: Killer,
-    samples: list[tuple[float, Counter[str]]],
+    samples: list[Sample],
     first_approval: float,
     stuck: list[Straggler],
     truth: GroundTruth,
 ) -> None:
     total = args.requests
     codes = Counter(status for status, _ in answers)
-    print(f"approvals: {len(answers)} ({', '.join(f'HTTP {c}: {n}' for c, n in sorted(codes.items()))}); "
+    answered = ", ".join(f"HTTP {code}: {n}" for code, n in sorted(codes.items()))
+    print(f"approvals: {len(answers)} ({answered}); "
           f"approve latency {seconds([s for _, s in answers])}")
     faults = sum(proxy.faults.values())
     print(f"faults injected: {faults} of {calls} Identity Center calls "
@@ -352,13 +375,15 @@ def print_report(
               f"({at + last_kill - first_approval:.1f} s after the first approval)")
     else:
         print(f"after {at:.0f} s, {total - counts['active']} not active: "
-              + ", ".join(f"{status} {n}" for status, n in sorted(counts.items()) if status != "active"))
-        for row in stuck[:20]:
+              + ", ".join(f"{s} {n}" for s, n in sorted(counts.items()) if s != "active"))
+        for row in stuck[:SHOWN]:
             when = (f", marked in sync {nearest_kill(row.provisioned_at, killer.kill_clock)}"
                     if row.provisioned_at is not None else "")
             print(f"  request {row.request_id} {row.status}: membership {row.membership_id} "
                   f"{row.membership_status}, {'activated' if row.activated else 'not activated'}"
                   f"{when}; last error: {row.last_error}")
+        if len(stuck) > SHOWN:
+            print(f"  ... and {len(stuck) - SHOWN} more")
     print(f"failed requests: {counts['failed']}")
     print(f"Identity Center (moto, read directly): {truth.memberships} group memberships for "
           f"{truth.active} active requests; duplicates {truth.duplicates}; members with no active "
@@ -371,13 +396,19 @@ def print_report(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=100, help="requesters, one approval each")
-    parser.add_argument("--fault-rate", type=float, default=0.3, help="share of Identity Center calls failed")
+    parser.add_argument(
+        "--fault-rate", type=float, default=0.3, help="share of Identity Center calls failed"
+    )
     parser.add_argument("--kill-every", type=float, default=10, help="seconds between worker kills")
     parser.add_argument("--kill-for", type=float, default=60, help="seconds of kills")
-    parser.add_argument("--patience", type=float, default=300, help="seconds watched after the last kill")
+    parser.add_argument(
+        "--patience", type=float, default=300, help="seconds watched after the last kill"
+    )
     parser.add_argument("--interval", type=int, default=30, help="RECONCILE_INTERVAL_SECONDS")
     parser.add_argument("--lease", type=int, default=20, help="PROVISIONING_LEASE_SECONDS")
-    parser.add_argument("--seed", type=int, default=None, help="seed of the fault draw (default: random)")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="seed of the fault draw (default: random)"
+    )
     args = parser.parse_args()
     if args.kill_for < args.kill_every:
         parser.error("--kill-for must allow at least one kill (>= --kill-every)")
@@ -387,7 +418,7 @@ def main() -> int:
     print(f"{args.requests} approvals; {args.fault_rate:.0%} of Identity Center calls fail; worker "
           f"SIGKILLed every {args.kill_every:g} s for {args.kill_for:g} s; dispatcher every "
           f"{args.interval} s, lease {args.lease} s; patience {args.patience:g} s; seed {seed}")
-    print(f"load average at start: {load()}", flush=True)
+    print(f"load average at start: {load()}; process logs in {log_dir}", flush=True)
     processes = Processes(log_dir)
     with ExitStack() as cleanup:
         database_url = cleanup.enter_context(fresh_database())
@@ -423,10 +454,11 @@ def main() -> int:
         if killer.error is not None:
             raise killer.error
         samples = watch(stack, args.requests, killer.kills[-1], args.patience)
-        print_report(args, answers, proxy, proxy.calls - calls_before, killer, samples, first_approval,
-                     stragglers(stack), ground_truth(stack, world.group_id))
+        print_report(
+            args, answers, proxy, proxy.calls - calls_before, killer, samples, first_approval,
+            stragglers(stack), ground_truth(stack, world.group_id),
+        )
     print(f"load average at end: {load()}")
-    print(f"process logs: {log_dir}")
     return 0
 
 
