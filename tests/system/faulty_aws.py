@@ -7,6 +7,12 @@ a test says: Identity Center answering AccessDenied or throttling, as real AWS c
     ...
     proxy.allow("DeleteGroupMembership")
 
+With ``fault_rate`` it also answers that share of the Identity Center calls, picked at
+random (``seed`` makes the draw repeatable), with a transient error AWS really sends:
+ThrottlingException (400) or InternalServerException (500). ``faults`` counts them by code.
+
+    proxy = FaultyAws(fake.endpoint_url, fault_rate=0.3, seed=1).start()
+
 Operations are told apart by the ``X-Amz-Target`` header of the JSON protocols that
 identitystore and sso-admin use (``AWSIdentityStore.DeleteGroupMembership``). Everything
 else is forwarded as it came.
@@ -15,19 +21,41 @@ else is forwarded as it came.
 from __future__ import annotations
 
 import json
+import random
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
 
+# Errors AWS answers now and then to any call, which a client is expected to retry.
+TRANSIENT_FAULTS = (("ThrottlingException", 400), ("InternalServerException", 500))
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        # A client that went away mid-call (a worker SIGKILLed by a test) is not the proxy's
+        # error: no traceback for it.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class FaultyAws:
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, *, fault_rate: float = 0.0, seed: int | None = None) -> None:
         self.target = target.rstrip("/")
         self._refusals: dict[str, tuple[str, int]] = {}
         self.refused: dict[str, int] = {}
+        self.fault_rate = fault_rate
+        self._random = random.Random(seed)
+        # Identity Center calls seen, and the random faults answered, by error code.
+        self.calls = 0
+        self.faults: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
 
     @property
     def endpoint_url(self) -> str:
@@ -43,6 +71,14 @@ class FaultyAws:
         with self._lock:
             self._refusals.pop(operation, None)
 
+    def _draw_fault(self) -> tuple[str, int] | None:
+        """For one Identity Center call (under the lock): a random fault, or None to forward."""
+        if self.fault_rate <= 0 or self._random.random() >= self.fault_rate:
+            return None
+        code, status = self._random.choice(TRANSIENT_FAULTS)
+        self.faults[code] = self.faults.get(code, 0) + 1
+        return code, status
+
     def start(self) -> FaultyAws:
         proxy = self
 
@@ -56,9 +92,12 @@ class FaultyAws:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 operation = (self.headers.get("X-Amz-Target") or "").rsplit(".", 1)[-1]
                 with proxy._lock:
+                    proxy.calls += bool(operation)
                     refusal = proxy._refusals.get(operation)
                     if refusal:
                         proxy.refused[operation] = proxy.refused.get(operation, 0) + 1
+                    elif operation:
+                        refusal = proxy._draw_fault()
                 if refusal:
                     code, status = refusal
                     payload = json.dumps({"__type": code, "message": "refused by the test"}).encode()
@@ -84,8 +123,7 @@ class FaultyAws:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
 
