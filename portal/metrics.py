@@ -32,10 +32,9 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-import accessgroups.models as domain
 from accessgroups.access.selectors import removals_pending
 from accessgroups.core.dispatch import in_scope
-from accessgroups.models import Provisioned, ProvisioningStatus
+from accessgroups.models import DriftFinding, Provisioned, ProvisioningStatus
 from provisioning import counters
 
 logger = logging.getLogger(__name__)
@@ -113,14 +112,10 @@ class PortalCollector(Collector):
         )
 
     def _drift(self) -> Iterator[Metric]:
-        # Drift findings are counted once the model exists (it is being added separately).
-        finding = getattr(domain, "DriftFinding", None)
-        if finding is None:
-            return
         yield GaugeMetricFamily(
             "portal_drift_findings_open",
             "Differences found between the portal and Identity Center, not resolved yet.",
-            value=finding.objects.filter(resolved_at__isnull=True).count(),
+            value=DriftFinding.objects.filter(resolved_at__isnull=True).count(),
         )
 
     def _counters(self) -> Iterator[Metric]:

@@ -111,21 +111,19 @@ def test_removals_pending_count_and_age(metrics_on, alice, bob, readonly, grant)
     assert 1800 <= value(samples, "portal_removals_pending_oldest_seconds") < 1800 + 60
 
 
-def test_open_drift_findings_are_counted_once_the_model_exists(db, metrics_on, monkeypatch):
-    assert not any(name == "portal_drift_findings_open" for name, _ in scrape())
+def test_open_drift_findings_are_counted(metrics_on, readonly):
+    from accessgroups.models import DriftFinding, DriftKind, DriftResolution
 
-    class Findings:
-        def filter(self, **lookups):
-            assert lookups == {"resolved_at__isnull": True}
-            return self
+    assert value(scrape(), "portal_drift_findings_open") == 0
+    for n in range(3):
+        DriftFinding.objects.create(
+            kind=DriftKind.UNEXPECTED_MEMBER, access_group=readonly, principal=f"u{n}", detail="x"
+        )
+    DriftFinding.objects.create(
+        kind=DriftKind.UNEXPECTED_MEMBER, access_group=readonly, principal="gone", detail="x",
+        resolved_at=timezone.now(), resolution=DriftResolution.GONE,
+    )
 
-        def count(self) -> int:
-            return 3
-
-    class DriftFinding:
-        objects = Findings()
-
-    monkeypatch.setattr(domain, "DriftFinding", DriftFinding, raising=False)
     assert value(scrape(), "portal_drift_findings_open") == 3
 
 
