@@ -9,7 +9,6 @@ from django.test import Client
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-import accessgroups.models as domain
 from accessgroups.access.tasks import memberships_expire_task
 from accessgroups.models import AccessGroup, Membership, ProvisioningStatus, User
 from provisioning import counters
