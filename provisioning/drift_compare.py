@@ -25,7 +25,7 @@ from accessgroups.models import (
     PrincipalType,
     ProvisioningStatus,
 )
-from provisioning.permission_sets import parse_inline_policy, wanted_inline_policy
+from provisioning.inline_policies import parse_inline_policy, wanted_inline_policy
 
 IN_SYNC = ProvisioningStatus.IN_SYNC
 

@@ -5,7 +5,7 @@ role sessions they already hold in the accounts last up to the permission set's 
 duration. So when a membership ends, a ``SessionRevocation`` records the person's identity
 store user id, and the group's sync puts a deny-all statement on that id into the
 permission set's inline policy and pushes it to the accounts
-(provisioning.permission_sets.wanted_inline_policy). Once every such session has run out,
+(provisioning.inline_policies.wanted_inline_policy). Once every such session has run out,
 the revocation is lifted and the statement goes the same way.
 
 Nothing here calls AWS: the group's sync is asked for through the sync port. The group's

@@ -3,7 +3,7 @@
 Removing someone from an Identity Center group stops new sessions, not the role sessions
 they already hold, which last up to the permission set's session duration. While a
 revocation is unlifted, the group's permission set carries a deny-all statement naming the
-person's identity store user id (provisioning.permission_sets.wanted_inline_policy). Create
+person's identity store user id (provisioning.inline_policies.wanted_inline_policy). Create
 and lift them through accessgroups.access.sessions, which writes the audit log and asks for
 the group's sync.
 """

@@ -29,7 +29,7 @@ from accessgroups.models import (
     SessionRevocation,
 )
 from provisioning import tasks
-from provisioning.permission_sets import inline_policy_plan, wanted_inline_policy
+from provisioning.inline_policies import inline_policy_plan, wanted_inline_policy
 from tests.provisioning.conftest import aws_calls, enqueued, ic, run_task  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)

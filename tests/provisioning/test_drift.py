@@ -388,7 +388,7 @@ def test_a_removed_policy_is_missing(ic, world):
 
 
 def test_the_inline_policy_is_compared_with_what_provisioning_wants(ic, world, monkeypatch):
-    # The scan asks permission_sets.wanted_inline_policy, the one answer provisioning gives.
+    # The scan asks inline_policies.wanted_inline_policy, the one answer provisioning gives.
     wanted = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Deny", "Action": "*", "Resource": "*"}],
