@@ -9,7 +9,7 @@ look-up (never create a duplicate: the emulator would accept one) and one write.
 
 from __future__ import annotations
 
-from accessgroups.access.services import membership_activated, membership_provisioning_failed
+from accessgroups.access.outcomes import membership_activated, membership_provisioning_failed
 from accessgroups.core import sync
 from accessgroups.core.dispatch import is_removal
 from accessgroups.models import AccessGroup, Membership, User

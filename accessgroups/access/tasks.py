@@ -11,7 +11,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from accessgroups.access.selectors import memberships_confirmed_not_activated
-from accessgroups.access.services import membership_activated, memberships_expire
+from accessgroups.access.outcomes import membership_activated
+from accessgroups.access.services import memberships_expire
 from accessgroups.access.sessions import session_revocations_lift
 from accessgroups.core.dispatch import dispatch_overdue
 from accessgroups.mail.services import removal_alerts_send
