@@ -23,6 +23,7 @@ from portal.env import (
     env_switch,
     proxy_ssl_header,
 )
+from portal.schedule import beat_schedule
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", BASE_DIR / "var"))
@@ -342,38 +343,13 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {"provisioning.tasks.*": {"queue": "identity-center"}}
 # The dispatcher (accessgroups.core.dispatch) sends again, this often, provisioning work
 # whose task was lost (broker down, a process killed) and takes over dead workers' rows.
-RECONCILE_INTERVAL_SECONDS = env_int("RECONCILE_INTERVAL_SECONDS", 300)
+RECONCILE_INTERVAL_SECONDS = env_count("RECONCILE_INTERVAL_SECONDS", 300, least=1, unit="seconds")
 # A worker renews its claim on a row this often (a third of it); a claim not renewed for
 # this long belongs to a worker that died.
-PROVISIONING_LEASE_SECONDS = env_int("PROVISIONING_LEASE_SECONDS", 60)
+PROVISIONING_LEASE_SECONDS = env_count("PROVISIONING_LEASE_SECONDS", 60, least=1, unit="seconds")
 # Admins get one mail about an ended membership still not removed from Identity Center
 # after this long.
-REMOVAL_ALERT_MINUTES = env_int("REMOVAL_ALERT_MINUTES", 30)
-for _name in ("RECONCILE_INTERVAL_SECONDS", "PROVISIONING_LEASE_SECONDS", "REMOVAL_ALERT_MINUTES"):
-    if globals()[_name] < 1:
-        raise ImproperlyConfigured(f"{_name} must be a positive whole number.")
-CELERY_BEAT_SCHEDULE = {
-    "reconcile-provisioning": {
-        "task": "accessgroups.access.tasks.provisioning_reconcile_task",
-        "schedule": RECONCILE_INTERVAL_SECONDS,
-    },
-    "expire-memberships": {
-        "task": "accessgroups.access.tasks.memberships_expire_task",
-        "schedule": env_int("EXPIRY_SWEEP_SECONDS", 60),
-    },
-    "expiry-reminders": {
-        "task": "accessgroups.tasks.expiry_reminders_task",
-        "schedule": env_int("EXPIRY_REMINDER_SWEEP_SECONDS", 300),
-    },
-    "close-access-reviews": {
-        "task": "accessgroups.tasks.access_reviews_close_task",
-        "schedule": env_int("ACCESS_REVIEW_SWEEP_SECONDS", 300),
-    },
-    "lift-session-revocations": {
-        "task": "accessgroups.access.tasks.session_revocations_lift_task",
-        "schedule": env_count("SESSION_REVOCATION_SWEEP_SECONDS", 60, least=1, unit="seconds"),
-    },
-}
+REMOVAL_ALERT_MINUTES = env_count("REMOVAL_ALERT_MINUTES", 30, least=1, unit="minutes")
 # When access ends, deny the person's sessions that are still running on the group's
 # permission set until they have run out (docs/decisions/0012-session-revocation.md).
 REVOKE_SESSIONS = env_switch("REVOKE_SESSIONS", True)
@@ -381,14 +357,13 @@ REVOKE_SESSIONS = env_switch("REVOKE_SESSIONS", True)
 # finds ("revert") or only reports it ("report"). An interval of 0 turns the periodic scan
 # off; `manage.py drift_scan` and POST /api/v1/drift/scan/ still run one.
 DRIFT_SCAN_INTERVAL_SECONDS = env_count("DRIFT_SCAN_INTERVAL_SECONDS", 900, least=0, unit="seconds")
-if DRIFT_SCAN_INTERVAL_SECONDS:
-    CELERY_BEAT_SCHEDULE["drift-scan"] = {
-        "task": "provisioning.tasks.drift_scan_task",
-        "schedule": DRIFT_SCAN_INTERVAL_SECONDS,
-    }
 DRIFT_POLICY = os.environ.get("DRIFT_POLICY", "revert").strip().lower() or "revert"
 if DRIFT_POLICY not in ("revert", "report"):
     raise ImproperlyConfigured(f"DRIFT_POLICY must be 'revert' or 'report'; got {DRIFT_POLICY!r}.")
+# What beat sends, and how often (portal/schedule.py).
+CELERY_BEAT_SCHEDULE = beat_schedule(
+    reconcile_seconds=RECONCILE_INTERVAL_SECONDS, drift_seconds=DRIFT_SCAN_INTERVAL_SECONDS
+)
 # What an access review does at its deadline with memberships nobody reviewed: "revoke"
 # them, or "flag" them for the auditor and leave access as it is.
 ACCESS_REVIEW_UNREVIEWED = os.environ.get("ACCESS_REVIEW_UNREVIEWED", "revoke").strip().lower()
