@@ -53,6 +53,36 @@ def env_count(name: str, default: int, *, least: int, unit: str) -> int:
     return int(value)
 
 
+def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    """One of ``choices`` (compared without case); anything else stops the start-up."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}; got {value!r}.")
+    return value
+
+
+def identity_source_settings() -> tuple[str, str]:
+    """(IDENTITY_SOURCE, IDENTITY_MATCH), checked together.
+
+    ``identity_center``: the portal creates identity store users, matched by username as
+    always. ``external``: an identity provider (SCIM) owns the users; the portal only finds
+    them, by email (the default), username or the provider's external id.
+    """
+    source = env_choice("IDENTITY_SOURCE", ("identity_center", "external"), "identity_center")
+    match = env_choice("IDENTITY_MATCH", ("email", "username", "external_id"), "")
+    if source == "identity_center":
+        if match not in ("", "username"):
+            raise ImproperlyConfigured(
+                f"IDENTITY_MATCH={match} needs IDENTITY_SOURCE=external; with "
+                "IDENTITY_SOURCE=identity_center the portal creates the users and matches them "
+                "by username (leave IDENTITY_MATCH unset or set it to username)."
+            )
+        return source, "username"
+    return source, match or "email"
+
+
 def proxy_ssl_header(value: str) -> tuple[str, str] | None:
     """``X-Forwarded-Proto,https`` (or Django's spelling ``HTTP_X_FORWARDED_PROTO,https``)
     -> Django's ``("HTTP_X_FORWARDED_PROTO", "https")``; empty -> None."""

@@ -21,6 +21,7 @@ from portal.env import (
     env_list,
     env_rate,
     env_switch,
+    identity_source_settings,
     proxy_ssl_header,
 )
 from portal.schedule import beat_schedule
@@ -400,6 +401,10 @@ AWS_REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"
 AWS_ENDPOINT_URL = os.environ.get("AWS_ENDPOINT_URL", "")
 IDENTITY_CENTER_INSTANCE_ARN = os.environ.get("IDENTITY_CENTER_INSTANCE_ARN", "")
 IDENTITY_STORE_ID = os.environ.get("IDENTITY_STORE_ID", "")
+# Who owns the identity store's users (docs/operations.md, "Identity source"): the portal
+# ("identity_center", it creates them) or an identity provider pushing them by SCIM
+# ("external", the portal only finds them by IDENTITY_MATCH and never writes a user).
+IDENTITY_SOURCE, IDENTITY_MATCH = identity_source_settings()
 # Role the portal assumes in member accounts to check that customer managed policies
 # exist before they are attached; empty: no check, the assignment's failure is shown.
 MEMBER_ACCOUNT_ROLE_NAME = os.environ.get("MEMBER_ACCOUNT_ROLE_NAME", "")

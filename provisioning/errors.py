@@ -49,3 +49,11 @@ class NotFoundError(PermanentError):
 
 class NotImplementedByEndpoint(PermanentError):
     """The endpoint does not implement the operation (AWS emulators lack some)."""
+
+
+class AwaitingIdentityProvider(TransientError):
+    """IDENTITY_SOURCE=external: the person's identity store user does not exist yet.
+
+    Their identity provider creates it (SCIM); the portal never does. Retried every few
+    minutes for as long as it takes, never failed: the row says what is awaited.
+    """

@@ -4,7 +4,8 @@ Each task runs one service under the claiming protocol (provisioning.identity_ce
 turns its outcome into Celery's terms: a transient error retries with exponential backoff
 and jitter, up to ``MAX_RETRIES`` times, then the row fails with the last error; a row
 that changed while it was being worked on is enqueued again. A removal of access retries
-for as long as it takes, at most ``REMOVAL_BACKOFF_CAP_SECONDS`` apart.
+for as long as it takes, at most ``REMOVAL_BACKOFF_CAP_SECONDS`` apart, and so does a user
+the identity provider has not created yet (``IDENTITY_PROVIDER_BACKOFF_CAP_SECONDS``).
 
 Every send goes through the sync port's ``send_now``: a broker that is down when a task
 wants to retry or run again leaves the row pending, and the dispatcher sends it later.
@@ -24,7 +25,7 @@ from accessgroups.core.audit import audit_record
 from accessgroups.models import User
 from provisioning.accounts import accounts_sync
 from provisioning.drift import drift_scan
-from provisioning.errors import PermanentError, TransientError
+from provisioning.errors import AwaitingIdentityProvider, PermanentError, TransientError
 from provisioning.groups import access_group_sync
 from provisioning.identity_center import Claim, Outcome, Result, give_up, plan_retry
 from provisioning.memberships import membership_give_up, membership_sync
@@ -39,6 +40,10 @@ BACKOFF_BASE_SECONDS = 10.0
 BACKOFF_CAP_SECONDS = 600.0
 # Access that must end is tried again at least this often, however long AWS refuses.
 REMOVAL_BACKOFF_CAP_SECONDS = 300.0
+# A user the identity provider has not created yet (IDENTITY_SOURCE=external) is looked for
+# again at least this often, for as long as it takes: SCIM pushes within minutes, but a
+# person may be assigned to the application days after their request was approved.
+IDENTITY_PROVIDER_BACKOFF_CAP_SECONDS = 300.0
 
 
 def backoff(retries: int, cap: float = BACKOFF_CAP_SECONDS) -> float:
@@ -57,6 +62,8 @@ def _finish(
         retries = task.request.retries
         if result.claim.removal:
             countdown, limit = backoff(retries, REMOVAL_BACKOFF_CAP_SECONDS), None
+        elif isinstance(result.error, AwaitingIdentityProvider):
+            countdown, limit = backoff(retries, IDENTITY_PROVIDER_BACKOFF_CAP_SECONDS), None
         elif retries >= MAX_RETRIES:
             message = f"Gave up after {MAX_RETRIES} retries. Last error: {result.error.message}"
             give_up_with(result.claim, message)

@@ -1,10 +1,21 @@
-"""Portal users as Identity Center identity store users (``UserName`` = portal username)."""
+"""Portal users as Identity Center identity store users.
+
+IDENTITY_SOURCE=identity_center: the portal creates them (``UserName`` = portal username).
+IDENTITY_SOURCE=external: an identity provider does; the portal only finds them by
+IDENTITY_MATCH (provisioning.user_match) and waits while they are not there yet.
+"""
 
 from __future__ import annotations
 
+from accessgroups.identity.source import is_external, not_yet_provisioned
 from accessgroups.models import Membership, User
 from provisioning import aws
-from provisioning.errors import NotFoundError, PermanentError, TransientError
+from provisioning.errors import (
+    AwaitingIdentityProvider,
+    NotFoundError,
+    PermanentError,
+    TransientError,
+)
 from provisioning.identity_center import (
     Claim,
     Result,
@@ -14,6 +25,7 @@ from provisioning.identity_center import (
     resync_memberships,
     write,
 )
+from provisioning.user_match import find_user_id
 
 _FIELD_WORDS = {"email": "email address", "given_name": "given name", "family_name": "family name"}
 
@@ -50,37 +62,37 @@ def forget_user_id(user: User) -> str:
 
 
 def ensure_user(user: User, *, stale_id: str = "", for_membership: int | None = None) -> str:
-    """The user's Identity Center UserId: the stored one, else found by username, else created.
+    """The user's Identity Center UserId: the stored one, else found by IDENTITY_MATCH, else
+    created (identity_center mode) or waited for (external mode).
 
-    Raises PermanentError naming the missing field when the user cannot be onboarded.
+    Raises PermanentError naming the missing field when the user cannot be onboarded, and
+    AwaitingIdentityProvider while an external identity provider has not created them.
     ``stale_id`` is a stored id just found missing in Identity Center (recorded as drift);
     ``for_membership`` is the membership being provisioned, which needs no re-sync of its own.
     """
     if user.identity_center_user_id:
         return user.identity_center_user_id
     old = stale_id
-    store = aws.instance().identity_store_id
-    user_id = lookup(
-        "identitystore",
-        "GetUserId",
-        "UserId",
-        IdentityStoreId=store,
-        AlternateIdentifier={
-            "UniqueAttribute": {"AttributePath": "userName", "AttributeValue": user.username}
-        },
-    )
-    if user_id is None:
-        user_id = _create_user(user, store)
-    # Onboarded, perhaps on the way (for a membership): the user row says so too.
-    user.store_identity_center_id(user_id)
+    user_id = find_user_id(user)
+    if user_id is None and not is_external():
+        user_id = _create_user(user, aws.instance().identity_store_id)
+    if user_id is not None:
+        # Onboarded, perhaps on the way (for a membership): the user row says so too.
+        user.store_identity_center_id(user_id)
     if old:
-        record_drift(obj=user, subject=user, what="user", old_id=old, new_id=user_id)
-        # Their group memberships were made for the old user: make them again.
+        record_drift(obj=user, subject=user, what="user", old_id=old, new_id=user_id or "")
+        # Their group memberships were made for the old user: make them again (in external
+        # mode, once the provider has created the user again; until then they wait too).
         resync_memberships(Membership.objects.active().filter(user=user), exclude_pk=for_membership)
+    if user_id is None:
+        raise AwaitingIdentityProvider(not_yet_provisioned(user))
     return user_id
 
 
 def _create_user(user: User, store: str) -> str:
+    if is_external():
+        # Never reached (ensure_user waits instead); kept so that no future path can.
+        raise PermanentError("The identity provider owns the users: the portal creates none.")
     missing = [_FIELD_WORDS[f] for f in user.missing_identity_fields()]
     if missing:
         raise PermanentError(

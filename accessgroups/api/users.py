@@ -40,6 +40,7 @@ class UserOut(serializers.ModelSerializer):
             "roles",
             "is_active",
             "identity_center_user_id",
+            "external_id",
             "provisioning_status",
             "last_error",
         ]
@@ -59,8 +60,22 @@ class UserOnboardIn(serializers.Serializer):
 
     username = serializers.CharField(max_length=USERNAME_MAX)
     email = serializers.CharField(max_length=EMAIL_MAX)
-    given_name = serializers.CharField(max_length=column_max(User, "given_name"))
-    family_name = serializers.CharField(max_length=column_max(User, "family_name"))
+    # Required with IDENTITY_SOURCE=identity_center (Identity Center needs them to create the
+    # user); with IDENTITY_SOURCE=external the identity provider owns them.
+    given_name = serializers.CharField(
+        max_length=column_max(User, "given_name"), required=False, allow_blank=True, default=""
+    )
+    family_name = serializers.CharField(
+        max_length=column_max(User, "family_name"), required=False, allow_blank=True, default=""
+    )
+    external_id = serializers.CharField(
+        max_length=column_max(User, "external_id"),
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The identity provider's id of the person (OIDC sub, SAML NameID, SCIM "
+        "externalId); required when IDENTITY_MATCH=external_id.",
+    )
     display_name = serializers.CharField(
         max_length=column_max(User, "display_name"), required=False, allow_blank=True, default=""
     )

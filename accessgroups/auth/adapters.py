@@ -6,6 +6,9 @@ the provider's claims. An SSO identity finds an existing user only through an em
 the provider says is verified; an unverified address that belongs to someone is refused
 outright, so that nobody can sign in as another person by typing their address at an IdP.
 
+With IDENTITY_SOURCE=external the new user is then linked to the identity store user their
+provider created, in the background (accessgroups.identity.services.user_signed_up).
+
 Failed sign-ins are limited per account and per client address (accessgroups.auth.throttling).
 """
 
@@ -26,6 +29,7 @@ from django.shortcuts import render
 from accessgroups.auth import throttling
 from accessgroups.core.limits import column_max
 from accessgroups.core.throttling import client_address
+from accessgroups.identity.services import user_signed_up
 from accessgroups.models import User
 
 # Usernames are Identity Center UserNames too: ASCII, and what Django's validator accepts.
@@ -140,4 +144,10 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         name_parts = (data.get("name") or "").partition(" ")
         user.given_name = (data.get("first_name") or name_parts[0] or "")[:64]
         user.family_name = (data.get("last_name") or name_parts[2] or "")[:64]
+        return user
+
+    def save_user(self, request: HttpRequest, sociallogin: SocialLogin, form=None) -> User:
+        user = super().save_user(request, sociallogin, form)
+        # The provider's id of the person (OIDC sub, SAML NameID): IDENTITY_MATCH=external_id.
+        user_signed_up(user=user, external_id=sociallogin.account.uid or "")
         return user

@@ -20,6 +20,7 @@ from accessgroups.core.errors import Conflict
 from accessgroups.core.limits import column_max
 from accessgroups.core.roles import require_admin, validate_roles
 from accessgroups.core.validators import USERNAME_RE
+from accessgroups.identity.source import MATCH_WORDS, identity_match, is_external
 from accessgroups.models import EndReason, Membership, RequestStatus, User
 
 USERNAME_RULE = "Use letters, digits and @ . + - _ only (ASCII)."
@@ -37,14 +38,21 @@ def user_onboard(
     actor: User,
     username: str,
     email: str,
-    given_name: str,
-    family_name: str,
+    given_name: str = "",
+    family_name: str = "",
     display_name: str = "",
     roles: Iterable[str] = (),
+    external_id: str = "",
 ) -> User:
-    """Create a portal user and onboard them into the Identity Center identity store."""
+    """Create a portal user and onboard them into the Identity Center identity store.
+
+    IDENTITY_SOURCE=external: the identity provider owns the identity store user, so no
+    name is required; the portal links the user by IDENTITY_MATCH once it exists.
+    """
     require_admin(actor)
     errors: dict[str, str] = {}
+    given_name, family_name = (given_name or "").strip(), (family_name or "").strip()
+    external_id = (external_id or "").strip()
     username = (username or "").strip()
     if not _valid_username(username):
         errors["username"] = USERNAME_RULE
@@ -53,9 +61,17 @@ def user_onboard(
         validate_email(email)
     except ValidationError:
         errors["email"] = "Enter a valid email address."
-    for field, value in (("given_name", given_name), ("family_name", family_name)):
-        if not (value or "").strip():
-            errors[field] = "Identity Center needs this name."
+    if not is_external():
+        for field, value in (("given_name", given_name), ("family_name", family_name)):
+            if not value:
+                errors[field] = "Identity Center needs this name."
+    if "\x00" in external_id or len(external_id) > column_max(User, "external_id"):
+        errors["external_id"] = f"At most {column_max(User, 'external_id')} characters, no NUL."
+    elif is_external() and identity_match() == "external_id" and not external_id:
+        errors["external_id"] = (
+            "Required: the portal finds this person's Identity Center user by the "
+            f"{MATCH_WORDS['external_id']} their identity provider gave them (IDENTITY_MATCH=external_id)."
+        )
     if errors:
         raise ValidationError(errors)
     roles = validate_roles(roles)
@@ -69,9 +85,10 @@ def user_onboard(
                 user = User(
                     username=username,
                     email=email,
-                    given_name=given_name.strip(),
-                    family_name=family_name.strip(),
-                    display_name=(display_name or "").strip() or f"{given_name.strip()} {family_name.strip()}",
+                    given_name=given_name,
+                    family_name=family_name,
+                    display_name=(display_name or "").strip() or f"{given_name} {family_name}".strip(),
+                    external_id=external_id,
                     is_auditor="auditor" in roles,
                     is_portal_admin="admin" in roles,
                     onboarding_requested=True,
@@ -136,6 +153,29 @@ def service_account_create(
             data={"roles": roles},
         )
     return user
+
+
+def user_signed_up(*, user: User, external_id: str) -> None:
+    """A person's first single sign-on created their portal user.
+
+    ``external_id`` is the identity provider's id of them (OIDC ``sub``, SAML NameID). With
+    IDENTITY_SOURCE=external their identity store user exists (or will, once SCIM pushes
+    it): link it now rather than at their first access. Nothing here calls AWS.
+    """
+    external_id = (external_id or "")[: column_max(User, "external_id")]
+    User.objects.filter(pk=user.pk, external_id="").update(external_id=external_id)
+    user.external_id = user.external_id or external_id
+    if is_external():
+        User.objects.filter(pk=user.pk).update(onboarding_requested=True)
+        user.onboarding_requested = True
+        audit_record(
+            action="user.link_requested",
+            obj=user,
+            subject=user,
+            message=f"{user.username} signed in for the first time: linking their Identity Center user",
+            data={"match": identity_match()},
+        )
+        sync.request_sync(user)
 
 
 def user_request_onboarding(user: User) -> None:

@@ -42,6 +42,9 @@ class User(AbstractUser, Provisioned):
     is_service_account = models.BooleanField(default=False)
 
     identity_center_user_id = models.CharField(max_length=64, blank=True)
+    # The identity provider's own id for this person (OIDC ``sub``, SAML NameID, SCIM
+    # externalId): how IDENTITY_MATCH=external_id finds their identity store user.
+    external_id = models.CharField(max_length=255, blank=True)
     # A user is onboarded into Identity Center only when the portal is asked to (the
     # onboarding API, or their first granted access); demo and local-only users are not.
     onboarding_requested = models.BooleanField(default=False)

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accessgroups.access import services
 from accessgroups.catalogue.selectors import current_accounts_prefetch, current_policies_prefetch
 from accessgroups.core.errors import Conflict
+from accessgroups.identity.source import NOT_YET_PROVISIONED, waits_for_identity_provider
 from accessgroups.models import (
     AccessGroup,
     AccessRequest,
@@ -121,6 +122,15 @@ def request_create(request: HttpRequest, group_id: int) -> HttpResponse:
 # --- My requests ----------------------------------------------------------------------------
 
 
+# What a requester reads while their access waits for their identity provider
+# (IDENTITY_SOURCE=external) to create their Identity Center user.
+WAITING_FOR_IDP = (
+    f"Waiting for your identity provider: your user is {NOT_YET_PROVISIONED} in AWS IAM "
+    "Identity Center. Your access is set up automatically once it is; if this lasts, ask "
+    "your identity provider's administrator to assign you to the AWS application."
+)
+
+
 @dataclass
 class Step:
     """One line of a request's timeline. ``state`` is done, current, failed or ended."""
@@ -156,7 +166,10 @@ def timeline(access_request: AccessRequest) -> list[Step]:
         return steps
     membership = r.membership
     if r.status in (RequestStatus.APPROVED, RequestStatus.PROVISIONING):
-        steps.append(Step("Being set up in Identity Center", "current"))
+        if membership is not None and waits_for_identity_provider(membership.last_error):
+            steps.append(Step("Being set up in Identity Center", "current", detail=WAITING_FOR_IDP))
+        else:
+            steps.append(Step("Being set up in Identity Center", "current"))
     elif r.status == RequestStatus.FAILED:
         steps.append(Step("Setting up failed", "failed", r.updated_at, r.last_error))
     elif r.status == RequestStatus.CANCELLED:
@@ -241,7 +254,13 @@ def my_memberships(user) -> QuerySet[Membership]:
 @login_required
 def my_access(request: HttpRequest) -> HttpResponse:
     page = paginate(request, my_memberships(request.user))
-    return render(request, "accessgroups/requests/my_access.html", {"page": page})
+    for m in page.object_list:
+        m.waits_for_idp = not m.activated_at and waits_for_identity_provider(m.last_error)
+    return render(
+        request,
+        "accessgroups/requests/my_access.html",
+        {"page": page, "waiting_for_idp": WAITING_FOR_IDP},
+    )
 
 
 @require_POST

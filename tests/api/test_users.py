@@ -32,6 +32,7 @@ def test_onboard_answers_202_with_the_row_and_enqueues_onboarding(
         "roles": ["auditor"],
         "is_active": True,
         "identity_center_user_id": "",
+        "external_id": "",
         "provisioning_status": "pending",
         "last_error": "",
     }
