@@ -32,8 +32,14 @@ class AccountForm(forms.Form):
 class OnboardForm(forms.Form):
     username = forms.CharField(label="Username", max_length=column_max(User, "username"))
     email = forms.CharField(label="Email", max_length=column_max(User, "email"))
-    given_name = forms.CharField(label="Given name", max_length=column_max(User, "given_name"))
-    family_name = forms.CharField(label="Family name", max_length=column_max(User, "family_name"))
+    # Required by the service when the portal creates the Identity Center user
+    # (IDENTITY_SOURCE=identity_center); an external identity provider owns them otherwise.
+    given_name = forms.CharField(
+        label="Given name", max_length=column_max(User, "given_name"), required=False
+    )
+    family_name = forms.CharField(
+        label="Family name", max_length=column_max(User, "family_name"), required=False
+    )
     display_name = forms.CharField(
         label="Display name",
         max_length=column_max(User, "display_name"),
@@ -46,6 +52,13 @@ class OnboardForm(forms.Form):
         choices=[(role, role.capitalize()) for role in ROLES],
         widget=forms.CheckboxSelectMultiple,
         help_text="Everyone can request access; these add auditing or administration.",
+    )
+    external_id = forms.CharField(
+        label="External id",
+        max_length=column_max(User, "external_id"),
+        required=False,
+        help_text="The identity provider's id of the person (OIDC sub, SAML NameID, SCIM "
+        "externalId). Needed when the portal matches users by external id.",
     )
 
 

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from accessgroups.access.services import access_request_approve, access_request_create
+from accessgroups.core.dispatch import dispatch_overdue
 from accessgroups.models import (
     AccessRequest,
     AuditEvent,
@@ -141,6 +142,12 @@ def test_waiting_is_retried_every_few_minutes_and_never_given_up(ic, external, a
     assert alice.provisioning_status == ProvisioningStatus.PENDING  # not failed
     cap = timedelta(seconds=tasks.IDENTITY_PROVIDER_BACKOFF_CAP_SECONDS)
     assert timezone.now() < alice.due_at <= timezone.now() + cap
+    # Should the retry be lost (a broker restart), the dispatcher sends it once it is due,
+    # and not before.
+    interval = timedelta(minutes=5)
+    assert "User" not in dispatch_overdue(now=timezone.now(), interval=interval).sent
+    later = alice.due_at + timedelta(minutes=2)
+    assert dispatch_overdue(now=later, interval=interval).sent["User"] == [alice.pk]
 
 
 def test_the_membership_waits_for_the_user_then_proceeds(

@@ -120,3 +120,32 @@ def test_unknown_ids_are_404(client_for, dave):
     ):
         assert client.post(url).status_code == 404
     assert client.get(reverse("web:manage-group-edit", args=[99999])).status_code == 404
+
+
+def test_onboarding_without_names_is_refused_by_the_field_when_the_portal_creates_users(
+    client_for, dave
+):
+    response = client_for(dave).post(
+        reverse("web:manage-users"), {"username": "zoe", "email": "zoe@example.com"}
+    )
+    assert response.status_code == 400
+    assert set(response.context["form"].errors) == {"given_name", "family_name"}
+    assert not User.objects.filter(username="zoe").exists()
+
+
+def test_onboarding_without_names_when_an_identity_provider_owns_users(client_for, dave, settings):
+    settings.IDENTITY_SOURCE, settings.IDENTITY_MATCH = "external", "external_id"
+    client = client_for(dave)
+    response = client.post(
+        reverse("web:manage-users"), {"username": "zoe", "email": "zoe@example.com"}
+    )
+    assert response.status_code == 400
+    assert "IDENTITY_MATCH=external_id" in response.context["form"].errors["external_id"][0]
+
+    response = client.post(
+        reverse("web:manage-users"),
+        {"username": "zoe", "email": "zoe@example.com", "external_id": "00u-zoe"},
+    )
+    assert response.status_code == 302
+    zoe = User.objects.get(username="zoe")
+    assert (zoe.external_id, zoe.given_name, zoe.onboarding_requested) == ("00u-zoe", "", True)
