@@ -7,7 +7,7 @@ the provider says is verified; an unverified address that belongs to someone is 
 outright, so that nobody can sign in as another person by typing their address at an IdP.
 
 With IDENTITY_SOURCE=external the new user is then linked to the identity store user their
-provider created, in the background (accessgroups.identity.services.user_signed_up).
+provider created, in the background (accessgroups.identity.services.user_signed_in_with_sso).
 
 Failed sign-ins are limited per account and per client address (accessgroups.auth.throttling).
 """
@@ -29,7 +29,7 @@ from django.shortcuts import render
 from accessgroups.auth import throttling
 from accessgroups.core.limits import column_max
 from accessgroups.core.throttling import client_address
-from accessgroups.identity.services import user_signed_up
+from accessgroups.identity.services import user_signed_in_with_sso
 from accessgroups.models import User
 
 # Usernames are Identity Center UserNames too: ASCII, and what Django's validator accepts.
@@ -114,7 +114,11 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def pre_social_login(self, request: HttpRequest, sociallogin: SocialLogin) -> None:
         # Runs after allauth looked the identity up: by its provider uid (already linked)
         # or by a verified email (EMAIL_AUTHENTICATION). Anything else would be a new user.
-        if sociallogin.is_existing or sociallogin.user is None or sociallogin.user.pk:
+        if sociallogin.user is not None and sociallogin.user.pk:
+            # An existing portal user (linked before, or found by a verified email).
+            user_signed_in_with_sso(user=sociallogin.user, external_id=sociallogin.account.uid or "")
+            return
+        if sociallogin.is_existing or sociallogin.user is None:
             return
         verified = [a.email for a in sociallogin.email_addresses if a.verified]
         if not verified:
@@ -149,5 +153,5 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def save_user(self, request: HttpRequest, sociallogin: SocialLogin, form=None) -> User:
         user = super().save_user(request, sociallogin, form)
         # The provider's id of the person (OIDC sub, SAML NameID): IDENTITY_MATCH=external_id.
-        user_signed_up(user=user, external_id=sociallogin.account.uid or "")
+        user_signed_in_with_sso(user=user, external_id=sociallogin.account.uid or "")
         return user

@@ -155,24 +155,31 @@ def service_account_create(
     return user
 
 
-def user_signed_up(*, user: User, external_id: str) -> None:
-    """A person's first single sign-on created their portal user.
+def user_signed_in_with_sso(*, user: User, external_id: str) -> None:
+    """A person signed in with single sign-on (the first time: their portal user was just
+    made from the provider's claims).
 
-    ``external_id`` is the identity provider's id of them (OIDC ``sub``, SAML NameID). With
-    IDENTITY_SOURCE=external their identity store user exists (or will, once SCIM pushes
-    it): link it now rather than at their first access. Nothing here calls AWS.
+    ``external_id`` is the provider's id of them (OIDC ``sub``, SAML NameID), kept unless the
+    user already has one. With IDENTITY_SOURCE=external their identity store user exists (or
+    will, once SCIM pushes it): a user not linked yet is linked now, in the background,
+    rather than at their first access. Nothing here calls AWS.
     """
+    if user.is_service_account or not user.is_active:
+        return  # refused at sign-in (accessgroups.auth.adapters): nothing to record
     external_id = (external_id or "")[: column_max(User, "external_id")]
-    User.objects.filter(pk=user.pk, external_id="").update(external_id=external_id)
-    user.external_id = user.external_id or external_id
-    if is_external():
+    if external_id and not user.external_id:
+        User.objects.filter(pk=user.pk, external_id="").update(external_id=external_id)
+        user.external_id = external_id
+    if not is_external() or user.onboarding_requested or user.identity_center_user_id:
+        return
+    with transaction.atomic():
         User.objects.filter(pk=user.pk).update(onboarding_requested=True)
         user.onboarding_requested = True
         audit_record(
             action="user.link_requested",
             obj=user,
             subject=user,
-            message=f"{user.username} signed in for the first time: linking their Identity Center user",
+            message=f"{user.username} signed in with single sign-on: linking their Identity Center user",
             data={"match": identity_match()},
         )
         sync.request_sync(user)

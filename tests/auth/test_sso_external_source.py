@@ -43,3 +43,23 @@ def test_in_identity_center_mode_sign_in_onboards_nobody_yet(
     assert not user.onboarding_requested
     assert user.external_id == "00u-grace"
     assert run_enqueued(callbacks) == []
+
+
+def test_an_existing_user_found_by_email_is_linked_at_their_sign_in(
+    client, idp, external, make_user, django_capture_on_commit_callbacks  # noqa: F811
+):
+    grace_user = make_user("grace", email="grace.hopper@example.com")
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        sso_sign_in(client, idp, **grace())
+
+    assert get_user(client) == grace_user
+    grace_user.refresh_from_db()
+    assert (grace_user.external_id, grace_user.onboarding_requested) == ("00u-grace", True)
+    assert run_enqueued(callbacks) == [("user_onboard_task", (grace_user.pk,))]
+
+    # The next sign-in asks for nothing more: the link is under way.
+    client.post("/accounts/logout/")
+    with django_capture_on_commit_callbacks() as callbacks:
+        sso_sign_in(client, idp, **grace())
+    assert run_enqueued(callbacks) == []
