@@ -74,6 +74,8 @@ def ensure_user(user: User, *, stale_id: str = "", for_membership: int | None = 
         return user.identity_center_user_id
     old = stale_id
     user_id = find_user_id(user)
+    if user_id is not None and is_external():
+        _refuse_if_linked_elsewhere(user, user_id)
     if user_id is None and not is_external():
         user_id = _create_user(user, aws.instance().identity_store_id)
     if user_id is not None:
@@ -87,6 +89,19 @@ def ensure_user(user: User, *, stale_id: str = "", for_membership: int | None = 
     if user_id is None:
         raise AwaitingIdentityProvider(not_yet_provisioned(user))
     return user_id
+
+
+def _refuse_if_linked_elsewhere(user: User, user_id: str) -> None:
+    """Two portal users must never share one person's Identity Center user: the second
+    would get the first one's access, and lose it with theirs."""
+    other = User.objects.filter(identity_center_user_id=user_id).exclude(pk=user.pk).first()
+    if other is not None:
+        raise PermanentError(
+            f"{user.username} cannot be linked: the Identity Center user {user_id} that "
+            f"IDENTITY_MATCH finds for them is already {other.username}'s. Correct the "
+            f"{'external id' if user.external_id else 'email address or username'} of one "
+            "of them, then retry."
+        )
 
 
 def _create_user(user: User, store: str) -> str:

@@ -79,6 +79,8 @@ def user_onboard(
         raise ValidationError({"username": "A user with this username exists."})
     if User.objects.for_email(email).exists():
         raise ValidationError({"email": "A user with this email exists."})
+    if external_id and User.objects.filter(external_id=external_id).exists():
+        raise ValidationError({"external_id": "A user with this external id exists."})
     with transaction.atomic():
         try:
             with transaction.atomic():

@@ -71,3 +71,13 @@ def test_identity_center_mode_still_requires_the_names(api, dave):
 
     assert_bad_input(response, "given_name", before)
     assert "family_name" in response.data
+
+
+def test_an_external_id_another_user_has_is_refused(api, dave, external, make_user):
+    make_user("holder", external_id="00u-gina")
+    client = api(dave)
+    before = database_fingerprint()
+
+    response = client.post("/api/v1/users/", {**GINA, "external_id": "00u-gina"}, format="json")
+
+    assert_bad_input(response, "external_id", before)

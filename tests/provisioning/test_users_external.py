@@ -219,3 +219,18 @@ def test_names_are_not_needed_in_external_mode(ic, aws_calls, external, make_use
     nameless.refresh_from_db()
     assert nameless.identity_center_user_id == scim_id
     assert no_user_writes(aws_calls)
+
+
+def test_two_portal_users_never_share_one_identity_store_user(
+    ic, aws_calls, external, make_user
+):
+    external.IDENTITY_MATCH = "username"
+    scim_id = scim_user(ic, "ann@example.com")
+    make_user("first", email="first@example.com").store_identity_center_id(scim_id)
+    second = make_user("ann@example.com", email="second@example.com")
+
+    assert run_task(tasks.user_onboard_task, second.pk) == "failed"
+
+    second.refresh_from_db()
+    assert second.identity_center_user_id == ""
+    assert f"{scim_id} that IDENTITY_MATCH finds for them is already first's" in second.last_error
