@@ -116,7 +116,9 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         # or by a verified email (EMAIL_AUTHENTICATION). Anything else would be a new user.
         if sociallogin.user is not None and sociallogin.user.pk:
             # An existing portal user (linked before, or found by a verified email).
-            user_signed_in_with_sso(user=sociallogin.user, external_id=sociallogin.account.uid or "")
+            user_signed_in_with_sso(
+                user=sociallogin.user, external_id=sociallogin.account.uid or ""
+            )
             return
         if sociallogin.is_existing or sociallogin.user is None:
             return

@@ -70,7 +70,8 @@ def user_onboard(
     elif is_external() and identity_match() == "external_id" and not external_id:
         errors["external_id"] = (
             "Required: the portal finds this person's Identity Center user by the "
-            f"{MATCH_WORDS['external_id']} their identity provider gave them (IDENTITY_MATCH=external_id)."
+            f"{MATCH_WORDS['external_id']} their identity provider gave them "
+            "(IDENTITY_MATCH=external_id)."
         )
     if errors:
         raise ValidationError(errors)
@@ -89,7 +90,8 @@ def user_onboard(
                     email=email,
                     given_name=given_name,
                     family_name=family_name,
-                    display_name=(display_name or "").strip() or f"{given_name} {family_name}".strip(),
+                    display_name=(display_name or "").strip()
+                    or f"{given_name} {family_name}".strip(),
                     external_id=external_id,
                     is_auditor="auditor" in roles,
                     is_portal_admin="admin" in roles,
@@ -181,7 +183,10 @@ def user_signed_in_with_sso(*, user: User, external_id: str) -> None:
             action="user.link_requested",
             obj=user,
             subject=user,
-            message=f"{user.username} signed in with single sign-on: linking their Identity Center user",
+            message=(
+                f"{user.username} signed in with single sign-on: "
+                "linking their Identity Center user"
+            ),
             data={"match": identity_match()},
         )
         sync.request_sync(user)

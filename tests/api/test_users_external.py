@@ -1,4 +1,5 @@
-"""POST /api/v1/users/ with IDENTITY_SOURCE=external: the provider owns names; the user is linked."""
+"""POST /api/v1/users/ with IDENTITY_SOURCE=external: the provider owns the names, and the
+user is linked."""
 
 from __future__ import annotations
 

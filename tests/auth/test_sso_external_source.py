@@ -1,4 +1,4 @@
-"""SSO first sign-in with IDENTITY_SOURCE=external: the new portal user is linked in the background."""
+"""SSO sign-in with IDENTITY_SOURCE=external: the portal user is linked in the background."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""IDENTITY_SOURCE=external: users are found by IDENTITY_MATCH, waited for, healed, never written."""
+"""IDENTITY_SOURCE=external: users found by IDENTITY_MATCH, waited for, healed, never written."""
 
 from __future__ import annotations
 
