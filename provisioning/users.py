@@ -7,7 +7,12 @@ IDENTITY_MATCH (provisioning.user_match) and waits while they are not there yet.
 
 from __future__ import annotations
 
-from accessgroups.identity.source import is_external, not_yet_provisioned
+from accessgroups.identity.source import (
+    MATCH_WORDS,
+    identity_match,
+    is_external,
+    not_yet_provisioned,
+)
 from accessgroups.models import Membership, User
 from provisioning import aws
 from provisioning.errors import (
@@ -99,8 +104,7 @@ def _refuse_if_linked_elsewhere(user: User, user_id: str) -> None:
         raise PermanentError(
             f"{user.username} cannot be linked: the Identity Center user {user_id} that "
             f"IDENTITY_MATCH finds for them is already {other.username}'s. Correct the "
-            f"{'external id' if user.external_id else 'email address or username'} of one "
-            "of them, then retry."
+            f"{MATCH_WORDS[identity_match()]} of one of them, then retry."
         )
 
 

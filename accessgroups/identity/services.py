@@ -160,7 +160,7 @@ def service_account_create(
 
 
 def user_signed_in_with_sso(*, user: User, external_id: str) -> None:
-    """A person signed in with single sign-on (the first time: their portal user was just
+    """A person signed in with single sign-on (a new person: their portal user was just
     made from the provider's claims).
 
     ``external_id`` is the provider's id of them (OIDC ``sub``, SAML NameID), kept unless the
