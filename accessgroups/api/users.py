@@ -18,6 +18,7 @@ from accessgroups.core.limits import ROLE_INPUT_MAX
 from accessgroups.core.roles import ROLES
 from accessgroups.core.validators import USERNAME_PATTERN
 from accessgroups.identity import services as identity
+from accessgroups.identity.source import is_external
 from accessgroups.models import User
 
 
@@ -48,8 +49,8 @@ class UserOut(serializers.ModelSerializer):
 
 
 class UserOnboardIn(serializers.Serializer):
-    """A new user. A username or an email another user has (emails compared without case)
-    is refused."""
+    """A new user. A username, an email or an external id another user has (emails compared
+    without case) is refused."""
 
     # The rules accessgroups.identity.services.user_onboard checks (accessgroups.api.openapi).
     schema_rules = {
@@ -60,14 +61,8 @@ class UserOnboardIn(serializers.Serializer):
 
     username = serializers.CharField(max_length=USERNAME_MAX)
     email = serializers.CharField(max_length=EMAIL_MAX)
-    # Required with IDENTITY_SOURCE=identity_center (Identity Center needs them to create the
-    # user); with IDENTITY_SOURCE=external the identity provider owns them.
-    given_name = serializers.CharField(
-        max_length=column_max(User, "given_name"), required=False, allow_blank=True, default=""
-    )
-    family_name = serializers.CharField(
-        max_length=column_max(User, "family_name"), required=False, allow_blank=True, default=""
-    )
+    given_name = serializers.CharField(max_length=column_max(User, "given_name"))
+    family_name = serializers.CharField(max_length=column_max(User, "family_name"))
     external_id = serializers.CharField(
         max_length=column_max(User, "external_id"),
         required=False,
@@ -82,6 +77,17 @@ class UserOnboardIn(serializers.Serializer):
     roles = serializers.ListField(
         child=serializers.CharField(max_length=ROLE_INPUT_MAX), required=False, default=list
     )
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        if is_external():
+            # The identity provider owns the names; with IDENTITY_SOURCE=identity_center they
+            # are required, since Identity Center needs them to create the user.
+            for name in ("given_name", "family_name"):
+                fields[name] = serializers.CharField(
+                    max_length=column_max(User, name), required=False, allow_blank=True, default=""
+                )
+        return fields
 
 
 @extend_schema_view(

@@ -40,7 +40,11 @@ ROW_RULES: dict[str, dict[str, tuple[str, ...]]] = {
         "access_group": ("No access group",),
         "user": ("No user",),
     },
-    "POST /api/v1/users/": {"username": ("exists",), "email": ("exists",)},
+    "POST /api/v1/users/": {
+        "username": ("exists",),
+        "email": ("exists",),
+        "external_id": ("exists",),
+    },
     "POST /api/v1/users/{id}/deactivate/": {"user": ("cannot deactivate yourself",)},
     "POST /api/v1/accounts/": {"account_id": ("already known",)},
     "POST /api/v1/access-groups/": GROUP_RULES,
