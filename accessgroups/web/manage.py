@@ -24,6 +24,7 @@ from accessgroups.catalogue.selectors import current_accounts_prefetch
 from accessgroups.core.dispatch import provisioning_backlog
 from accessgroups.core.errors import Conflict
 from accessgroups.identity import services as identity
+from accessgroups.identity.source import is_external
 from accessgroups.models import (
     AccessGroup,
     AccessGroupAccount,
@@ -133,7 +134,12 @@ def users(request: HttpRequest) -> HttpResponse:
         except (ValidationError, Conflict) as refusal:
             show_refusal(form, refusal)
         else:
-            messages.success(request, f"{user.username} is being onboarded into Identity Center.")
+            messages.success(
+                request,
+                f"{user.username} is being linked to their Identity Center user."
+                if is_external()
+                else f"{user.username} is being onboarded into Identity Center.",
+            )
             return redirect("web:manage-users")
     return _render_users(request, form, status=400)
 

@@ -149,3 +149,15 @@ def test_onboarding_without_names_when_an_identity_provider_owns_users(client_fo
     assert response.status_code == 302
     zoe = User.objects.get(username="zoe")
     assert (zoe.external_id, zoe.given_name, zoe.onboarding_requested) == ("00u-zoe", "", True)
+
+
+def test_the_users_page_says_who_waits_for_the_identity_provider(client_for, dave, alice, settings):
+    from accessgroups.identity.source import not_yet_provisioned
+
+    settings.IDENTITY_SOURCE, settings.IDENTITY_MATCH = "external", "email"
+    User.objects.filter(pk=alice.pk).update(
+        onboarding_requested=True, last_error=not_yet_provisioned(alice)
+    )
+    page = client_for(dave).get(reverse("web:manage-users")).content.decode()
+    assert "alice is not yet provisioned by your identity provider" in page
+    assert "email address alice@example.com (IDENTITY_MATCH=email)" in page
