@@ -208,3 +208,28 @@ def test_an_ou_the_portal_cannot_read_keeps_its_accounts_and_is_marked(org, regi
     assert "denied by an SCP" in prod.read_error and prod.gone_at is None
     # Dev was read: the account is where AWS now says it is.
     assert Account.objects.get(account_id=api).ou_path == "Root/Workloads/Dev"
+
+
+def test_point_in_time_who_has_access_before_and_after_a_move(org, dave, alice, make_group, grant):
+    from django.utils import timezone
+
+    from accessgroups.reports.selectors import who_has_access
+
+    api = org.account("api", org.prod)
+    web = org.account("web", org.prod)
+    run_task(tasks.accounts_sync_task)
+    group = make_group("Prod")
+    access_group_update(actor=dave, access_group=group, organizational_units=[org.prod])
+    grant(alice, group, provisioning_status="in_sync")
+    AccessGroupAccount.objects.filter(access_group=group).update(provisioning_status="in_sync")
+    before_move = timezone.now()
+    org.move(api, org.sandbox)
+    run_task(tasks.accounts_sync_task)
+    after_move = timezone.now()
+
+    def granted(at):
+        return sorted((r["account_id"], r["account_ou_path"]) for r in who_has_access(at=at, user=alice))
+
+    # Then: both accounts; the path column is where the account is today.
+    assert granted(before_move) == [(api, "Root/Sandbox"), (web, "Root/Workloads/Prod")]
+    assert granted(after_move) == [(web, "Root/Workloads/Prod")]
