@@ -28,7 +28,7 @@ import tempfile
 import time
 from collections import Counter
 
-from drift_scan import ROOT, UNLIMITED_TPS, _environment
+from drift_scan import UNLIMITED_TPS, _environment
 
 PAGE = 20
 DEFAULT_TPS = 5

@@ -46,7 +46,6 @@ from accessgroups.core.limits import (
     TEXT_MAX,
     contains_nul,
 )
-from accessgroups.organizations.services import OU_ID_PATTERN
 from accessgroups.models import (
     AccessGroup,
     AccessGroupPolicy,
@@ -54,6 +53,7 @@ from accessgroups.models import (
     PolicyKind,
     User,
 )
+from accessgroups.organizations.services import OU_ID_PATTERN
 
 ARCHIVED_CHOICES = ("false", "true", "all")
 POLICY_DOCUMENT_SCHEMA = {"type": "object", "nullable": True, "additionalProperties": True}

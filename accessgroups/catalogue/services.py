@@ -24,7 +24,6 @@ from accessgroups.core.errors import Conflict, InvalidTransition
 from accessgroups.core.roles import require_admin
 from accessgroups.models import (
     AccessGroup,
-    AccessGroupAccount,
     AccessGroupPolicy,
     Account,
     AccountSource,

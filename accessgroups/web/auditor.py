@@ -60,8 +60,8 @@ class WhoHasAccessFilters(forms.Form):
             for g in AccessGroup.objects.live().only("id", "name").order_by("name", "id")
         ]
         self.fields["account"].choices = [("", "Any account")] + [
-            (a.account_id, f"{a.name} ({a.account_id})")
-            for a in Account.objects.only("account_id", "name").order_by("name", "account_id")
+            (a.account_id, a.label)
+            for a in Account.objects.only("account_id", "name", "ou_path").order_by("name", "account_id")
         ]
 
     def clean_user(self) -> User | None:

@@ -137,8 +137,8 @@ class AccessGroupForm(forms.Form):
         if access_group is not None:
             del self.fields["name"]
         self.fields["accounts"].choices = [
-            (a.account_id, f"{a.name} ({a.account_id})")
-            for a in Account.objects.only("account_id", "name").order_by("name", "account_id")
+            (a.account_id, a.label)
+            for a in Account.objects.only("account_id", "name", "ou_path").order_by("name", "account_id")
         ]
         self.fields["approvers"].choices = [
             (u.username, u.username if not u.display_name else f"{u.display_name} ({u.username})")
