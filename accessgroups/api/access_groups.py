@@ -167,7 +167,8 @@ class AccessGroupIn(serializers.Serializer):
     """Create (all fields but ``name`` optional) or, with ``partial=True``, PATCH.
 
     Besides what the schema says: a name a live group has is refused, and a PATCH may not
-    change it; ``accounts`` must be known (added or synced), ``approvers`` active users;
+    change it; ``accounts`` must be known (added or synced), ``organizational_units`` known
+    from the last AWS Organizations sync and readable by it, ``approvers`` active users;
     ``session_duration`` lies from PT1H to PT12H; AWS managed and customer managed
     policies together stay within the permission set quota (20 unless raised); the inline
     policy stays within 32,768 bytes and 10,240 characters other than white space, with no
