@@ -71,3 +71,14 @@ def test_groups_page_names_accounts_with_their_ou_path(client_for, dave, prod, m
     page = client_for(dave).get(reverse("web:manage-groups")).content.decode()
 
     assert "api (111111111111) · Root/Prod" in page
+
+
+def test_the_audit_log_names_accounts_with_their_ou_path(client_for, carol, prod):
+    from accessgroups.core.audit import audit_record
+
+    api = Account.objects.create(account_id="111111111111", name="api", parent_ou=prod, ou_path=prod.path)
+    audit_record(action="account_link.added", obj=api, data={"account": str(api), "reason": "OU"})
+
+    page = client_for(carol).get(reverse("web:audit-log")).content.decode()
+
+    assert f"account {api.pk}: api (111111111111) · Root/Prod" in page
