@@ -104,15 +104,18 @@ def _store_units(tree: Tree, now) -> dict[str, OrganizationalUnit]:
                 setattr(row, key, value)
             row.save()
     listed_ids = {u.ou_id for u in tree.units}
-    # A unit under a parent that could not be read was not seen, but may still be there.
-    hidden = set()
-    if tree.unreadable:
-        unread = UnitTree().under(rows[i].pk for i in tree.unreadable if i in rows)
-        hidden = {ou_id for ou_id, row in rows.items() if row.pk in unread}
     OrganizationalUnit.objects.filter(gone_at__isnull=True).exclude(
-        ou_id__in=listed_ids | hidden
+        ou_id__in=listed_ids | _hidden(tree, rows)
     ).update(gone_at=now)
     return rows
+
+
+def _hidden(tree: Tree, rows: dict[str, OrganizationalUnit]) -> set[str]:
+    """Units at or under a parent that could not be read: not seen, but may still be there."""
+    if not tree.unreadable:
+        return set()
+    unread = UnitTree().under(rows[i].pk for i in tree.unreadable if i in rows)
+    return {ou_id for ou_id, row in rows.items() if row.pk in unread}
 
 
 def _store_accounts(tree: Tree, units: dict[str, OrganizationalUnit], actor: User | None) -> tuple[int, int, int]:
@@ -146,6 +149,29 @@ def _store_accounts(tree: Tree, units: dict[str, OrganizationalUnit], actor: Use
                 obj=row,
                 data={"account_id": row.account_id, "source": AccountSource.ORGANIZATIONS, **changes},
             )
+        updated += 1
+    # Accounts that left the organisation are kept for history, under no OU any more (so no
+    # group holds them by OU), unless they may only be hidden under an unreadable parent.
+    hidden = [units[i].pk for i in _hidden(tree, units)]
+    listed = {a.account_id for a in tree.accounts}
+    for row in (
+        Account.objects.filter(source=AccountSource.ORGANIZATIONS, parent_ou__isnull=False)
+        .exclude(parent_ou__in=hidden)
+        .exclude(account_id__in=listed)
+    ):
+        audit_record(
+            action="account.updated",
+            actor=actor,
+            obj=row,
+            data={
+                "account_id": row.account_id,
+                "source": AccountSource.ORGANIZATIONS,
+                "ou_path": {"from": row.ou_path, "to": ""},
+            },
+            message="No longer in the organization.",
+        )
+        row.parent_ou, row.ou_path = None, ""
+        row.save(update_fields=["parent_ou", "ou_path", "updated_at"])
         updated += 1
     return created, updated, unchanged
 
