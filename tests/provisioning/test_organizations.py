@@ -251,3 +251,33 @@ def test_an_account_that_left_the_organization_is_kept_and_leaves_the_group(org,
     assert (left.parent_ou, left.ou_path) == (None, "")
     assert current(group) == {web: (False, True)}
     assert AuditEvent.objects.filter(action="account_link.removed", data__account_id=api).exists()
+
+
+def test_calls_stay_under_the_fleet_wide_rate(org, settings, aws_calls):
+    settings.ORGANIZATIONS_TPS = 4
+
+    run_task(tasks.accounts_sync_task)
+
+    times = [t for t, service in aws_calls.attempt_times if service == "organizations"]
+    assert len(times) == 11
+    assert max(sum(1 for u in times if t <= u < t + 1.0) for t in times) <= 4
+
+
+def test_unreachable_organizations_is_shown_at_once_and_audited_only_when_given_up(org, register):
+    from provisioning.errors import TransientError
+    from provisioning.organizations import organizations_sync
+    from tests.provisioning.conftest import Inject
+
+    org.account("api", org.prod)
+    run_task(tasks.accounts_sync_task)
+    accounts = Account.objects.count()
+    register("before-send.organizations.ListRoots", Inject(times=3, code="ServiceUnavailableException", status=503))
+
+    with pytest.raises(TransientError):
+        organizations_sync()
+
+    last = OrganizationsSync.objects.first()
+    assert not last.succeeded and "ListRoots" in last.error
+    assert Account.objects.count() == accounts
+    # The task retries for a while; the audit log hears of it once the task gives up.
+    assert not AuditEvent.objects.filter(action="account.sync_failed").exists()
