@@ -219,7 +219,10 @@ def organizations_store(*, tree: Tree, actor_id: int | None = None) -> StoreSumm
             organizational_units=len(tree.units),
             links_added=added,
             links_removed=removed,
-            error="; ".join(f"{k}: {v}" for k, v in sorted(tree.unreadable.items())),
+            # Read, but not all of it: admins see which OUs, and why.
+            error="; ".join(
+                f"could not list what is under {k}: {v}" for k, v in sorted(tree.unreadable.items())
+            ),
         )
     return StoreSummary(created, updated, unchanged, len(tree.units), added, removed, groups)
 
