@@ -14,6 +14,7 @@ was under it stays where the last sync put it, and an access group cannot target
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
@@ -62,12 +63,12 @@ def _unreadable(error: PermanentError) -> bool:
 def organizations_read() -> Tree:
     """Every root, OU and account, parents before children. Raises ProvisioningError."""
     tree = Tree()
-    todo: list[str] = []
+    todo: deque[str] = deque()
     for root in _pages(tree, "ListRoots", "Roots"):
         tree.units.append(ListedUnit(root["Id"], root.get("Name") or "Root", None))
         todo.append(root["Id"])
     while todo:
-        parent = todo.pop(0)  # breadth first: a unit's parent is always listed before it
+        parent = todo.popleft()  # breadth first: a unit's parent is always listed before it
         try:
             units = list(_pages(tree, "ListOrganizationalUnitsForParent", "OrganizationalUnits", ParentId=parent))
             accounts = list(_pages(tree, "ListAccountsForParent", "Accounts", ParentId=parent))
