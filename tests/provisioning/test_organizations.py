@@ -233,7 +233,7 @@ def test_point_in_time_who_has_access_before_and_after_a_move(org, dave, alice, 
         return sorted((r["account_id"], r["account_ou_path"]) for r in who_has_access(at=at, user=alice))
 
     # Then: both accounts; the path column is where the account is today.
-    assert granted(before_move) == [(api, "Root/Sandbox"), (web, "Root/Workloads/Prod")]
+    assert granted(before_move) == sorted([(api, "Root/Sandbox"), (web, "Root/Workloads/Prod")])
     assert granted(after_move) == [(web, "Root/Workloads/Prod")]
 
 
