@@ -354,6 +354,7 @@ def provisioning(request: HttpRequest) -> HttpResponse:
             "page": paginate(request, removals, per_page=MANAGE_PAGE_SIZE),
             "failed": failed,
             "alert_minutes": settings.REMOVAL_ALERT_MINUTES,
+            **organizations_sync_status(),
         },
     )
 

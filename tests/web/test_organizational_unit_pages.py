@@ -30,7 +30,7 @@ def test_accounts_page_shows_a_failed_sync_and_the_last_good_one(client_for, dav
     page = client_for(dave).get(reverse("web:manage-accounts")).content.decode()
 
     assert "failed: Could not reach AWS organizations" in page
-    assert f"The accounts and OUs below are from {earlier:%Y-%m-%d %H:%M} UTC" in page
+    assert f"Accounts and OUs stay as read at {earlier:%Y-%m-%d %H:%M} UTC" in page
 
 
 def test_the_group_form_picks_ous_and_keeps_explicit_accounts_apart(client_for, dave, prod, make_account):
@@ -82,3 +82,11 @@ def test_the_audit_log_names_accounts_with_their_ou_path(client_for, carol, prod
     page = client_for(carol).get(reverse("web:audit-log")).content.decode()
 
     assert f"account {api.pk}: api (111111111111) · Root/Prod" in page
+
+
+def test_the_provisioning_page_shows_the_last_sync(client_for, dave):
+    OrganizationsSync.objects.create(finished_at=timezone.now(), error="AWS refused ListRoots")
+
+    page = client_for(dave).get(reverse("web:manage-provisioning")).content.decode()
+
+    assert "failed: AWS refused ListRoots" in page
