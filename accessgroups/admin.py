@@ -44,6 +44,8 @@ from accessgroups.models import (
     Decision,
     Membership,
     MembershipExtension,
+    OrganizationalUnit,
+    OrganizationsSync,
     SessionRevocation,
     User,
 )
@@ -99,14 +101,26 @@ class UserAdmin(ReadOnlyAdmin):
 
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
-    list_display = ("account_id", "name", "email", "status", "source", "updated_at")
+    list_display = ("account_id", "name", "email", "status", "source", "ou_path", "updated_at")
     list_filter = ("status", "source")
-    search_fields = ("account_id", "name", "email")
+    search_fields = ("account_id", "name", "email", "ou_path")
+
+
+@admin.register(OrganizationalUnit)
+class OrganizationalUnitAdmin(ReadOnlyAdmin):
+    list_display = ("path", "ou_id", "last_seen_at", "gone_at", "read_error")
+    search_fields = ("ou_id", "path")
+
+
+@admin.register(OrganizationsSync)
+class OrganizationsSyncAdmin(ReadOnlyAdmin):
+    list_display = ("started_at", "finished_at", "calls", "accounts", "organizational_units",
+                    "links_added", "links_removed", "error")
 
 
 class AccountLinkInline(ReadOnlyTabular):
     model = AccessGroupAccount
-    fields = ("account", "valid_from", "valid_to", "provisioning_status", "last_error")
+    fields = ("account", "valid_from", "valid_to", "explicit", "from_ou", "provisioning_status", "last_error")
     readonly_fields = fields
 
 

@@ -35,6 +35,13 @@ def beat_schedule(*, reconcile_seconds: int, drift_seconds: int) -> dict[str, di
             "schedule": env_count("SESSION_REVOCATION_SWEEP_SECONDS", 60, least=1, unit="seconds"),
         },
     }
+    # Accounts, OUs and the links of access groups by OU, from AWS Organizations; 0: only on demand.
+    organizations_seconds = env_count("ORGANIZATIONS_SYNC_SECONDS", 3600, least=0, unit="seconds")
+    if organizations_seconds:
+        schedule["organizations-sync"] = {
+            "task": "provisioning.tasks.accounts_sync_task",
+            "schedule": organizations_seconds,
+        }
     if drift_seconds:
         schedule["drift-scan"] = {
             "task": "provisioning.tasks.drift_scan_task",

@@ -414,6 +414,9 @@ PERMISSION_SET_MANAGED_POLICY_QUOTA = env_int("PERMISSION_SET_MANAGED_POLICY_QUO
 SSO_ADMIN_TPS = env_int("SSO_ADMIN_TPS", 20)
 MAX_OUTSTANDING_ASSIGNMENT_CREATIONS = env_int("MAX_OUTSTANDING_ASSIGNMENT_CREATIONS", 15)
 MAX_CONCURRENT_PERMISSION_SET_PROVISIONS = env_int("MAX_CONCURRENT_PERMISSION_SET_PROVISIONS", 3)
+# AWS Organizations' calls per second for the whole fleet; AWS throttles its List calls
+# without publishing a figure per operation, so the portal stays well under (operations.md).
+ORGANIZATIONS_TPS = env_count("ORGANIZATIONS_TPS", 5, least=1, unit="calls per second")
 # Where the fleet-wide limits live; defaults to the broker when it is Redis.
 PROVISIONING_REDIS_URL = os.environ.get("PROVISIONING_REDIS_URL") or (
     CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""

@@ -59,6 +59,7 @@ DEFAULT_MAX_ATTEMPTS = 5
 _RATE_LIMITED: dict[str, Callable[[], limits.RateLimiter]] = {
     "sso-admin": limits.sso_admin_rate_limiter,
     "identitystore": limits.identitystore_rate_limiter,
+    "organizations": limits.organizations_rate_limiter,
 }
 
 THROTTLING_CODES = frozenset(

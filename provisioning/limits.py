@@ -453,6 +453,18 @@ def identitystore_rate_limiter() -> RateLimiter:
     )
 
 
+def organizations_rate_limiter() -> RateLimiter:
+    """Organizations' budget, ``settings.ORGANIZATIONS_TPS`` per second (docs/operations.md)."""
+    return RateLimiter(
+        "organizations",
+        rate=settings.ORGANIZATIONS_TPS,
+        window=1.0,
+        margin=_margin(),
+        redis_url=_redis_url(),
+        prefix=_prefix(),
+    )
+
+
 def assignment_creation_semaphore() -> Semaphore:
     """Account-assignment creations outstanding (created, not yet SUCCEEDED or FAILED)."""
     return Semaphore(

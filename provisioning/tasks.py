@@ -21,14 +21,13 @@ from celery import Task, shared_task
 from celery.exceptions import Retry
 
 from accessgroups.core import sync
-from accessgroups.core.audit import audit_record
-from accessgroups.models import User
-from provisioning.accounts import accounts_sync
+from accessgroups.organizations.services import organizations_sync_failed
 from provisioning.drift import drift_scan
 from provisioning.errors import AwaitingIdentityProvider, PermanentError, TransientError
 from provisioning.groups import access_group_sync
 from provisioning.identity_center import Claim, Outcome, Result, give_up, plan_retry
 from provisioning.memberships import membership_give_up, membership_sync
+from provisioning.organizations import organizations_sync
 from provisioning.users import user_sync
 
 logger = logging.getLogger(__name__)
@@ -105,8 +104,9 @@ def membership_sync_task(self: Task, membership_id: int) -> str:
 
 @shared_task(bind=True, max_retries=MAX_RETRIES)
 def accounts_sync_task(self: Task, actor_id: int | None = None) -> str:
+    # The accounts, the OU tree and the links of access groups by OU (provisioning.organizations).
     try:
-        summary = accounts_sync(actor_id=actor_id)
+        summary = organizations_sync(actor_id=actor_id)
     except TransientError as exc:
         if self.request.retries >= MAX_RETRIES:
             _accounts_sync_failed(
@@ -116,21 +116,15 @@ def accounts_sync_task(self: Task, actor_id: int | None = None) -> str:
         raise self.retry(
             exc=exc, countdown=backoff(self.request.retries), max_retries=MAX_RETRIES
         ) from exc
-    except PermanentError as exc:
-        _accounts_sync_failed(actor_id, exc.message)
-        return Outcome.FAILED.value
+    except PermanentError:
+        return Outcome.FAILED.value  # recorded by organizations_sync
     logger.info("Accounts synced from Organizations: %s", summary)
     return Outcome.IN_SYNC.value
 
 
 def _accounts_sync_failed(actor_id: int | None, message: str) -> None:
-    # No row carries this sync's status: the audit log is where an admin sees why.
     logger.warning("Accounts sync from Organizations failed: %s", message)
-    audit_record(
-        action="account.sync_failed",
-        actor=User.objects.filter(pk=actor_id).first() if actor_id else None,
-        message=message,
-    )
+    organizations_sync_failed(message=message, actor_id=actor_id)
 
 
 @shared_task

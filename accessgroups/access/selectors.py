@@ -20,6 +20,7 @@ from accessgroups.models import (
 # in the words an approver reads.
 VERSIONED_FIELDS = {
     "accounts": "accounts",
+    "organizational_units": "organizational units",
     "aws_managed_policies": "AWS managed policies",
     "customer_managed_policies": "customer managed policies",
     "inline_policy": "inline policy",

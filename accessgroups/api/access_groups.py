@@ -46,7 +46,14 @@ from accessgroups.core.limits import (
     TEXT_MAX,
     contains_nul,
 )
-from accessgroups.models import AccessGroup, AccessGroupPolicy, PolicyKind, User
+from accessgroups.models import (
+    AccessGroup,
+    AccessGroupPolicy,
+    OrganizationalUnit,
+    PolicyKind,
+    User,
+)
+from accessgroups.organizations.services import OU_ID_PATTERN
 
 ARCHIVED_CHOICES = ("false", "true", "all")
 POLICY_DOCUMENT_SCHEMA = {"type": "object", "nullable": True, "additionalProperties": True}
@@ -74,6 +81,10 @@ class AccountStatusOut(serializers.Serializer):
     account_id = serializers.CharField()
     provisioning_status = serializers.CharField()
     last_error = serializers.CharField()
+    reason = serializers.ChoiceField(
+        choices=["explicit", "ou", "both"],
+        help_text="Listed in accounts, under one of organizational_units, or both.",
+    )
 
 
 class AccessGroupOut(serializers.ModelSerializer):
@@ -88,6 +99,7 @@ class AccessGroupOut(serializers.ModelSerializer):
     customer_managed_policies = serializers.SerializerMethodField()
     inline_policy = serializers.SerializerMethodField()
     approvers = serializers.SlugRelatedField(many=True, read_only=True, slug_field="username")
+    organizational_units = serializers.SlugRelatedField(many=True, read_only=True, slug_field="ou_id")
     account_status = serializers.SerializerMethodField()
 
     class Meta:
@@ -97,6 +109,7 @@ class AccessGroupOut(serializers.ModelSerializer):
             "name",
             "description",
             "accounts",
+            "organizational_units",
             "aws_managed_policies",
             "customer_managed_policies",
             "inline_policy",
@@ -118,7 +131,8 @@ class AccessGroupOut(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_accounts(self, group: AccessGroup) -> list[str]:
-        return [link.account.account_id for link in group.current_links]
+        # The accounts listed explicitly; those an OU adds are in account_status.
+        return [link.account.account_id for link in group.current_links if link.explicit]
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_aws_managed_policies(self, group: AccessGroup) -> list[str]:
@@ -143,6 +157,7 @@ class AccessGroupOut(serializers.ModelSerializer):
                 "account_id": link.account.account_id,
                 "provisioning_status": link.provisioning_status,
                 "last_error": link.last_error,
+                "reason": link.reason,
             }
             for link in group.current_links
         ]
@@ -152,7 +167,8 @@ class AccessGroupIn(serializers.Serializer):
     """Create (all fields but ``name`` optional) or, with ``partial=True``, PATCH.
 
     Besides what the schema says: a name a live group has is refused, and a PATCH may not
-    change it; ``accounts`` must be known (added or synced), ``approvers`` active users;
+    change it; ``accounts`` must be known (added or synced), ``organizational_units`` known
+    from the last AWS Organizations sync and readable by it, ``approvers`` active users;
     ``session_duration`` lies from PT1H to PT12H; AWS managed and customer managed
     policies together stay within the permission set quota (20 unless raised); the inline
     policy stays within 32,768 bytes and 10,240 characters other than white space, with no
@@ -177,6 +193,11 @@ class AccessGroupIn(serializers.Serializer):
             "uniqueItems": True,
         },
         "customer_managed_policies": {"uniqueItems": True},
+        "organizational_units": {
+            "type": "array",
+            "items": {"type": "string", "pattern": OU_ID_PATTERN},
+            "uniqueItems": True,
+        },
         "inline_policy": {
             "required": ["Version", "Statement"],
             "properties": {
@@ -207,6 +228,10 @@ class AccessGroupIn(serializers.Serializer):
     )
     approvers = serializers.ListField(
         child=serializers.CharField(max_length=USERNAME_MAX), required=False
+    )
+    # Every ACTIVE account under these OUs (or the root), recursively, as last synced.
+    organizational_units = serializers.ListField(
+        child=serializers.CharField(max_length=68), required=False
     )
     requestable = serializers.BooleanField(required=False)
     max_duration_hours = hours_field()
@@ -257,6 +282,7 @@ class AccessGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Porta
             current_accounts_prefetch(order_by=BY_ACCOUNT_ID),
             current_policies_prefetch(),
             Prefetch("approvers", queryset=User.objects.order_by("username")),
+            Prefetch("organizational_units", queryset=OrganizationalUnit.objects.order_by("ou_id")),
         )
         if self.action == "list":
             archived = query_choice(self.request, "archived", ARCHIVED_CHOICES, default="false")

@@ -25,9 +25,15 @@ class AccountOut(serializers.ModelSerializer):
         read_only=True, help_text='The account\'s root email address; "" when not known.'
     )
 
+    ou_id = serializers.CharField(
+        source="parent_ou.ou_id", allow_null=True, default=None,
+        help_text="The root or OU AWS Organizations holds it in; null for accounts entered by hand.",
+    )
+    ou_path = serializers.CharField(help_text='"Root/Workloads/Prod"; "" when not known.')
+
     class Meta:
         model = Account
-        fields = ["account_id", "name", "email", "status", "source"]
+        fields = ["account_id", "name", "email", "status", "source", "ou_id", "ou_path"]
         read_only_fields = fields
 
 
@@ -61,7 +67,7 @@ class SyncOut(serializers.Serializer):
 class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PortalViewSet):
     """AWS accounts access groups can grant. Read: everyone signed in; write: admins."""
 
-    queryset = Account.objects.order_by("name", "account_id")
+    queryset = Account.objects.select_related("parent_ou").order_by("name", "account_id")
     serializer_class = AccountOut
     lookup_field = "account_id"
     action_roles = {"list": SIGNED_IN, "retrieve": SIGNED_IN, "create": ADMIN, "sync": ADMIN}

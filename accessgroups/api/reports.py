@@ -102,6 +102,10 @@ class WhoHasAccessRow(serializers.Serializer):
     last_error = serializers.CharField(
         allow_blank=True, help_text="Why the removal is not confirmed yet (removal_pending rows)."
     )
+    account_ou_path = serializers.CharField(
+        allow_blank=True,
+        help_text='Where AWS Organizations holds the account today ("Root/Workloads/Prod").',
+    )
 
 
 @extend_schema_view(

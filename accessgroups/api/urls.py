@@ -9,6 +9,7 @@ from accessgroups.api import (
     audit_events,
     drift,
     memberships,
+    organizational_units,
     reports,
     review_items,
     reviews,
@@ -25,6 +26,11 @@ router.register("access-requests", access_requests.AccessRequestViewSet, basenam
 router.register("memberships", memberships.MembershipViewSet, basename="membership")
 router.register("reports/who-has-access", reports.WhoHasAccessViewSet, basename="who-has-access")
 router.register("audit-events", audit_events.AuditEventViewSet, basename="audit-event")
+router.register(
+    "organizational-units",
+    organizational_units.OrganizationalUnitViewSet,
+    basename="organizational-unit",
+)
 router.register("drift", drift.DriftFindingViewSet, basename="drift-finding")
 router.register("access-reviews", reviews.AccessReviewViewSet, basename="access-review")
 router.register(

@@ -24,7 +24,6 @@ from accessgroups.core.errors import Conflict, InvalidTransition
 from accessgroups.core.roles import require_admin
 from accessgroups.models import (
     AccessGroup,
-    AccessGroupAccount,
     AccessGroupPolicy,
     Account,
     AccountSource,
@@ -34,6 +33,8 @@ from accessgroups.models import (
     RequestStatus,
     User,
 )
+from accessgroups.organizations.links import group_links_apply
+from accessgroups.organizations.services import organizational_units_resolve
 
 _UNSET: Any = object()
 
@@ -123,6 +124,8 @@ def _clean_group_fields(fields: dict[str, Any]) -> dict[str, Any]:
         check("accounts", _resolve_accounts, fields["accounts"])
     if "approvers" in fields:
         check("approvers", _resolve_approvers, fields["approvers"])
+    if "organizational_units" in fields:
+        check("organizational_units", organizational_units_resolve, fields["organizational_units"])
     for text in ("description", "applications_note"):
         if text in fields:
             cleaned[text] = (fields[text] or "").strip()
@@ -145,7 +148,9 @@ def _policy_keys(group: AccessGroup) -> tuple[dict, dict, AccessGroupPolicy | No
     return managed, customer, inline
 
 
-def _apply_versions(group: AccessGroup, cleaned: dict[str, Any], now) -> dict[str, Any]:
+def _apply_versions(
+    group: AccessGroup, cleaned: dict[str, Any], now, actor: User | None = None
+) -> dict[str, Any]:
     """End-date what left, add what arrived; returns the changes for the audit log."""
     changes: dict[str, Any] = {}
     managed, customer, inline = _policy_keys(group)
@@ -188,24 +193,17 @@ def _apply_versions(group: AccessGroup, cleaned: dict[str, Any], now) -> dict[st
     if added:
         AccessGroupPolicy.objects.bulk_create(added)
 
-    if "accounts" in cleaned:
-        links = {link.account_id: link for link in group.account_links.filter(valid_to__isnull=True)}
-        wanted_accounts = {a.pk: a for a in cleaned["accounts"]}
-        gone_links = [link for pk, link in links.items() if pk not in wanted_accounts]
-        new_accounts = [a for pk, a in wanted_accounts.items() if pk not in links]
-        if gone_links:
-            # The assignment must now be deleted: its row goes back to pending.
-            AccessGroupAccount.objects.filter(pk__in=[link.pk for link in gone_links]).update(
-                valid_to=now, provisioning_status=ProvisioningStatus.PENDING, last_error=""
+    if "accounts" in cleaned or "organizational_units" in cleaned:
+        # Explicit accounts and accounts by OU (accessgroups.organizations.links).
+        changes.update(
+            group_links_apply(
+                group,
+                now=now,
+                actor=actor,
+                accounts=cleaned.get("accounts"),
+                organizational_units=cleaned.get("organizational_units"),
             )
-        AccessGroupAccount.objects.bulk_create(
-            [AccessGroupAccount(access_group=group, account=a, valid_from=now) for a in new_accounts]
         )
-        if gone_links or new_accounts:
-            changes["accounts"] = {
-                "added": [a.account_id for a in new_accounts],
-                "removed": [link.account.account_id for link in gone_links],
-            }
     return changes
 
 
@@ -228,7 +226,7 @@ def access_group_clean_new(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def access_group_insert(
-    cleaned: dict[str, Any], *, now: datetime, **columns: Any
+    cleaned: dict[str, Any], *, now: datetime, actor: User | None = None, **columns: Any
 ) -> tuple[AccessGroup, dict[str, Any]]:
     """Insert a new access group's rows: the group, its approvers, its dated policies and accounts.
 
@@ -252,7 +250,7 @@ def access_group_insert(
     except IntegrityError:
         raise Conflict("An access group with this name was just created.", field="name") from None
     group.approvers.set(cleaned["approvers"])
-    return group, _apply_versions(group, cleaned, now)
+    return group, _apply_versions(group, cleaned, now, actor)
 
 
 def access_group_create(*, actor: User, name: str, **fields: Any) -> AccessGroup:
@@ -260,7 +258,7 @@ def access_group_create(*, actor: User, name: str, **fields: Any) -> AccessGroup
     require_admin(actor)
     cleaned = access_group_clean_new({"name": name, **fields})
     with transaction.atomic():
-        group, changes = access_group_insert(cleaned, now=timezone.now())
+        group, changes = access_group_insert(cleaned, now=timezone.now(), actor=actor)
         audit_record(
             action="access_group.created",
             actor=actor,
@@ -295,7 +293,7 @@ def access_group_update(*, actor: User, access_group: AccessGroup, **fields: Any
             len(cleaned.get("customer_managed_policies", customer)),
         )
         now = timezone.now()
-        changes = _apply_versions(group, cleaned, now)
+        changes = _apply_versions(group, cleaned, now, actor)
         for field in ("description", "session_duration", "requestable", "max_duration_hours", "applications_note"):
             if field in cleaned and getattr(group, field) != cleaned[field]:
                 changes[field] = {"from": getattr(group, field), "to": cleaned[field]}

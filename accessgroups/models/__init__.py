@@ -49,6 +49,10 @@ from accessgroups.models.identity import (
 from accessgroups.models.mail import (
     MailDelivery,
 )
+from accessgroups.models.organizations import (
+    OrganizationalUnit,
+    OrganizationsSync,
+)
 from accessgroups.models.provisioned import (
     Provisioned,
     ProvisioningStatus,
@@ -73,6 +77,8 @@ from accessgroups.models.tokens import (
 )
 
 __all__ = [
+    "OrganizationalUnit",
+    "OrganizationsSync",
     "ProvisioningStatus",
     "Provisioned",
     "PortalUserManager",

@@ -28,6 +28,11 @@ class Account(models.Model):
     email = models.EmailField(blank=True)
     status = models.CharField(max_length=16, choices=AccountStatus.choices, default=AccountStatus.ACTIVE)
     source = models.CharField(max_length=16, choices=AccountSource.choices, default=AccountSource.MANUAL)
+    # Where AWS Organizations last saw it (none for accounts entered by hand).
+    parent_ou = models.ForeignKey(
+        "OrganizationalUnit", null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts"
+    )
+    ou_path = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -36,6 +41,11 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.account_id})"
+
+    @property
+    def label(self) -> str:
+        """How pages name it: ``prod (111122223333) · Root/Workloads``."""
+        return f"{self} · {self.ou_path}" if self.ou_path else str(self)
 
 
 class AccessGroupQuerySet(models.QuerySet):
@@ -58,6 +68,10 @@ class AccessGroup(Provisioned):
         blank=True, help_text="Applications attached by hand in Identity Center (no API does it)."
     )
     approvers = models.ManyToManyField(User, related_name="approver_of", blank=True)
+    # Grants every ACTIVE account under these OUs, recursively (accessgroups.organizations).
+    organizational_units = models.ManyToManyField(
+        "OrganizationalUnit", related_name="access_groups", blank=True
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     archived_at = models.DateTimeField(null=True, blank=True)
@@ -125,6 +139,9 @@ class AccessGroupAccount(models.Model):
         max_length=16, choices=ProvisioningStatus.choices, default=ProvisioningStatus.PENDING
     )
     last_error = models.TextField(blank=True)
+    # Why the group grants the account: listed in its accounts, under one of its OUs, or both.
+    explicit = models.BooleanField(default=True)
+    from_ou = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["access_group", "account", "valid_from"]
@@ -139,7 +156,17 @@ class AccessGroupAccount(models.Model):
                 condition=Q(valid_to__isnull=True) | Q(valid_to__gte=F("valid_from")),
                 name="accessgroupaccount_valid_range",
             ),
+            models.CheckConstraint(
+                condition=Q(explicit=True) | Q(from_ou=True), name="accessgroupaccount_has_reason"
+            ),
         ]
+
+    @property
+    def reason(self) -> str:
+        """``explicit``, ``ou`` or ``both``."""
+        if self.explicit and self.from_ou:
+            return "both"
+        return "explicit" if self.explicit else "ou"
 
     def __str__(self) -> str:
         return f"{self.access_group} → {self.account}"

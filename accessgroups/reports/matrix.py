@@ -43,6 +43,7 @@ class MatrixRows(StrEnum):
 class Column:
     account_id: str
     name: str
+    ou_path: str = ""
 
 
 @dataclass
@@ -131,13 +132,16 @@ def access_matrix(
                 key=F("user_id"),
                 cell_account_id=F("access_group__account_links__account__account_id"),
                 cell_account_name=F("access_group__account_links__account__name"),
+                cell_ou_path=F("access_group__account_links__account__ou_path"),
                 group=F("access_group__name"),
             )
             .order_by()
         )
         for cell in cells:
             account_id = cell["cell_account_id"]
-            columns.setdefault(account_id, Column(account_id, cell["cell_account_name"]))
+            columns.setdefault(
+                account_id, Column(account_id, cell["cell_account_name"], cell["cell_ou_path"])
+            )
             found[cell["key"]].setdefault(account_id, []).append(cell["group"])
     else:
         # Every link of a group that the filters keep is a cell, reached by all the group's
@@ -150,9 +154,14 @@ def access_matrix(
             .values_list("access_group", "people")
         )
         links = _links(account).filter(access_group__in=keys).order_by()
-        for link in links.values("access_group_id", "account__account_id", "account__name"):
+        for link in links.values(
+            "access_group_id", "account__account_id", "account__name", "account__ou_path"
+        ):
             account_id = link["account__account_id"]
-            columns.setdefault(account_id, Column(account_id, link["account__name"]))
+            columns.setdefault(
+                account_id,
+                Column(account_id, link["account__name"], link["account__ou_path"]),
+            )
             found[link["access_group_id"]][account_id] = people[link["access_group_id"]]
 
     column_page = Paginator(

@@ -52,6 +52,8 @@ WHO_HAS_ACCESS_COLUMNS = (
     "state",
     "ended_at",
     "last_error",
+    # Where AWS Organizations holds the account today ("Root/Workloads/Prod"; "" if unknown).
+    "account_ou_path",
 )
 
 ACTIVE = "active"
@@ -188,7 +190,9 @@ def who_has_access(
     memberships active then (activated at or before ``at``, not ended by then), account links
     valid then, access groups not yet archived then, and the approver of the latest approval
     made by then. ``expires_at`` is the expiry in force then: an extension approved after
-    ``at`` does not show. Names and email addresses are those of today.
+    ``at`` does not show. Names, email addresses and OU paths are those of today; which
+    accounts a group granted then comes from its dated links, so an account an OU brought
+    in or took away (accessgroups.organizations) shows only while its link was current.
 
     ``expiring_before`` keeps only grants whose expiry (in force at ``at``, or now) is
     before that moment.
@@ -277,6 +281,7 @@ def who_has_access(
         permission_set=F("access_group__name"),
         account_id=F("link__account__account_id"),
         account_name=F("link__account__name"),
+        account_ou_path=F("link__account__ou_path"),
         membership_source=F("source"),
         membership_granted_at=F("granted_at"),
         membership_expires_at=F("expiry"),

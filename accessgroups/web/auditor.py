@@ -60,8 +60,8 @@ class WhoHasAccessFilters(forms.Form):
             for g in AccessGroup.objects.live().only("id", "name").order_by("name", "id")
         ]
         self.fields["account"].choices = [("", "Any account")] + [
-            (a.account_id, f"{a.name} ({a.account_id})")
-            for a in Account.objects.only("account_id", "name").order_by("name", "account_id")
+            (a.account_id, a.label)
+            for a in Account.objects.only("account_id", "name", "ou_path").order_by("name", "account_id")
         ]
 
     def clean_user(self) -> User | None:
@@ -265,9 +265,20 @@ def audit_log(request: HttpRequest) -> HttpResponse:
             f"{reverse('audit-event-list')}?{urlencode({'format': 'csv', **form.api_query()})}"
         )
     page = paginate(request, events, per_page=REPORT_PAGE_SIZE)
+    # Accounts by "name (id) · OU path", all of the page's in one query.
+    account_pks = {
+        int(e.object_id) for e in page.object_list
+        if e.object_type == "account" and e.object_id.isdigit()
+    }
+    accounts = {
+        str(a.pk): a.label
+        for a in Account.objects.filter(pk__in=account_pks).only("account_id", "name", "ou_path")
+    } if account_pks else {}
     for event in page.object_list:
         # The same JSON the CSV export writes, rather than a Python repr.
         event.data_json = json.dumps(event.data, sort_keys=True) if event.data else ""
+        if event.object_type == "account":
+            event.object_label = accounts.get(event.object_id, "")
     return render(
         request,
         "accessgroups/reports/audit_log.html",

@@ -33,6 +33,7 @@ from accessgroups.models import (
     ProvisioningStatus,
     User,
 )
+from accessgroups.organizations.selectors import organizations_sync_status
 from accessgroups.web.common import paginate, query_text
 from accessgroups.web.manage_forms import AccessGroupForm, AccountForm, OnboardForm
 from accessgroups.web.requester_forms import show_refusal
@@ -62,7 +63,11 @@ def _render_accounts(request: HttpRequest, form: AccountForm, status: int = 200)
     return render(
         request,
         "accessgroups/manage/accounts.html",
-        {"form": form, "page": paginate(request, accounts, per_page=MANAGE_PAGE_SIZE)},
+        {
+            "form": form,
+            "page": paginate(request, accounts, per_page=MANAGE_PAGE_SIZE),
+            **organizations_sync_status(),
+        },
         status=status,
     )
 
@@ -355,6 +360,7 @@ def provisioning(request: HttpRequest) -> HttpResponse:
             "page": paginate(request, removals, per_page=MANAGE_PAGE_SIZE),
             "failed": failed,
             "alert_minutes": settings.REMOVAL_ALERT_MINUTES,
+            **organizations_sync_status(),
         },
     )
 

@@ -19,6 +19,7 @@ from accessgroups.core.limits import (
 )
 from accessgroups.core.roles import ROLES
 from accessgroups.models import AccessGroup, Account, PolicyKind, User
+from accessgroups.organizations.selectors import organizational_unit_choices
 
 
 class AccountForm(forms.Form):
@@ -84,6 +85,12 @@ class AccessGroupForm(forms.Form):
     accounts = forms.MultipleChoiceField(
         label="Accounts", required=False, help_text="The AWS accounts this group grants access to."
     )
+    organizational_units = forms.MultipleChoiceField(
+        label="Organizational units",
+        required=False,
+        help_text="Also every active account under these OUs, recursively, as AWS Organizations "
+        "was last read; accounts follow the OUs at each sync.",
+    )
     aws_managed_policies = forms.CharField(
         label="AWS managed policies",
         required=False,
@@ -143,8 +150,8 @@ class AccessGroupForm(forms.Form):
         if access_group is not None:
             del self.fields["name"]
         self.fields["accounts"].choices = [
-            (a.account_id, f"{a.name} ({a.account_id})")
-            for a in Account.objects.only("account_id", "name").order_by("name", "account_id")
+            (a.account_id, a.label)
+            for a in Account.objects.only("account_id", "name", "ou_path").order_by("name", "account_id")
         ]
         self.fields["approvers"].choices = [
             (u.username, u.username if not u.display_name else f"{u.display_name} ({u.username})")
@@ -152,7 +159,8 @@ class AccessGroupForm(forms.Form):
             .only("username", "display_name")
             .order_by("username")
         ]
-        for name in ("accounts", "approvers"):
+        self.fields["organizational_units"].choices = organizational_unit_choices()
+        for name in ("accounts", "approvers", "organizational_units"):
             self.fields[name].widget.attrs["size"] = 8
 
     def clean_customer_managed_policies(self) -> list[dict[str, str]]:
@@ -191,7 +199,13 @@ def initial_for(group: AccessGroup) -> dict[str, Any]:
             inline = json.dumps(policy.document, indent=2)
     return {
         "description": group.description,
-        "accounts": [a.account_id for a in group.current_accounts()],
+        # The accounts listed by hand: those an OU brings follow the OU, not the list.
+        "accounts": list(
+            group.account_links.filter(valid_to__isnull=True, explicit=True).values_list(
+                "account__account_id", flat=True
+            )
+        ),
+        "organizational_units": list(group.organizational_units.values_list("ou_id", flat=True)),
         "aws_managed_policies": "\n".join(managed),
         "customer_managed_policies": "\n".join(customer),
         "inline_policy": inline,

@@ -81,7 +81,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "open_groups": open_groups,
-            "accounts": Account.objects.only("account_id", "name"),
+            "accounts": Account.objects.only("account_id", "name", "ou_path"),
             "search": search,
             "account_filter": account_id,
             "limited": limited,

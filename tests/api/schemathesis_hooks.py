@@ -25,6 +25,8 @@ GROUP_RULES = {
     "name": ("exists",),
     "accounts": ("Unknown account",),
     "approvers": ("No active user",),
+    # Known from the last Organizations sync, and readable by it.
+    "organizational_units": ("Unknown organizational unit", "could not read"),
     "session_duration": ("between PT1H and PT12H",),
     # The permission set's quota counts both lists together.
     "aws_managed_policies": ("permission set takes at most",),

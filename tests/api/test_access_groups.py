@@ -63,6 +63,7 @@ def test_create_with_every_policy_kind(
         "name": "Developers",
         "description": "Build things",
         "accounts": sorted([sandbox, staging]),
+        "organizational_units": [],
         "aws_managed_policies": ["arn:aws:iam::aws:policy/PowerUserAccess"],
         "customer_managed_policies": [{"name": "deploy", "path": "/team/"}],
         "inline_policy": INLINE,
@@ -74,7 +75,7 @@ def test_create_with_every_policy_kind(
         "provisioning_status": "pending",
         "last_error": "",
         "account_status": [
-            {"account_id": a, "provisioning_status": "pending", "last_error": ""}
+            {"account_id": a, "provisioning_status": "pending", "last_error": "", "reason": "explicit"}
             for a in sorted([sandbox, staging])
         ],
         "archived_at": None,

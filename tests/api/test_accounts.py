@@ -19,6 +19,8 @@ def test_create_account_by_hand(api, dave, django_capture_on_commit_callbacks):
         "email": "aws@example.com",
         "status": "ACTIVE",
         "source": "manual",
+        "ou_id": None,
+        "ou_path": "",
     }
     assert callbacks == []  # nothing to do in AWS for a hand-entered account
     assert AuditEvent.objects.filter(action="account.created", actor=dave).count() == 1

@@ -24,7 +24,14 @@ from accessgroups.access.services import (
     membership_grant,
 )
 from accessgroups.core.audit import audit_record
-from accessgroups.models import AccessGroup, AccessReview, Membership, ProvisioningStatus, User
+from accessgroups.models import (
+    AccessGroup,
+    AccessReview,
+    Membership,
+    OrganizationalUnit,
+    ProvisioningStatus,
+    User,
+)
 from accessgroups.reviews.services import access_review_open
 from tests.api.helpers import database_fingerprint
 
@@ -71,6 +78,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("account-list", "GET"): SIGNED_IN,
     ("account-list", "POST"): ADMIN,
     ("account-detail", "GET"): SIGNED_IN,
+    ("organizational-unit-list", "GET"): SIGNED_IN,
+    ("organizational-unit-detail", "GET"): SIGNED_IN,
     ("account-sync", "POST"): ADMIN,
     ("access-group-list", "GET"): SIGNED_IN,
     ("access-group-list", "POST"): ADMIN,
@@ -157,6 +166,10 @@ def _failed(model, pk: int) -> int:
     return pk
 
 
+def _unit() -> OrganizationalUnit:
+    return OrganizationalUnit.objects.create(ou_id="r-ab12", name="Root", path="Root")
+
+
 # route name -> world -> (URL kwargs, body for writes)
 SETUPS: dict[str, Callable[[World], tuple[dict[str, Any], dict[str, Any] | None]]] = {
     "api-root": lambda w: ({}, None),
@@ -174,6 +187,8 @@ SETUPS: dict[str, Callable[[World], tuple[dict[str, Any], dict[str, Any] | None]
     "user-deactivate": lambda w: ({"pk": w.erin.pk}, {}),
     "account-list": lambda w: ({}, {"account_id": "999999999999", "name": "new-account"}),
     "account-detail": lambda w: ({"account_id": w.account_id}, None),
+    "organizational-unit-list": lambda w: ({}, None),
+    "organizational-unit-detail": lambda w: ({"ou_id": _unit().ou_id}, None),
     "account-sync": lambda w: ({}, {}),
     "access-group-list": lambda w: (
         {},

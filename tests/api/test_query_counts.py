@@ -22,6 +22,7 @@ from accessgroups.models import (
     DriftFinding,
     DriftKind,
     Membership,
+    OrganizationalUnit,
     PolicyKind,
     ProvisioningStatus,
 )
@@ -46,9 +47,19 @@ def builders(
         for _ in range(n):
             make_user(f"user{next(serial)}", is_auditor=True)
 
+    root = OrganizationalUnit.objects.create(ou_id="r-ab12", name="Root", path="Root")
+
     def accounts_(n: int) -> None:
         for _ in range(n):
-            make_account()
+            make_account(parent_ou=root, ou_path="Root")
+
+    def units(n: int) -> None:
+        for _ in range(n):
+            i = next(serial)
+            unit = OrganizationalUnit.objects.create(
+                ou_id=f"ou-ab12-{i:08d}", name=f"U{i}", parent=root, path=f"Root/U{i}"
+            )
+            make_account(parent_ou=unit, ou_path=unit.path)
 
     def groups(n: int) -> None:
         for _ in range(n):
@@ -128,6 +139,7 @@ def builders(
     return {
         "users": users,
         "accounts": accounts_,
+        "units": units,
         "findings": findings,
         "groups": groups,
         "requests": requests,
@@ -142,6 +154,7 @@ def builders(
     [
         ("/api/v1/users/", "users"),
         ("/api/v1/accounts/", "accounts"),
+        ("/api/v1/organizational-units/", "units"),
         ("/api/v1/access-groups/", "groups"),
         ("/api/v1/access-requests/", "requests"),
         ("/api/v1/memberships/", "memberships"),

@@ -103,6 +103,7 @@ def _expected(world) -> list[dict]:
                     "state": "active",
                     "ended_at": None,
                     "last_error": "",
+                    "account_ou_path": "",
                 }
             )
     return rows

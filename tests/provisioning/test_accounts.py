@@ -81,16 +81,16 @@ def test_accounts_that_left_are_kept(ic, org, make_account):
     assert Account.objects.filter(pk=gone.pk).exists()
 
 
-def test_permanent_failure_is_written_to_the_audit_log(ic, register, dave):
+def test_permanent_failure_is_written_to_the_audit_log(ic, org, register, dave):
     from tests.provisioning.conftest import Inject
 
     register(
-        "before-send.organizations.ListAccounts",
+        "before-send.organizations.ListRoots",
         Inject(times=10, code="AccessDeniedException", status=403),
     )
 
     assert run_task(tasks.accounts_sync_task, dave.pk) == "failed"
 
     event = AuditEvent.objects.get(action="account.sync_failed")
-    assert "may not call organizations:ListAccounts" in event.message
+    assert "may not call organizations:ListRoots" in event.message
     assert event.actor_id == dave.pk

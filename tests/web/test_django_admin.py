@@ -16,11 +16,22 @@ from accessgroups.models import (
     AuditEvent,
     Membership,
     MembershipExtension,
+    OrganizationalUnit,
+    OrganizationsSync,
     User,
 )
 from tests.api.helpers import database_fingerprint
 
-PORTAL_MODELS = [User, Account, AccessGroup, Membership, AccessRequest, AuditEvent]
+PORTAL_MODELS = [
+    User,
+    Account,
+    AccessGroup,
+    Membership,
+    AccessRequest,
+    AuditEvent,
+    OrganizationalUnit,
+    OrganizationsSync,
+]
 
 
 @pytest.fixture
@@ -46,6 +57,8 @@ def rows(alice, bob, readonly):
         Membership: Membership.objects.get(),
         AccessRequest: request,
         AuditEvent: audit_record(action="test.event"),
+        OrganizationalUnit: OrganizationalUnit.objects.create(ou_id="r-ab12", name="Root", path="Root"),
+        OrganizationsSync: OrganizationsSync.objects.create(error="unreachable"),
     }
 
 
