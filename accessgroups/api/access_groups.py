@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, QuerySet
 from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
@@ -25,7 +25,9 @@ from rest_framework.response import Response
 
 from accessgroups.access import services
 from accessgroups.api.base import (
+    BOOLEAN_CHOICES,
     PROVISIONING_FILTER,
+    boolean_parameter,
     PortalViewSet,
     choice_parameter,
     filter_provisioning,
@@ -46,9 +48,17 @@ from accessgroups.core.limits import (
     TEXT_MAX,
     contains_nul,
 )
-from accessgroups.models import AccessGroup, AccessGroupPolicy, PolicyKind, User
+from accessgroups.models import (
+    AccessGroup,
+    AccessGroupPolicy,
+    IdentityCenterGroup,
+    PolicyKind,
+    User,
+)
+from accessgroups.models.directory import may_request
 
 ARCHIVED_CHOICES = ("false", "true", "all")
+IC_GROUP_NAME_MAX = column_max(IdentityCenterGroup, "display_name")
 POLICY_DOCUMENT_SCHEMA = {"type": "object", "nullable": True, "additionalProperties": True}
 
 
@@ -88,6 +98,17 @@ class AccessGroupOut(serializers.ModelSerializer):
     customer_managed_policies = serializers.SerializerMethodField()
     inline_policy = serializers.SerializerMethodField()
     approvers = serializers.SlugRelatedField(many=True, read_only=True, slug_field="username")
+    approver_groups = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="display_name"
+    )
+    eligible_groups = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="display_name"
+    )
+    may_request = serializers.BooleanField(
+        read_only=True,
+        help_text="Whether the caller may request this group now: live, requestable, and "
+        "eligible_groups empty or the caller a member of one.",
+    )
     account_status = serializers.SerializerMethodField()
 
     class Meta:
@@ -102,6 +123,9 @@ class AccessGroupOut(serializers.ModelSerializer):
             "inline_policy",
             "session_duration",
             "approvers",
+            "approver_groups",
+            "eligible_groups",
+            "may_request",
             "requestable",
             "max_duration_hours",
             "applications_note",
@@ -208,6 +232,17 @@ class AccessGroupIn(serializers.Serializer):
     approvers = serializers.ListField(
         child=serializers.CharField(max_length=USERNAME_MAX), required=False
     )
+    approver_groups = serializers.ListField(
+        child=serializers.CharField(max_length=IC_GROUP_NAME_MAX),
+        required=False,
+        help_text="Names of Identity Center groups whose members approve (GET "
+        "/api/v1/identity-center-groups/ lists them).",
+    )
+    eligible_groups = serializers.ListField(
+        child=serializers.CharField(max_length=IC_GROUP_NAME_MAX),
+        required=False,
+        help_text="Names of Identity Center groups whose members may request; empty: everyone.",
+    )
     requestable = serializers.BooleanField(required=False)
     max_duration_hours = hours_field()
     applications_note = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)
@@ -231,6 +266,9 @@ class AccessGroupIn(serializers.Serializer):
                 "false (default): live groups; true: archived groups; all: both.",
             ),
             PROVISIONING_FILTER,
+            boolean_parameter(
+                "may_request", "true: only the groups the caller may request (the catalogue)."
+            ),
         ],
     ),
     retrieve=extend_schema(summary="One access group (archived ones too)"),
@@ -257,8 +295,17 @@ class AccessGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Porta
             current_accounts_prefetch(order_by=BY_ACCOUNT_ID),
             current_policies_prefetch(),
             Prefetch("approvers", queryset=User.objects.order_by("username")),
+            Prefetch("approver_groups", queryset=IdentityCenterGroup.objects.order_by("display_name")),
+            Prefetch("eligible_groups", queryset=IdentityCenterGroup.objects.order_by("display_name")),
+        ).annotate(
+            may_request=ExpressionWrapper(
+                Q(archived_at__isnull=True, requestable=True) & may_request(self.request.user),
+                output_field=BooleanField(),
+            )
         )
         if self.action == "list":
+            if query_choice(self.request, "may_request", BOOLEAN_CHOICES) == "true":
+                queryset = queryset.filter(may_request=True)
             archived = query_choice(self.request, "archived", ARCHIVED_CHOICES, default="false")
             if archived == "false":
                 queryset = queryset.filter(archived_at__isnull=True)

@@ -8,6 +8,7 @@ from accessgroups.api import (
     accounts,
     audit_events,
     drift,
+    identity_center_groups,
     memberships,
     reports,
     review_items,
@@ -26,6 +27,11 @@ router.register("memberships", memberships.MembershipViewSet, basename="membersh
 router.register("reports/who-has-access", reports.WhoHasAccessViewSet, basename="who-has-access")
 router.register("audit-events", audit_events.AuditEventViewSet, basename="audit-event")
 router.register("drift", drift.DriftFindingViewSet, basename="drift-finding")
+router.register(
+    "identity-center-groups",
+    identity_center_groups.IdentityCenterGroupViewSet,
+    basename="identity-center-group",
+)
 router.register("access-reviews", reviews.AccessReviewViewSet, basename="access-review")
 router.register(
     r"access-reviews/(?P<review_pk>[0-9]+)/items",

@@ -34,6 +34,12 @@ from accessgroups.models.catalogue import (
     AccountStatus,
     PolicyKind,
 )
+from accessgroups.models.directory import (
+    GroupSync,
+    IdentityCenterGroup,
+    IdentityCenterGroupMember,
+    IdentityCenterGroupQuerySet,
+)
 from accessgroups.models.drift import (
     DriftFinding,
     DriftFindingQuerySet,
@@ -73,6 +79,10 @@ from accessgroups.models.tokens import (
 )
 
 __all__ = [
+    "GroupSync",
+    "IdentityCenterGroup",
+    "IdentityCenterGroupMember",
+    "IdentityCenterGroupQuerySet",
     "ProvisioningStatus",
     "Provisioned",
     "PortalUserManager",

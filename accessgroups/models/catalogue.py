@@ -45,6 +45,12 @@ class AccessGroupQuerySet(models.QuerySet):
     def requestable(self) -> AccessGroupQuerySet:
         return self.live().filter(requestable=True)
 
+    def requestable_by(self, user: User) -> AccessGroupQuerySet:
+        """Requestable groups ``user`` is eligible for (directory.may_request)."""
+        from accessgroups.models.directory import may_request
+
+        return self.requestable().filter(may_request(user))
+
 
 class AccessGroup(Provisioned):
     """Identity Center group + permission set + account assignments, as one thing."""
@@ -58,6 +64,14 @@ class AccessGroup(Provisioned):
         blank=True, help_text="Applications attached by hand in Identity Center (no API does it)."
     )
     approvers = models.ManyToManyField(User, related_name="approver_of", blank=True)
+    # Identity Center groups (accessgroups.models.directory): their members approve, and,
+    # when any is named, only their members may request.
+    approver_groups = models.ManyToManyField(
+        "accessgroups.IdentityCenterGroup", related_name="approver_for", blank=True
+    )
+    eligible_groups = models.ManyToManyField(
+        "accessgroups.IdentityCenterGroup", related_name="eligible_for", blank=True
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     archived_at = models.DateTimeField(null=True, blank=True)
