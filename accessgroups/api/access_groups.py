@@ -177,6 +177,9 @@ class AccessGroupIn(serializers.Serializer):
 
     Besides what the schema says: a name a live group has is refused, and a PATCH may not
     change it; ``accounts`` must be known (added or synced), ``approvers`` active users;
+    ``approver_groups`` and ``eligible_groups`` Identity Center groups listed at the last
+    refresh, other than the portal's own access groups; a requestable group needs at least
+    one approver, by name or by group;
     ``session_duration`` lies from PT1H to PT12H; AWS managed and customer managed
     policies together stay within the permission set quota (20 unless raised); the inline
     policy stays within 32,768 bytes and 10,240 characters other than white space, with no

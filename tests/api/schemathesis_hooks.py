@@ -24,7 +24,9 @@ import schemathesis
 GROUP_RULES = {
     "name": ("exists",),
     "accounts": ("Unknown account",),
-    "approvers": ("No active user",),
+    "approvers": ("No active user", "needs at least one approver"),
+    "approver_groups": ("Unknown Identity Center group", "named once", "access group of this portal"),
+    "eligible_groups": ("Unknown Identity Center group", "named once", "access group of this portal"),
     "session_duration": ("between PT1H and PT12H",),
     # The permission set's quota counts both lists together.
     "aws_managed_policies": ("permission set takes at most",),
