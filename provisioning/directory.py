@@ -110,9 +110,8 @@ def group_sync(*, requested_by_id: int | None = None) -> GroupSync | None:
         members: dict[str, set[str]] = {}
         beat = time.monotonic()
         with ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="groups") as pool:
-            for group_id, read in zip(
-                wanted, pool.map(lambda gid: group_members(store, gid, counted), wanted), strict=True
-            ):
+            reads = pool.map(lambda gid: group_members(store, gid, counted), wanted)
+            for group_id, read in zip(wanted, reads, strict=True):
                 if read is None:
                     # Deleted between the two calls: treat it as not listed.
                     listed = [g for g in listed if g.group_id != group_id]

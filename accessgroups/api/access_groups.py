@@ -298,8 +298,10 @@ class AccessGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Porta
             current_accounts_prefetch(order_by=BY_ACCOUNT_ID),
             current_policies_prefetch(),
             Prefetch("approvers", queryset=User.objects.order_by("username")),
-            Prefetch("approver_groups", queryset=IdentityCenterGroup.objects.order_by("display_name")),
-            Prefetch("eligible_groups", queryset=IdentityCenterGroup.objects.order_by("display_name")),
+            *(
+                Prefetch(field, queryset=IdentityCenterGroup.objects.order_by("display_name"))
+                for field in ("approver_groups", "eligible_groups")
+            ),
         ).annotate(
             may_request=ExpressionWrapper(
                 Q(archived_at__isnull=True, requestable=True) & may_request(self.request.user),

@@ -12,8 +12,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accessgroups.api.permissions import ADMIN, AUDITOR
 from accessgroups.api.base import PortalViewSet
+from accessgroups.api.permissions import ADMIN, AUDITOR
 from accessgroups.directory import services
 from accessgroups.directory.selectors import identity_center_groups, last_group_sync
 from accessgroups.models import GroupSync, IdentityCenterGroup
@@ -30,7 +30,14 @@ class IdentityCenterGroupOut(serializers.ModelSerializer):
 
     class Meta:
         model = IdentityCenterGroup
-        fields = ["name", "group_id", "description", "member_count", "members_synced_at", "synced_at"]
+        fields = [
+            "name",
+            "group_id",
+            "description",
+            "member_count",
+            "members_synced_at",
+            "synced_at",
+        ]
         read_only_fields = fields
 
 
@@ -64,7 +71,9 @@ class GroupSyncAccepted(serializers.Serializer):
     detail = serializers.CharField()
 
 
-@extend_schema_view(list=extend_schema(summary="Identity Center groups, by name (auditors, admins)"))
+@extend_schema_view(
+    list=extend_schema(summary="Identity Center groups, by name (auditors, admins)")
+)
 class IdentityCenterGroupViewSet(mixins.ListModelMixin, PortalViewSet):
     """Groups of the Identity Center identity store (usually synced from the identity
     provider), as the last refresh read them: every ``GROUP_SYNC_SECONDS`` and on demand.

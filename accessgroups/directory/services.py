@@ -71,7 +71,8 @@ def resolve_group_names(names: Iterable[str], *, field: str) -> list[IdentityCen
     names = [str(n).strip() for n in names]
     if len(set(names)) != len(names):
         raise ValidationError({field: "Each Identity Center group may be named once."})
-    found = {g.display_name: g for g in IdentityCenterGroup.objects.present().filter(display_name__in=names)}
+    present = IdentityCenterGroup.objects.present().filter(display_name__in=names)
+    found = {g.display_name: g for g in present}
     unknown = [n for n in names if n not in found]
     if unknown:
         raise ValidationError(
@@ -170,7 +171,10 @@ def group_ids_to_read() -> list[str]:
     """Identity Center ids of the groups whose members the portal needs: those named by a live
     access group (the others are only listed)."""
     return list(
-        IdentityCenterGroup.objects.present().referenced().order_by("group_id").values_list("group_id", flat=True)
+        IdentityCenterGroup.objects.present()
+        .referenced()
+        .order_by("group_id")
+        .values_list("group_id", flat=True)
     )
 
 
@@ -212,10 +216,16 @@ def group_sync_store(
         IdentityCenterGroup.objects.filter(pk__in=renamed).update(removed_at=now)
         for item in listed:
             row = known.get(item.group_id)
-            fields = {"display_name": item.display_name, "description": item.description,
-                      "synced_at": now, "removed_at": None}
+            fields = {
+                "display_name": item.display_name,
+                "description": item.description,
+                "synced_at": now,
+                "removed_at": None,
+            }
             if row is None:
-                known[item.group_id] = IdentityCenterGroup.objects.create(group_id=item.group_id, **fields)
+                known[item.group_id] = IdentityCenterGroup.objects.create(
+                    group_id=item.group_id, **fields
+                )
             else:
                 IdentityCenterGroup.objects.filter(pk=row.pk).update(**fields)
         total = 0

@@ -30,8 +30,12 @@ def groups_page(request: HttpRequest) -> HttpResponse:
         identity_center_groups()
         .exclude(services.portal_group_filter())
         .annotate(
-            approves=Count("approver_for", filter=Q(approver_for__archived_at__isnull=True), distinct=True),
-            gates=Count("eligible_for", filter=Q(eligible_for__archived_at__isnull=True), distinct=True),
+            approves=Count(
+                "approver_for", filter=Q(approver_for__archived_at__isnull=True), distinct=True
+            ),
+            gates=Count(
+                "eligible_for", filter=Q(eligible_for__archived_at__isnull=True), distinct=True
+            ),
         )
     )
     return render(

@@ -104,7 +104,9 @@ def test_a_group_member_cannot_approve_their_own_request(prod, erin):
     assert request.status == "pending"
 
 
-def test_removal_from_the_approver_group_takes_effect_once_the_cache_says_so(prod, alice, erin, leads):
+def test_removal_from_the_approver_group_takes_effect_once_the_cache_says_so(
+    prod, alice, erin, leads
+):
     request = access_request_create(requester=alice, access_group=prod, justification="deploy")
     leads.members.filter(user_id=erin.identity_center_user_id).delete()  # the next refresh
     with pytest.raises(PermissionDenied):
@@ -137,6 +139,8 @@ def test_only_members_of_an_eligible_group_may_request(readonly, engineers, alic
     access_request_create(requester=alice, access_group=readonly, justification="x")
 
 
-def test_a_member_of_any_one_eligible_group_may_request(readonly, engineers, ic_group, linked, carol):
+def test_a_member_of_any_one_eligible_group_may_request(
+    readonly, engineers, ic_group, linked, carol
+):
     readonly.eligible_groups.set([engineers, ic_group("Auditors", members=[linked(carol)])])
     assert list(AccessGroup.objects.requestable_by(carol)) == [readonly]
