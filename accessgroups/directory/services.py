@@ -34,6 +34,10 @@ logger = logging.getLogger(__name__)
 # A running refresh notes that it is alive after each group it reads; one silent this long
 # belonged to a worker that died, and the next refresh takes over.
 STALE_SYNC_AFTER = timedelta(minutes=10)
+# Refreshes are kept this long (one every GROUP_SYNC_SECONDS would otherwise pile up).
+KEEP_SYNCS_FOR = timedelta(days=30)
+# Members removed per DELETE: under SQLite's oldest limit on query parameters (999).
+DELETE_BATCH = 500
 # The two fields of an access group that name Identity Center groups.
 GROUP_FIELDS = ("approver_groups", "eligible_groups")
 
@@ -154,6 +158,7 @@ def group_sync_claim(*, requested_by_id: int | None = None) -> GroupSync | None:
     GroupSync.objects.filter(running=True, heartbeat_at__lt=now - STALE_SYNC_AFTER).update(
         running=False, finished_at=now, error="Abandoned: the worker running it stopped answering."
     )
+    GroupSync.objects.filter(running=False, started_at__lt=now - KEEP_SYNCS_FOR).delete()
     try:
         with transaction.atomic():
             return GroupSync.objects.create(
@@ -231,9 +236,14 @@ def group_sync_store(
         total = 0
         for group_id, wanted in members.items():
             row = known[group_id]
-            have = set(row.members.values_list("user_id", flat=True))
-            if have - wanted:
-                row.members.filter(user_id__in=have - wanted).delete()
+            rows = dict(row.members.values_list("user_id", "pk"))
+            have = set(rows)
+            gone_rows = sorted(rows[u] for u in have - wanted)
+            for start in range(0, len(gone_rows), DELETE_BATCH):
+                # By primary key in batches: a group emptied in the IdP may have thousands.
+                IdentityCenterGroupMember.objects.filter(
+                    pk__in=gone_rows[start : start + DELETE_BATCH]
+                ).delete()
             IdentityCenterGroupMember.objects.bulk_create(
                 [IdentityCenterGroupMember(group=row, user_id=u) for u in sorted(wanted - have)],
                 batch_size=1000,

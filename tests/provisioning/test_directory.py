@@ -40,8 +40,7 @@ def test_members_of_named_groups_are_read_in_full_pages(ic, aws_calls, make_grou
     leads = _group(ic, "Platform-Leads")
     _group(ic, "Unused")
     user_ids = [ic.create_user(f"user{n:03d}@example.com") for n in range(250)]
-    for user_id in user_ids:
-        ic.add_member(leads, user_id)
+    memberships = [ic.add_member(leads, user_id) for user_id in user_ids]
     directory.group_sync()
     prod = make_group("Prod")
     prod.approver_groups.set([_cached("Platform-Leads")])
@@ -58,6 +57,13 @@ def test_members_of_named_groups_are_read_in_full_pages(ic, aws_calls, make_grou
     assert run.calls == aws_calls.count("ListGroups") + 3
     assert _cached("Platform-Leads").member_count == 250
     assert roles.entitled_by(bob, prod) == "Platform-Leads"
+
+    # The IdP drops 150 of them, bob among them: one refresh later they are gone.
+    for membership in memberships[100:]:
+        ic.ids.delete_group_membership(IdentityStoreId=ic.store, MembershipId=membership)
+    assert directory.group_sync().members == 100
+    assert _cached("Platform-Leads").members.count() == 100
+    assert roles.entitled_by(bob, prod) is None
 
 
 def test_a_member_removed_in_the_idp_stops_approving_at_the_next_refresh(ic, make_group, make_user):
