@@ -123,7 +123,7 @@ def access_request_create(
 
 def _decide(
     *, access_request: AccessRequest, approver: User, outcome: str, comment: str
-) -> tuple[AccessRequest, Decision, str]:
+) -> tuple[AccessRequest, Decision, dict[str, str]]:
     """Record the decision; also returns how the approver is entitled (roles.entitled_by)."""
     request = _lock_request(access_request)
     refuse_self_grant(approver, request.requester)

@@ -69,22 +69,25 @@ def admins() -> QuerySet[User]:
 
 def is_approver(user: User, access_group: AccessGroup) -> bool:
     """Named in the group's approvers, or a member of one of its approver groups."""
-    return entitled_by(user, access_group) not in (None, ENTITLED_AS_ADMIN)
+    entitlement = entitled_by(user, access_group)
+    return entitlement is not None and entitlement["approver"] != ENTITLED_AS_ADMIN
 
 
-# How a decider is entitled, as the decision's audit event records it: named on the group,
-# an admin, or else the name of the Identity Center group that made them an approver.
+# How a decider is entitled, as the decision's audit event records it (``entitled_by``):
+# {"approver": "named"}, {"approver": "group", "group": <Identity Center group name>} or
+# {"approver": "admin"}. A dict, so that no group's name can pass for another kind.
 ENTITLED_BY_NAME = "named"
+ENTITLED_BY_GROUP = "group"
 ENTITLED_AS_ADMIN = "admin"
 
 
-def entitled_by(user: User, access_group: AccessGroup) -> str | None:
-    """Why ``user`` may decide for the group: ``named``, an approver group's name, ``admin``;
-    None when they may not. Named wins over a group, a group over the admin role."""
+def entitled_by(user: User, access_group: AccessGroup) -> dict[str, str] | None:
+    """Why ``user`` may decide for the group; None when they may not. Named wins over a
+    group (the first by name), a group over the admin role."""
     if not user.is_active:
         return None
     if access_group.approvers.filter(pk=user.pk).exists():
-        return ENTITLED_BY_NAME
+        return {"approver": ENTITLED_BY_NAME}
     if user.identity_center_user_id:
         group = (
             access_group.approver_groups.filter(members__user_id=user.identity_center_user_id)
@@ -93,8 +96,8 @@ def entitled_by(user: User, access_group: AccessGroup) -> str | None:
             .first()
         )
         if group is not None:
-            return group
-    return ENTITLED_AS_ADMIN if user.is_admin else None
+            return {"approver": ENTITLED_BY_GROUP, "group": group}
+    return {"approver": ENTITLED_AS_ADMIN} if user.is_admin else None
 
 
 def approvers_of(access_group: AccessGroup) -> QuerySet[User]:

@@ -130,7 +130,7 @@ def test_a_group_member_approves_but_never_their_own_request(api, alice, erin, r
     response = client.post(f"/api/v1/access-requests/{request.pk}/approve/", {}, format="json")
     assert response.status_code in (200, 202), response.data
     event = AuditEvent.objects.get(action="request.approved")
-    assert event.data["entitled_by"] == "Platform-Leads"
+    assert event.data["entitled_by"] == {"approver": "group", "group": "Platform-Leads"}
 
 
 def test_the_group_list_leaves_out_the_portals_own_groups(api, carol, directory):

@@ -12,6 +12,8 @@ from accessgroups.models import AccessGroup, AccessRequest, AuditEvent, Identity
 
 pytestmark = pytest.mark.django_db
 
+LEADS = {"approver": "group", "group": "Platform-Leads"}
+
 
 @pytest.fixture
 def leads(ic_group, linked, erin):
@@ -29,7 +31,7 @@ def prod(make_group, sandbox, leads):
 def test_a_member_of_an_approver_group_is_an_approver(prod, erin, bob):
     assert roles.is_approver(erin, prod)
     assert roles.can_decide(erin, prod)
-    assert roles.entitled_by(erin, prod) == "Platform-Leads"
+    assert roles.entitled_by(erin, prod) == LEADS
     assert not roles.is_approver(bob, prod)
     assert roles.decides_anything(erin)
     assert not roles.decides_anything(bob)
@@ -37,8 +39,8 @@ def test_a_member_of_an_approver_group_is_an_approver(prod, erin, bob):
 
 def test_named_wins_over_a_group_and_a_group_over_the_admin_role(prod, erin, dave, linked):
     prod.approvers.add(erin)
-    assert roles.entitled_by(erin, prod) == "named"
-    assert roles.entitled_by(dave, prod) == "admin"
+    assert roles.entitled_by(erin, prod) == {"approver": "named"}
+    assert roles.entitled_by(dave, prod) == {"approver": "admin"}
     assert not roles.is_approver(dave, prod)
 
 
@@ -87,13 +89,13 @@ def test_approval_by_a_group_member_records_the_group(prod, alice, erin):
     request = access_request_create(requester=alice, access_group=prod, justification="deploy")
     access_request_approve(access_request=request, approver=erin)
     event = AuditEvent.objects.get(action="request.approved")
-    assert event.data["entitled_by"] == "Platform-Leads"
+    assert event.data["entitled_by"] == LEADS
 
 
 def test_approval_by_name_records_named(readonly, alice, bob):
     request = access_request_create(requester=alice, access_group=readonly, justification="x")
     access_request_approve(access_request=request, approver=bob)
-    assert AuditEvent.objects.get(action="request.approved").data["entitled_by"] == "named"
+    assert AuditEvent.objects.get(action="request.approved").data["entitled_by"] == {"approver": "named"}
 
 
 def test_a_group_member_cannot_approve_their_own_request(prod, erin):
@@ -144,3 +146,28 @@ def test_a_member_of_any_one_eligible_group_may_request(
 ):
     readonly.eligible_groups.set([engineers, ic_group("Auditors", members=[linked(carol)])])
     assert list(AccessGroup.objects.requestable_by(carol)) == [readonly]
+
+
+def test_a_group_named_like_a_kind_of_entitlement_is_still_a_group(
+    make_group, ic_group, linked, erin
+):
+    group = make_group("Odd")
+    group.approver_groups.set([ic_group("admin", members=[linked(erin)])])
+    assert roles.entitled_by(erin, group) == {"approver": "group", "group": "admin"}
+    assert roles.is_approver(erin, group)
+
+
+def test_a_new_request_is_mailed_to_the_group_members_too(prod, alice, erin, bob):
+    from accessgroups.mail.services import request_submitted_recipients
+
+    prod.approvers.add(bob)
+    request = access_request_create(requester=alice, access_group=prod, justification="x")
+    assert request_submitted_recipients(request) == [bob, erin]
+
+
+def test_a_reviewer_can_come_from_an_approver_group(prod, alice, erin, carol, grant, in_a_week):
+    from accessgroups.reviews.services import access_review_open
+
+    grant(alice, prod)
+    review = access_review_open(opened_by=carol, deadline=in_a_week, access_group=prod)
+    assert [item.reviewer for item in review.items.all()] == [erin]

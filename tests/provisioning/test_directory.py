@@ -56,7 +56,7 @@ def test_members_of_named_groups_are_read_in_full_pages(ic, aws_calls, make_grou
     assert aws_calls.writes() == []
     assert run.calls == aws_calls.count("ListGroups") + 3
     assert _cached("Platform-Leads").member_count == 250
-    assert roles.entitled_by(bob, prod) == "Platform-Leads"
+    assert roles.entitled_by(bob, prod) == {"approver": "group", "group": "Platform-Leads"}
 
     # The IdP drops 150 of them, bob among them: one refresh later they are gone.
     for membership in memberships[100:]:

@@ -121,7 +121,7 @@ def test_approvers_and_eligibility_by_group_from_a_scim_store(
     approved = approve(first)
     assert approved.status_code in (200, 202), approved.data
     event = AuditEvent.objects.get(action="request.approved")
-    assert event.data["entitled_by"] == "Platform-Leads"
+    assert event.data["entitled_by"] == {"approver": "group", "group": "Platform-Leads"}
     assert event.actor_username == "erin"
 
     # The IdP removes erin from Platform-Leads: she approves until the next refresh.
