@@ -100,3 +100,39 @@ def test_the_admins_groups_page_and_refresh(
     assert client_for(alice).get(reverse("web:manage-identity-center-groups")).status_code == 403
     refused = client_for(alice).post(reverse("web:manage-identity-center-groups-refresh"))
     assert refused.status_code == 403
+
+
+def test_the_group_form_names_identity_center_groups(client_for, dave, world, readonly):
+    from accessgroups.models import IdentityCenterGroup
+
+    # The portal's own ReadOnly group, as Identity Center lists it too, is not offered.
+    IdentityCenterGroup.objects.create(group_id="g-own", display_name="ReadOnly")
+    readonly.identity_center_group_id = "g-own"
+    readonly.save()
+    client = client_for(dave)
+    url = reverse("web:manage-group-edit", args=[readonly.pk])
+    page = client.get(url).content.decode()
+    assert 'value="Platform-Leads"' in page and 'value="ReadOnly"' not in page
+    form = {
+        "description": "",
+        "aws_managed_policies": "arn:aws:iam::aws:policy/ReadOnlyAccess",
+        "customer_managed_policies": "",
+        "inline_policy": "",
+        "session_duration": "PT1H",
+        "requestable": "on",
+        "max_duration_hours": "",
+        "applications_note": "",
+        "approver_groups": ["Platform-Leads"],
+        "eligible_groups": ["Engineers"],
+    }
+    response = client.post(url, form)
+    assert response.status_code == 302, response.context["form"].errors
+    assert [g.display_name for g in readonly.approver_groups.all()] == ["Platform-Leads"]
+    assert [g.display_name for g in readonly.eligible_groups.all()] == ["Engineers"]
+    detail = client.get(reverse("web:manage-group-detail", args=[readonly.pk])).content.decode()
+    assert "Platform-Leads" in detail and "Engineers" in detail
+    # No approver left at all: refused on the approvers field, nothing changed.
+    response = client.post(url, {**form, "approver_groups": []})
+    assert response.status_code == 400
+    assert "at least one approver" in str(response.context["form"].errors["approvers"])
+    assert readonly.approver_groups.count() == 1
