@@ -136,3 +136,12 @@ def test_the_group_form_names_identity_center_groups(client_for, dave, world, re
     assert response.status_code == 400
     assert "at least one approver" in str(response.context["form"].errors["approvers"])
     assert readonly.approver_groups.count() == 1
+
+
+def test_the_admins_list_of_access_groups_shows_approver_groups(client_for, dave, world):
+    world(3)
+    client = client_for(dave)
+    few, page = _queries(client, reverse("web:manage-groups"))
+    assert "members of Platform-Leads" in page
+    world(20)
+    assert _queries(client, reverse("web:manage-groups"))[0] == few
