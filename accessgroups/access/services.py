@@ -165,6 +165,12 @@ def access_request_approve(
         if group.is_archived:
             raise InvalidTransition("This access group has been archived.")
         _check_version(group, access_group_version)
+        refusal = eligibility_refusal(request.requester, group)
+        if refusal:
+            # Eligible when they asked, not any more (the IdP took them out of the group).
+            raise Conflict(
+                f"No longer eligible: {refusal} Reject the request.", field="access_group"
+            )
         _check_cap(group, request.duration_hours)
         now = timezone.now()
         membership = (

@@ -171,3 +171,16 @@ def test_a_reviewer_can_come_from_an_approver_group(prod, alice, erin, carol, gr
     grant(alice, prod)
     review = access_review_open(opened_by=carol, deadline=in_a_week, access_group=prod)
     assert [item.reviewer for item in review.items.all()] == [erin]
+
+
+def test_a_requester_no_longer_eligible_cannot_be_approved(readonly, engineers, alice, bob):
+    from accessgroups.core.errors import Conflict
+
+    readonly.eligible_groups.set([engineers])
+    request = access_request_create(requester=alice, access_group=readonly, justification="x")
+    engineers.members.all().delete()  # the next refresh, after the IdP removed her
+    with pytest.raises(Conflict, match="No longer eligible"):
+        access_request_approve(access_request=request, approver=bob)
+    request.refresh_from_db()
+    assert request.status == "pending"
+    assert not AuditEvent.objects.filter(action="request.approved").exists()
