@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test bench bench-report bench-drift bench-organizations bench-chaos install clean
+.PHONY: run test bench bench-report bench-drift bench-organizations bench-groups bench-chaos install clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ bench-drift: install
 # Organizations sync: 5,000 accounts in 200 OUs, calls against the minimum pages, time at the rate.
 bench-organizations: install
 	$(PY) bench/organizations_sync.py $(BENCH_ARGS)
+
+# Refresh of Identity Center groups for approvers and eligibility by group: 10,000 users in
+# 500 groups in moto (README "Performance"): calls made against the fewest pages. Prints figures.
+bench-groups: install
+	$(PY) bench/group_sync.py $(BENCH_ARGS)
 
 # 100 approvals provisioned while the worker is SIGKILLed every 10 s and 30 % of Identity
 # Center calls fail (README "Performance"): the real stack on the machine's PostgreSQL and

@@ -100,6 +100,7 @@ def run(*, accounts: int, hold: float, redis_url: str) -> int:
         description="Benchmark of bulk account assignments",
         accounts=[a.account_id for a in Account.objects.all()],
         aws_managed_policies=["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+        requestable=False,
     )
 
     with mock_aws():

@@ -1,7 +1,7 @@
 """What beat sends, and how often: one entry per periodic task (docs/operations.md, "Beat").
 
-The intervals come from the environment; the two that settings also keep for the code that
-reads them (the dispatcher's, the drift scan's) are passed in.
+The intervals come from the environment; those that settings also keep for the code that
+reads them (the dispatcher's, the drift scan's, the group refresh's) are passed in.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ from typing import Any
 from portal.env import env_count, env_int
 
 
-def beat_schedule(*, reconcile_seconds: int, drift_seconds: int) -> dict[str, dict[str, Any]]:
-    """Celery's ``beat_schedule``; a drift interval of 0 leaves the scan out."""
+def beat_schedule(
+    *, reconcile_seconds: int, drift_seconds: int, group_seconds: int = 300
+) -> dict[str, dict[str, Any]]:
+    """Celery's ``beat_schedule``; a drift or group interval of 0 leaves that task out."""
     schedule: dict[str, dict[str, Any]] = {
         "reconcile-provisioning": {
             "task": "accessgroups.access.tasks.provisioning_reconcile_task",
@@ -46,5 +48,10 @@ def beat_schedule(*, reconcile_seconds: int, drift_seconds: int) -> dict[str, di
         schedule["drift-scan"] = {
             "task": "provisioning.tasks.drift_scan_task",
             "schedule": drift_seconds,
+        }
+    if group_seconds:
+        schedule["identity-center-groups"] = {
+            "task": "provisioning.tasks.group_sync_task",
+            "schedule": group_seconds,
         }
     return schedule

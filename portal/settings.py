@@ -361,9 +361,14 @@ DRIFT_SCAN_INTERVAL_SECONDS = env_count("DRIFT_SCAN_INTERVAL_SECONDS", 900, leas
 DRIFT_POLICY = os.environ.get("DRIFT_POLICY", "revert").strip().lower() or "revert"
 if DRIFT_POLICY not in ("revert", "report"):
     raise ImproperlyConfigured(f"DRIFT_POLICY must be 'revert' or 'report'; got {DRIFT_POLICY!r}.")
+# How often Identity Center's groups and the members of approver and eligible groups are read
+# again (docs/operations.md, "Approvers and eligibility by group"); 0: only on demand.
+GROUP_SYNC_SECONDS = env_count("GROUP_SYNC_SECONDS", 300, least=0, unit="seconds")
 # What beat sends, and how often (portal/schedule.py).
 CELERY_BEAT_SCHEDULE = beat_schedule(
-    reconcile_seconds=RECONCILE_INTERVAL_SECONDS, drift_seconds=DRIFT_SCAN_INTERVAL_SECONDS
+    reconcile_seconds=RECONCILE_INTERVAL_SECONDS,
+    drift_seconds=DRIFT_SCAN_INTERVAL_SECONDS,
+    group_seconds=GROUP_SYNC_SECONDS,
 )
 # What an access review does at its deadline with memberships nobody reviewed: "revoke"
 # them, or "flag" them for the auditor and leave access as it is.

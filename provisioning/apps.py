@@ -14,6 +14,7 @@ class ProvisioningConfig(AppConfig):
             access_group_sync_task,
             accounts_sync_task,
             drift_scan_task,
+            group_sync_task,
             membership_sync_task,
             user_onboard_task,
         )
@@ -23,3 +24,4 @@ class ProvisioningConfig(AppConfig):
         sync.register(Membership, membership_sync_task)
         sync.register(sync.ACCOUNTS, accounts_sync_task)
         sync.register(sync.DRIFT_SCAN, drift_scan_task)
+        sync.register(sync.GROUP_SYNC, group_sync_task)

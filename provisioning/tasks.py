@@ -22,6 +22,7 @@ from celery.exceptions import Retry
 
 from accessgroups.core import sync
 from accessgroups.organizations.services import organizations_sync_failed
+from provisioning.directory import group_sync
 from provisioning.drift import drift_scan
 from provisioning.errors import AwaitingIdentityProvider, PermanentError, TransientError
 from provisioning.groups import access_group_sync
@@ -134,4 +135,14 @@ def drift_scan_task(actor_id: int | None = None) -> str:
     result = drift_scan(requested_by_id=actor_id)
     if result is None:
         return Outcome.SKIPPED.value  # another scan is running
+    return Outcome.FAILED.value if result.error else Outcome.IN_SYNC.value
+
+
+@shared_task
+def group_sync_task(actor_id: int | None = None) -> str:
+    # Not retried: the refresh runs again at its next interval (GROUP_SYNC_SECONDS), and
+    # one that fails keeps the previous cache and says why on the admins' page.
+    result = group_sync(requested_by_id=actor_id)
+    if result is None:
+        return Outcome.SKIPPED.value  # another refresh is running
     return Outcome.FAILED.value if result.error else Outcome.IN_SYNC.value

@@ -26,6 +26,7 @@ VERSIONED_FIELDS = {
     "inline_policy": "inline policy",
     "session_duration": "session duration",
     "approvers": "approvers",
+    "approver_groups": "approver groups",
 }
 # Updates read back to say what changed since a version: far more than an approver's page
 # can be behind by.

@@ -25,7 +25,7 @@ from accessgroups.core import sync
 from accessgroups.core.audit import audit_record
 from accessgroups.core.errors import Conflict, InvalidTransition
 from accessgroups.core.limits import hours_after
-from accessgroups.core.roles import can_decide, refuse_self_grant
+from accessgroups.core.roles import can_decide, eligibility_refusal, entitled_by, refuse_self_grant
 from accessgroups.core.validators import validate_requested_duration
 from accessgroups.mail import notify
 from accessgroups.models import (
@@ -83,6 +83,9 @@ def access_request_create(
         raise PermissionDenied("Inactive users cannot request access.")
     if access_group.is_archived or not access_group.requestable:
         raise ValidationError({"access_group": "This access group cannot be requested."})
+    refusal = eligibility_refusal(requester, access_group)
+    if refusal:
+        raise PermissionDenied(refusal)
     justification = (justification or "").strip()
     if not justification:
         raise ValidationError({"justification": "Say why you need this access."})
@@ -120,10 +123,12 @@ def access_request_create(
 
 def _decide(
     *, access_request: AccessRequest, approver: User, outcome: str, comment: str
-) -> tuple[AccessRequest, Decision]:
+) -> tuple[AccessRequest, Decision, dict[str, str]]:
+    """Record the decision; also returns how the approver is entitled (roles.entitled_by)."""
     request = _lock_request(access_request)
     refuse_self_grant(approver, request.requester)
-    if not can_decide(approver, request.access_group):
+    how = entitled_by(approver, request.access_group)
+    if how is None:
         raise PermissionDenied("Only the access group's approvers or an admin can decide this request.")
     if request.status != RequestStatus.PENDING:
         raise InvalidTransition(f"This request is {request.status}, not pending; it cannot be decided again.")
@@ -134,7 +139,7 @@ def _decide(
         outcome=outcome,
         comment=(comment or "").strip(),
     )
-    return request, decision
+    return request, decision, how
 
 
 def access_request_approve(
@@ -154,12 +159,18 @@ def access_request_approve(
     with transaction.atomic():
         # The group first, then the request: the order archiving takes them in.
         group = AccessGroup.objects.select_for_update().get(pk=access_request.access_group_id)
-        request, decision = _decide(
+        request, decision, how = _decide(
             access_request=access_request, approver=approver, outcome=DecisionOutcome.APPROVE, comment=comment
         )
         if group.is_archived:
             raise InvalidTransition("This access group has been archived.")
         _check_version(group, access_group_version)
+        refusal = eligibility_refusal(request.requester, group)
+        if refusal:
+            # Eligible when they asked, not any more (the IdP took them out of the group).
+            raise Conflict(
+                f"No longer eligible: {refusal} Reject the request.", field="access_group"
+            )
         _check_cap(group, request.duration_hours)
         now = timezone.now()
         membership = (
@@ -200,6 +211,7 @@ def access_request_approve(
                 "access_group_version": group.version,
                 "duration_hours": request.duration_hours,
                 "grants": access_group_grants(group),
+                "entitled_by": how,
             },
         )
         notify.notify_request_decided(request)
@@ -263,7 +275,7 @@ def _extend(membership: Membership, duration_hours: int | None, now: datetime, b
 
 def access_request_reject(*, access_request: AccessRequest, approver: User, comment: str = "") -> AccessRequest:
     with transaction.atomic():
-        request, decision = _decide(
+        request, decision, how = _decide(
             access_request=access_request, approver=approver, outcome=DecisionOutcome.REJECT, comment=comment
         )
         request.status = RequestStatus.REJECTED
@@ -275,6 +287,7 @@ def access_request_reject(*, access_request: AccessRequest, approver: User, comm
             access_group=request.access_group,
             subject=request.requester,
             message=decision.comment,
+            data={"entitled_by": how},
         )
         notify.notify_request_decided(request)
     return request

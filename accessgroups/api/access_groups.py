@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, QuerySet
 from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
@@ -25,7 +25,9 @@ from rest_framework.response import Response
 
 from accessgroups.access import services
 from accessgroups.api.base import (
+    BOOLEAN_CHOICES,
     PROVISIONING_FILTER,
+    boolean_parameter,
     PortalViewSet,
     choice_parameter,
     filter_provisioning,
@@ -49,13 +51,16 @@ from accessgroups.core.limits import (
 from accessgroups.models import (
     AccessGroup,
     AccessGroupPolicy,
+    IdentityCenterGroup,
     OrganizationalUnit,
     PolicyKind,
     User,
 )
+from accessgroups.models.directory import may_request
 from accessgroups.organizations.services import OU_ID_PATTERN
 
 ARCHIVED_CHOICES = ("false", "true", "all")
+IC_GROUP_NAME_MAX = column_max(IdentityCenterGroup, "display_name")
 POLICY_DOCUMENT_SCHEMA = {"type": "object", "nullable": True, "additionalProperties": True}
 
 
@@ -100,6 +105,17 @@ class AccessGroupOut(serializers.ModelSerializer):
     inline_policy = serializers.SerializerMethodField()
     approvers = serializers.SlugRelatedField(many=True, read_only=True, slug_field="username")
     organizational_units = serializers.SlugRelatedField(many=True, read_only=True, slug_field="ou_id")
+    approver_groups = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="display_name"
+    )
+    eligible_groups = serializers.SlugRelatedField(
+        many=True, read_only=True, slug_field="display_name"
+    )
+    may_request = serializers.BooleanField(
+        read_only=True,
+        help_text="Whether the caller may request this group now: live, requestable, and "
+        "eligible_groups empty or the caller a member of one.",
+    )
     account_status = serializers.SerializerMethodField()
 
     class Meta:
@@ -115,6 +131,9 @@ class AccessGroupOut(serializers.ModelSerializer):
             "inline_policy",
             "session_duration",
             "approvers",
+            "approver_groups",
+            "eligible_groups",
+            "may_request",
             "requestable",
             "max_duration_hours",
             "applications_note",
@@ -169,6 +188,9 @@ class AccessGroupIn(serializers.Serializer):
     Besides what the schema says: a name a live group has is refused, and a PATCH may not
     change it; ``accounts`` must be known (added or synced), ``organizational_units`` known
     from the last AWS Organizations sync and readable by it, ``approvers`` active users;
+    ``approver_groups`` and ``eligible_groups`` Identity Center groups listed at the last
+    refresh, other than the portal's own access groups; a requestable group needs at least
+    one approver, by name or by group;
     ``session_duration`` lies from PT1H to PT12H; AWS managed and customer managed
     policies together stay within the permission set quota (20 unless raised); the inline
     policy stays within 32,768 bytes and 10,240 characters other than white space, with no
@@ -233,6 +255,17 @@ class AccessGroupIn(serializers.Serializer):
     organizational_units = serializers.ListField(
         child=serializers.CharField(max_length=68), required=False
     )
+    approver_groups = serializers.ListField(
+        child=serializers.CharField(max_length=IC_GROUP_NAME_MAX),
+        required=False,
+        help_text="Names of Identity Center groups whose members approve (GET "
+        "/api/v1/identity-center-groups/ lists them).",
+    )
+    eligible_groups = serializers.ListField(
+        child=serializers.CharField(max_length=IC_GROUP_NAME_MAX),
+        required=False,
+        help_text="Names of Identity Center groups whose members may request; empty: everyone.",
+    )
     requestable = serializers.BooleanField(required=False)
     max_duration_hours = hours_field()
     applications_note = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)
@@ -256,6 +289,9 @@ class AccessGroupIn(serializers.Serializer):
                 "false (default): live groups; true: archived groups; all: both.",
             ),
             PROVISIONING_FILTER,
+            boolean_parameter(
+                "may_request", "true: only the groups the caller may request (the catalogue)."
+            ),
         ],
     ),
     retrieve=extend_schema(summary="One access group (archived ones too)"),
@@ -283,8 +319,19 @@ class AccessGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Porta
             current_policies_prefetch(),
             Prefetch("approvers", queryset=User.objects.order_by("username")),
             Prefetch("organizational_units", queryset=OrganizationalUnit.objects.order_by("ou_id")),
+            *(
+                Prefetch(field, queryset=IdentityCenterGroup.objects.order_by("display_name"))
+                for field in ("approver_groups", "eligible_groups")
+            ),
+        ).annotate(
+            may_request=ExpressionWrapper(
+                Q(archived_at__isnull=True, requestable=True) & may_request(self.request.user),
+                output_field=BooleanField(),
+            )
         )
         if self.action == "list":
+            if query_choice(self.request, "may_request", BOOLEAN_CHOICES) == "true":
+                queryset = queryset.filter(may_request=True)
             archived = query_choice(self.request, "archived", ARCHIVED_CHOICES, default="false")
             if archived == "false":
                 queryset = queryset.filter(archived_at__isnull=True)

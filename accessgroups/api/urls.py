@@ -8,6 +8,7 @@ from accessgroups.api import (
     accounts,
     audit_events,
     drift,
+    identity_center_groups,
     memberships,
     organizational_units,
     reports,
@@ -32,6 +33,11 @@ router.register(
     basename="organizational-unit",
 )
 router.register("drift", drift.DriftFindingViewSet, basename="drift-finding")
+router.register(
+    "identity-center-groups",
+    identity_center_groups.IdentityCenterGroupViewSet,
+    basename="identity-center-group",
+)
 router.register("access-reviews", reviews.AccessReviewViewSet, basename="access-review")
 router.register(
     r"access-reviews/(?P<review_pk>[0-9]+)/items",

@@ -22,6 +22,12 @@ from accessgroups.core import sync, validators
 from accessgroups.core.audit import audit_record
 from accessgroups.core.errors import Conflict, InvalidTransition
 from accessgroups.core.roles import require_admin
+from accessgroups.directory.services import (
+    GROUP_FIELDS,
+    group_entitlement_changes,
+    require_an_approver,
+    resolve_group_names,
+)
 from accessgroups.models import (
     AccessGroup,
     AccessGroupPolicy,
@@ -126,6 +132,9 @@ def _clean_group_fields(fields: dict[str, Any]) -> dict[str, Any]:
         check("approvers", _resolve_approvers, fields["approvers"])
     if "organizational_units" in fields:
         check("organizational_units", organizational_units_resolve, fields["organizational_units"])
+    for field in GROUP_FIELDS:
+        if field in fields:
+            check(field, lambda names, f=field: resolve_group_names(names, field=f), fields[field])
     for text in ("description", "applications_note"):
         if text in fields:
             cleaned[text] = (fields[text] or "").strip()
@@ -215,7 +224,7 @@ def access_group_clean_new(fields: dict[str, Any]) -> dict[str, Any]:
     """
     fields = dict(fields)
     fields.setdefault("session_duration", "PT1H")
-    for key in ("accounts", "aws_managed_policies", "customer_managed_policies", "approvers"):
+    for key in ("accounts", "aws_managed_policies", "customer_managed_policies", "approvers", *GROUP_FIELDS):
         fields.setdefault(key, [])
     fields.setdefault("inline_policy", None)
     cleaned = _clean_group_fields(fields)
@@ -250,7 +259,10 @@ def access_group_insert(
     except IntegrityError:
         raise Conflict("An access group with this name was just created.", field="name") from None
     group.approvers.set(cleaned["approvers"])
-    return group, _apply_versions(group, cleaned, now, actor)
+    changes = _apply_versions(group, cleaned, now, actor)
+    changes.update(group_entitlement_changes(group, cleaned))
+    require_an_approver(group)
+    return group, changes
 
 
 def access_group_create(*, actor: User, name: str, **fields: Any) -> AccessGroup:
@@ -304,6 +316,9 @@ def access_group_update(*, actor: User, access_group: AccessGroup, **fields: Any
             if before != after:
                 group.approvers.set(cleaned["approvers"])
                 changes["approvers"] = {"added": sorted(after - before), "removed": sorted(before - after)}
+        changes.update(group_entitlement_changes(group, cleaned))
+        if changes.keys() & {"approvers", "approver_groups", "requestable"}:
+            require_an_approver(group)
         if not changes:
             return group
         if changes.keys() & VERSIONED_FIELDS:

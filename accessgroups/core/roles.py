@@ -68,12 +68,102 @@ def admins() -> QuerySet[User]:
 
 
 def is_approver(user: User, access_group: AccessGroup) -> bool:
-    return user.is_active and access_group.approvers.filter(pk=user.pk).exists()
+    """Named in the group's approvers, or a member of one of its approver groups."""
+    entitlement = entitled_by(user, access_group)
+    return entitlement is not None and entitlement["approver"] != ENTITLED_AS_ADMIN
+
+
+# How a decider is entitled, as the decision's audit event records it (``entitled_by``):
+# {"approver": "named"}, {"approver": "group", "group": <Identity Center group name>} or
+# {"approver": "admin"}. A dict, so that no group's name can pass for another kind.
+ENTITLED_BY_NAME = "named"
+ENTITLED_BY_GROUP = "group"
+ENTITLED_AS_ADMIN = "admin"
+
+
+def entitled_by(user: User, access_group: AccessGroup) -> dict[str, str] | None:
+    """Why ``user`` may decide for the group; None when they may not. Named wins over a
+    group (the first by name), a group over the admin role."""
+    if not user.is_active:
+        return None
+    if access_group.approvers.filter(pk=user.pk).exists():
+        return {"approver": ENTITLED_BY_NAME}
+    if user.identity_center_user_id:
+        group = (
+            access_group.approver_groups.filter(members__user_id=user.identity_center_user_id)
+            .order_by("display_name")
+            .values_list("display_name", flat=True)
+            .first()
+        )
+        if group is not None:
+            return {"approver": ENTITLED_BY_GROUP, "group": group}
+    return {"approver": ENTITLED_AS_ADMIN} if user.is_admin else None
+
+
+def approvers_of(access_group: AccessGroup) -> QuerySet[User]:
+    """Active users who approve the group: named, or members of an approver group."""
+    from accessgroups.models import IdentityCenterGroupMember
+
+    by_group = IdentityCenterGroupMember.objects.filter(
+        group__approver_for=access_group
+    ).values("user_id")
+    return get_user_model().objects.filter(
+        Q(approver_of=access_group) | Q(identity_center_user_id__in=by_group),
+        is_active=True,
+    ).distinct()
+
+
+def approvers_by_group(group_ids: Iterable[int]) -> dict[int, list[User]]:
+    """access group id -> its active approvers (named or by group), by username; 3 queries."""
+    from accessgroups.models import AccessGroup
+
+    group_ids = set(group_ids)
+    found: dict[int, dict[int, User]] = {gid: {} for gid in group_ids}
+    named = AccessGroup.approvers.through.objects.filter(
+        accessgroup_id__in=group_ids, user__is_active=True
+    ).select_related("user")
+    for link in named:
+        found[link.accessgroup_id][link.user_id] = link.user
+    pairs = AccessGroup.approver_groups.through.objects.filter(
+        accessgroup_id__in=group_ids
+    ).values_list("accessgroup_id", "identitycentergroup__members__user_id")
+    by_ic_id: dict[str, set[int]] = {}
+    for gid, ic_user in pairs:
+        if ic_user:
+            by_ic_id.setdefault(ic_user, set()).add(gid)
+    if by_ic_id:
+        users = get_user_model().objects.filter(
+            identity_center_user_id__in=by_ic_id, is_active=True
+        )
+        for user in users:
+            for gid in by_ic_id[user.identity_center_user_id]:
+                found[gid][user.pk] = user
+    return {
+        gid: sorted(users.values(), key=lambda u: u.username) for gid, users in found.items()
+    }
 
 
 def decides_anything(user: User) -> bool:
     """Approvers of some group and admins: they see the approval queue and need MFA."""
-    return user.is_active and (user.is_admin or user.approver_of.exists())
+    from accessgroups.models import AccessGroup
+    from accessgroups.models.directory import approves
+
+    return user.is_active and (user.is_admin or AccessGroup.objects.filter(approves(user)).exists())
+
+
+def eligibility_refusal(user: User, access_group: AccessGroup) -> str | None:
+    """Why ``user`` may not request the group (not in any of its eligible groups), or None."""
+    eligible = list(access_group.eligible_groups.order_by("display_name"))
+    if not eligible:
+        return None
+    ic_id = user.identity_center_user_id
+    if ic_id and access_group.eligible_groups.filter(members__user_id=ic_id).exists():
+        return None
+    names = ", ".join(g.display_name for g in eligible)
+    return (
+        f"Only members of the Identity Center group(s) {names} may request "
+        f"{access_group.name}; you are not a member of any of them."
+    )
 
 
 def refuse_self_grant(actor: User, user: User) -> None:

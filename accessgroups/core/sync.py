@@ -45,6 +45,7 @@ class Task(Protocol):
 _tasks: dict[object, Task] = {}
 ACCOUNTS = "accounts"
 DRIFT_SCAN = "drift_scan"
+GROUP_SYNC = "group_sync"
 
 
 def register(key: type[models.Model] | str, task: Task) -> None:
@@ -53,7 +54,9 @@ def register(key: type[models.Model] | str, task: Task) -> None:
     ``register(Model, task)``: ``task.delay(pk)`` brings one row of Model in line;
     ``register(ACCOUNTS, task)``: ``task.delay(actor_id)`` reads the AWS accounts;
     ``register(DRIFT_SCAN, task)``: ``task.delay(actor_id)`` compares Identity Center with
-    the database.
+    the database;
+    ``register(GROUP_SYNC, task)``: ``task.delay(actor_id)`` reads Identity Center's groups
+    and the members of those access groups name.
     """
     _tasks[key] = task
 
@@ -97,6 +100,11 @@ def accounts_sync_on_commit(actor_id: int | None) -> None:
 def drift_scan_on_commit(actor_id: int | None) -> None:
     """Scan Identity Center for drift once the transaction commits."""
     _send_on_commit(DRIFT_SCAN, actor_id)
+
+
+def group_sync_on_commit(actor_id: int | None) -> None:
+    """Read Identity Center's groups and their members once the transaction commits."""
+    _send_on_commit(GROUP_SYNC, actor_id)
 
 
 def _send_on_commit(key: object, arg: Any, then: Callable[[], object] | None = None) -> None:

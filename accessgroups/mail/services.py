@@ -32,7 +32,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accessgroups.access.selectors import removals_pending
-from accessgroups.core.roles import admins
+from accessgroups.core.roles import admins, approvers_of
 from accessgroups.models import (
     AccessRequest,
     AuditEvent,
@@ -59,9 +59,7 @@ def _mailable(users: Iterable[User], *, actor_id: int | None = None) -> list[Use
 
 def request_submitted_recipients(request: AccessRequest) -> list[User]:
     """The group's approvers; the admins when no approver other than the requester exists."""
-    deciders = request.access_group.approvers.filter(is_active=True).exclude(
-        pk=request.requester_id
-    )
+    deciders = approvers_of(request.access_group).exclude(pk=request.requester_id)
     if not deciders.exists():
         deciders = admins()
     return _mailable(deciders.order_by("username"), actor_id=request.requester_id)

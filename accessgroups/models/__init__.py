@@ -34,6 +34,12 @@ from accessgroups.models.catalogue import (
     AccountStatus,
     PolicyKind,
 )
+from accessgroups.models.directory import (
+    GroupSync,
+    IdentityCenterGroup,
+    IdentityCenterGroupMember,
+    IdentityCenterGroupQuerySet,
+)
 from accessgroups.models.drift import (
     DriftFinding,
     DriftFindingQuerySet,
@@ -79,6 +85,10 @@ from accessgroups.models.tokens import (
 __all__ = [
     "OrganizationalUnit",
     "OrganizationsSync",
+    "GroupSync",
+    "IdentityCenterGroup",
+    "IdentityCenterGroupMember",
+    "IdentityCenterGroupQuerySet",
     "ProvisioningStatus",
     "Provisioned",
     "PortalUserManager",

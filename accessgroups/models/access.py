@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accessgroups.core.limits import hours_after
 from accessgroups.models.catalogue import AccessGroup
+from accessgroups.models.directory import approves
 from accessgroups.models.identity import User
 from accessgroups.models.provisioned import Provisioned
 
@@ -37,7 +38,7 @@ class MembershipQuerySet(models.QuerySet):
     def visible_to(self, user: User) -> MembershipQuerySet:
         if user.can_audit:
             return self
-        return self.filter(Q(user=user) | Q(access_group__approvers=user)).distinct()
+        return self.filter(Q(user=user) | approves(user, "access_group_id"))
 
 
 class Membership(Provisioned):
@@ -159,14 +160,14 @@ class AccessRequestQuerySet(models.QuerySet):
         """Requests a user may see: their own, their groups', or all for auditors/admins."""
         if user.can_audit:
             return self
-        return self.filter(Q(requester=user) | Q(access_group__approvers=user)).distinct()
+        return self.filter(Q(requester=user) | approves(user, "access_group_id"))
 
     def decidable_by(self, user: User) -> AccessRequestQuerySet:
         """Pending requests this user may approve or reject (never their own)."""
         qs = self.pending().exclude(requester=user)
         if user.is_admin:
             return qs
-        return qs.filter(access_group__approvers=user).distinct()
+        return qs.filter(approves(user, "access_group_id"))
 
 
 class AccessRequest(models.Model):

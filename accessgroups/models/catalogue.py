@@ -55,6 +55,12 @@ class AccessGroupQuerySet(models.QuerySet):
     def requestable(self) -> AccessGroupQuerySet:
         return self.live().filter(requestable=True)
 
+    def requestable_by(self, user: User) -> AccessGroupQuerySet:
+        """Requestable groups ``user`` is eligible for (directory.may_request)."""
+        from accessgroups.models.directory import may_request
+
+        return self.requestable().filter(may_request(user))
+
 
 class AccessGroup(Provisioned):
     """Identity Center group + permission set + account assignments, as one thing."""
@@ -71,6 +77,14 @@ class AccessGroup(Provisioned):
     # Grants every ACTIVE account under these OUs, recursively (accessgroups.organizations).
     organizational_units = models.ManyToManyField(
         "OrganizationalUnit", related_name="access_groups", blank=True
+    )
+    # Identity Center groups (accessgroups.models.directory): their members approve, and,
+    # when any is named, only their members may request.
+    approver_groups = models.ManyToManyField(
+        "accessgroups.IdentityCenterGroup", related_name="approver_for", blank=True
+    )
+    eligible_groups = models.ManyToManyField(
+        "accessgroups.IdentityCenterGroup", related_name="eligible_for", blank=True
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)

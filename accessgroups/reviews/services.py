@@ -59,16 +59,7 @@ def _pick_reviewers(memberships: list[Membership]) -> dict[int, User]:
     with several approvers shares the work instead of handing it all to the first name.
     """
     group_ids = {m.access_group_id for m in memberships}
-    approvers: dict[int, list[User]] = {gid: [] for gid in group_ids}
-    through = (
-        AccessGroup.approvers.through.objects.filter(
-            accessgroup_id__in=group_ids, user__is_active=True
-        )
-        .select_related("user")
-        .order_by("user__username")
-    )
-    for link in through:
-        approvers[link.accessgroup_id].append(link.user)
+    approvers = roles.approvers_by_group(group_ids)
     admins = list(roles.admins().order_by("username"))
     load: Counter[int] = Counter()
     chosen: dict[int, User] = {}

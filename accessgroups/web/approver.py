@@ -18,6 +18,7 @@ from accessgroups.catalogue.selectors import current_accounts_prefetch, current_
 from accessgroups.core.errors import Conflict
 from accessgroups.core.roles import decides_anything
 from accessgroups.models import AccessRequest, Decision, Membership, User
+from accessgroups.models.directory import approves
 from accessgroups.web.common import paginate
 from accessgroups.web.requester_forms import ApproveForm, CommentForm
 
@@ -36,7 +37,7 @@ def revocable_memberships(user: User) -> QuerySet[Membership]:
     """Active memberships of the groups this user decides for (every group for an admin)."""
     memberships = Membership.objects.active()
     if not user.is_admin:
-        memberships = memberships.filter(access_group__approvers=user)
+        memberships = memberships.filter(approves(user, "access_group_id"))
     return (
         memberships.select_related("user", "access_group", "granted_by")
         .prefetch_related(current_accounts_prefetch("access_group__"))

@@ -199,6 +199,7 @@ def groups(request: HttpRequest) -> HttpResponse:
             Prefetch(
                 "approvers", queryset=User.objects.only("id", "username").order_by("username")
             ),
+            "approver_groups",
         )
         .annotate(
             failed_links=Count(

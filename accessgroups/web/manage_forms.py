@@ -18,6 +18,7 @@ from accessgroups.core.limits import (
     column_max,
 )
 from accessgroups.core.roles import ROLES
+from accessgroups.directory.services import GROUP_FIELDS, identity_center_groups_nameable
 from accessgroups.models import AccessGroup, Account, PolicyKind, User
 from accessgroups.organizations.selectors import organizational_unit_choices
 
@@ -120,6 +121,16 @@ class AccessGroupForm(forms.Form):
         help_text="ISO 8601, from PT1H to PT12H (e.g. PT1H30M).",
     )
     approvers = forms.MultipleChoiceField(label="Approvers", required=False)
+    approver_groups = forms.MultipleChoiceField(
+        label="Approver groups",
+        required=False,
+        help_text="Identity Center groups whose members approve, as of the last refresh.",
+    )
+    eligible_groups = forms.MultipleChoiceField(
+        label="Eligible groups",
+        required=False,
+        help_text="Only members of these Identity Center groups may request; none: everyone.",
+    )
     requestable = forms.BooleanField(
         label="Requestable",
         required=False,
@@ -160,7 +171,10 @@ class AccessGroupForm(forms.Form):
             .order_by("username")
         ]
         self.fields["organizational_units"].choices = organizational_unit_choices()
-        for name in ("accounts", "approvers", "organizational_units"):
+        names = list(identity_center_groups_nameable().values_list("display_name", flat=True))
+        for name in GROUP_FIELDS:
+            self.fields[name].choices = [(n, n) for n in names]
+        for name in ("accounts", "approvers", "organizational_units", *GROUP_FIELDS):
             self.fields[name].widget.attrs["size"] = 8
 
     def clean_customer_managed_policies(self) -> list[dict[str, str]]:
@@ -211,6 +225,7 @@ def initial_for(group: AccessGroup) -> dict[str, Any]:
         "inline_policy": inline,
         "session_duration": group.session_duration,
         "approvers": list(group.approvers.values_list("username", flat=True)),
+        **{f: list(getattr(group, f).values_list("display_name", flat=True)) for f in GROUP_FIELDS},
         "requestable": group.requestable,
         "max_duration_hours": group.max_duration_hours,
         "applications_note": group.applications_note,

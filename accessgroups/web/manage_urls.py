@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accessgroups.web import manage
+from accessgroups.web import directory, manage
 
 urlpatterns = [
     path("accounts/", manage.accounts, name="manage-accounts"),
@@ -15,6 +15,16 @@ urlpatterns = [
     path("groups/<int:pk>/archive/", manage.group_archive, name="manage-group-archive"),
     path("groups/<int:pk>/retry/", manage.group_retry, name="manage-group-retry"),
     path("provisioning/", manage.provisioning, name="manage-provisioning"),
+    path(
+        "identity-center-groups/",
+        directory.groups_page,
+        name="manage-identity-center-groups",
+    ),
+    path(
+        "identity-center-groups/refresh/",
+        directory.groups_refresh,
+        name="manage-identity-center-groups-refresh",
+    ),
     path(
         "memberships/<int:pk>/retry/", manage.membership_retry, name="manage-membership-retry"
     ),

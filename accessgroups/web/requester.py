@@ -12,7 +12,7 @@ from datetime import datetime
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,6 +22,7 @@ from accessgroups.access import services
 from accessgroups.catalogue.selectors import current_accounts_prefetch, current_policies_prefetch
 from accessgroups.core.errors import Conflict
 from accessgroups.identity.source import NOT_YET_PROVISIONED, waits_for_identity_provider
+from accessgroups.core.roles import eligibility_refusal
 from accessgroups.models import (
     AccessGroup,
     AccessRequest,
@@ -44,8 +45,8 @@ CATALOGUE_PAGE_SIZE = 24
 @require_GET
 @login_required
 def catalogue(request: HttpRequest) -> HttpResponse:
-    groups = AccessGroup.objects.requestable().prefetch_related(
-        current_accounts_prefetch(), current_policies_prefetch(), "approvers"
+    groups = AccessGroup.objects.requestable_by(request.user).prefetch_related(
+        current_accounts_prefetch(), current_policies_prefetch(), "approvers", "approver_groups"
     )
     search = query_text(request, "q")
     if search:
@@ -99,6 +100,9 @@ def request_create(request: HttpRequest, group_id: int) -> HttpResponse:
         AccessGroup.objects.requestable().prefetch_related(current_accounts_prefetch()),
         pk=group_id,
     )
+    refusal = eligibility_refusal(request.user, group)
+    if refusal:
+        raise PermissionDenied(refusal)
     form = AccessRequestForm(request.POST or None, access_group=group)
     if request.method == "POST" and form.is_valid():
         try:

@@ -21,10 +21,14 @@ from typing import Any
 
 import schemathesis
 
+# Names of Identity Center groups: known at the last refresh, once each, not the portal's own.
+IC_GROUP_RULES = ("Unknown Identity Center group", "named once", "access group of this portal")
 GROUP_RULES = {
     "name": ("exists",),
     "accounts": ("Unknown account",),
-    "approvers": ("No active user",),
+    "approvers": ("No active user", "needs at least one approver"),
+    "approver_groups": IC_GROUP_RULES,
+    "eligible_groups": IC_GROUP_RULES,
     # Known from the last Organizations sync, and readable by it.
     "organizational_units": ("Unknown organizational unit", "could not read"),
     "session_duration": ("between PT1H and PT12H",),

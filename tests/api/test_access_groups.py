@@ -69,6 +69,9 @@ def test_create_with_every_policy_kind(
         "inline_policy": INLINE,
         "session_duration": "PT4H",
         "approvers": ["bob"],
+        "approver_groups": [],
+        "eligible_groups": [],
+        "may_request": True,
         "requestable": True,
         "max_duration_hours": 8,
         "applications_note": "Grafana, by hand",
@@ -90,7 +93,9 @@ def test_create_with_every_policy_kind(
 
 
 def test_create_with_only_a_name_takes_the_defaults(api, dave):
-    response = api(dave).post("/api/v1/access-groups/", {"name": "Empty"}, format="json")
+    response = api(dave).post(
+        "/api/v1/access-groups/", {"name": "Empty", "requestable": False}, format="json"
+    )
     assert response.status_code == 202, response.data
     assert response.data["session_duration"] == "PT1H"
     assert response.data["accounts"] == [] and response.data["inline_policy"] is None

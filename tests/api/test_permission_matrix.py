@@ -105,6 +105,9 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("audit-event-detail", "GET"): AUDIT,
     ("drift-finding-list", "GET"): AUDIT,
     ("drift-finding-scan", "POST"): ADMIN,
+    ("identity-center-group-list", "GET"): AUDIT,
+    ("identity-center-group-sync", "GET"): AUDIT,
+    ("identity-center-group-sync", "POST"): ADMIN,
     ("access-review-list", "GET"): SIGNED_IN,  # each sees the reviews they may (alice: none)
     ("access-review-list", "POST"): AUDIT,
     # A review of the group with alice's item, reviewed by bob: he, carol and dave see it.
@@ -196,6 +199,7 @@ SETUPS: dict[str, Callable[[World], tuple[dict[str, Any], dict[str, Any] | None]
             "name": "NewGroup",
             "accounts": [w.account_id],
             "aws_managed_policies": ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+            "approvers": ["bob"],
         },
     ),
     "access-group-detail": lambda w: ({"pk": w.group.pk}, {"description": "changed"}),
@@ -221,6 +225,8 @@ SETUPS: dict[str, Callable[[World], tuple[dict[str, Any], dict[str, Any] | None]
     "audit-event-detail": lambda w: ({"pk": audit_record(action="test.event").pk}, None),
     "drift-finding-list": lambda w: ({}, None),
     "drift-finding-scan": lambda w: ({}, {}),
+    "identity-center-group-list": lambda w: ({}, None),
+    "identity-center-group-sync": lambda w: ({}, {}),
     "access-review-list": lambda w: (
         {},
         {

@@ -35,10 +35,11 @@ INLINE = {
 
 @pytest.fixture
 def builders(
-    make_user, make_account, make_group, bob, erin, dave, readonly
+    make_user, make_account, make_group, bob, erin, dave, readonly, ic_group, linked
 ) -> dict[str, Callable[[int], None]]:
     serial = count()
     accounts = [make_account("a"), make_account("b")]
+    linked(bob)  # a member of every group's approver group
     AccessGroupAccount.objects.filter(access_group=readonly).update(
         provisioning_status=ProvisioningStatus.IN_SYNC
     )
@@ -78,6 +79,9 @@ def builders(
             AccessGroupPolicy.objects.create(
                 access_group=group, kind=PolicyKind.CUSTOMER_MANAGED, name="p", path="/"
             )
+            n = next(serial)
+            group.approver_groups.set([ic_group(f"Leads{n}", members=[bob])])
+            group.eligible_groups.set([ic_group(f"Team{n}"), ic_group(f"Other{n}")])
 
     def requests(n: int) -> None:
         for _ in range(n):

@@ -34,7 +34,7 @@ def test_create_with_every_policy_kind(developers, django_capture_on_commit_call
     assert list(group.approvers.values_list("username", flat=True)) == ["bob"]
     assert AuditEvent.objects.filter(action="access_group.created", access_group=group).exists()
     with django_capture_on_commit_callbacks() as callbacks:
-        access_group_create(actor=dave, name="Other")
+        access_group_create(actor=dave, name="Other", approvers=["bob"])
     assert len(callbacks) == 1
 
 
@@ -80,10 +80,10 @@ def test_inline_policy_counts_characters_other_than_whitespace(dave):
 def test_policy_quota_from_settings(dave, settings):
     arns = [f"arn:aws:iam::aws:policy/Policy{i}" for i in range(21)]
     with pytest.raises(ValidationError) as exc:
-        access_group_create(actor=dave, name="TooMany", aws_managed_policies=arns)
+        access_group_create(actor=dave, name="TooMany", aws_managed_policies=arns, requestable=False)
     assert "at most 20" in exc.value.message_dict["aws_managed_policies"][0]
     settings.PERMISSION_SET_MANAGED_POLICY_QUOTA = 25
-    access_group_create(actor=dave, name="TooMany", aws_managed_policies=arns)
+    access_group_create(actor=dave, name="TooMany", aws_managed_policies=arns, requestable=False)
 
 
 def test_names_are_unique_among_live_groups(dave, developers):
@@ -149,7 +149,7 @@ def test_archive_cancels_ends_and_keeps_rows(dave, alice, erin, developers):
     with pytest.raises(InvalidTransition):
         access_group_archive(actor=dave, access_group=group)
     # The name is free again for a new group.
-    access_group_create(actor=dave, name="Developers")
+    access_group_create(actor=dave, name="Developers", approvers=["bob"])
 
 
 def test_account_create_validates(dave):

@@ -21,6 +21,7 @@ def test_provisioning_registers_one_task_per_kind_of_row() -> None:
         Membership: tasks.membership_sync_task,
         sync.ACCOUNTS: tasks.accounts_sync_task,
         sync.DRIFT_SCAN: tasks.drift_scan_task,
+        sync.GROUP_SYNC: tasks.group_sync_task,
     }
 
 

@@ -24,6 +24,7 @@ def queue_of(task) -> str:
         provisioning_tasks.membership_sync_task,
         provisioning_tasks.accounts_sync_task,
         provisioning_tasks.drift_scan_task,
+        provisioning_tasks.group_sync_task,
     ],
 )
 def test_identity_center_work_goes_to_its_own_queue(task) -> None:

@@ -47,6 +47,7 @@ def deployers(dave, two_accounts):
         accounts=[a.account_id for a in two_accounts],
         aws_managed_policies=[],
         customer_managed_policies=[{"name": "Deploy", "path": "/shop/"}],
+        requestable=False,
     )
 
 

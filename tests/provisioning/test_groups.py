@@ -40,6 +40,7 @@ def developers(dave, accounts):
         customer_managed_policies=[{"name": "ShopDeploy", "path": "/shop/"}],
         inline_policy=INLINE,
         session_duration="PT4H",
+        requestable=False,
     )
 
 
@@ -374,7 +375,7 @@ def test_a_new_group_waits_for_the_teardown_of_an_archived_one_of_the_same_name(
     old_group_id = developers.identity_center_group_id
     access_group_archive(actor=dave, access_group=developers)
     successor = access_group_create(
-        actor=dave, name="Developers", accounts=[accounts[2].account_id]
+        actor=dave, name="Developers", accounts=[accounts[2].account_id], requestable=False
     )
 
     with pytest.raises(TransientError, match="archived access group Developers"):

@@ -188,6 +188,7 @@ def test_two_workers_stay_inside_aws_limits(
                 name=f"Fleet{n}",
                 accounts=[a.account_id for a in chosen],
                 aws_managed_policies=["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+                requestable=False,
             )
         )
     assert sorted(_sync_ids(enqueued)) == sorted(g.pk for g in groups)

@@ -96,6 +96,18 @@ def test_drift_settings_are_refused_when_not_understood(tmp_path: Path, name, va
     assert "ImproperlyConfigured" in result.stderr and name in result.stderr
 
 
+def test_groups_are_refreshed_every_5_minutes_by_default_and_0_turns_it_off(tmp_path: Path) -> None:
+    expr = "CELERY_BEAT_SCHEDULE.get('identity-center-groups'), settings.GROUP_SYNC_SECONDS"
+    result = start_settings(expr, PORTAL_VAR_DIR=str(tmp_path), DEBUG="1")
+    assert result.returncode == 0, result.stderr
+    assert "'schedule': 300" in result.stdout and result.stdout.split()[-1] == "300"
+    result = start_settings(expr, PORTAL_VAR_DIR=str(tmp_path), DEBUG="1", GROUP_SYNC_SECONDS="0")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["None", "0"]
+    result = start_settings(PORTAL_VAR_DIR=str(tmp_path), DEBUG="1", GROUP_SYNC_SECONDS="5m")
+    assert result.returncode != 0 and "GROUP_SYNC_SECONDS" in result.stderr
+
+
 @pytest.mark.django_db
 def test_createsuperuser_noinput_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "root")

@@ -1,0 +1,1 @@
+"""Approvers and eligibility by Identity Center group: the cached groups and their refresh."""
