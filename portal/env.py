@@ -119,6 +119,27 @@ def email_from_url(url: str) -> dict:
     }
 
 
+def email_settings(debug: bool) -> dict:
+    """EMAIL_URL, else the EMAIL_HOST/EMAIL_PORT/... variables; with DEBUG and neither, the
+    console backend."""
+    if os.environ.get("EMAIL_URL"):
+        return email_from_url(os.environ["EMAIL_URL"])
+    return {
+        "EMAIL_BACKEND": os.environ.get("EMAIL_BACKEND")
+        or (
+            "django.core.mail.backends.console.EmailBackend"
+            if debug and not os.environ.get("EMAIL_HOST")
+            else "django.core.mail.backends.smtp.EmailBackend"
+        ),
+        "EMAIL_HOST": os.environ.get("EMAIL_HOST", "localhost"),
+        "EMAIL_PORT": env_int("EMAIL_PORT", 25),
+        "EMAIL_HOST_USER": os.environ.get("EMAIL_HOST_USER", ""),
+        "EMAIL_HOST_PASSWORD": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+        "EMAIL_USE_TLS": env_bool("EMAIL_USE_TLS", False),
+        "EMAIL_USE_SSL": env_bool("EMAIL_USE_SSL", False),
+    }
+
+
 def cache_from_url(url: str, key_prefix: str) -> dict:
     scheme = url.partition("://")[0].lower()
     if scheme in ("redis", "rediss", "unix"):

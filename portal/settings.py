@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import (
     cache_from_url,
-    email_from_url,
+    email_settings,
     env_bool,
     env_count,
     env_int,
@@ -381,20 +381,7 @@ CELERY_TASK_ALWAYS_EAGER = False
 # EMAIL_URL (smtp://user:password@host:587?tls=1, smtps://... for implicit TLS, console://)
 # or the EMAIL_HOST/EMAIL_PORT/... variables. With DEBUG and neither, mail is printed to
 # the console (make run shows it in the serve log).
-if os.environ.get("EMAIL_URL"):
-    globals().update(email_from_url(os.environ["EMAIL_URL"]))
-else:
-    EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
-        "django.core.mail.backends.console.EmailBackend"
-        if DEBUG and not os.environ.get("EMAIL_HOST")
-        else "django.core.mail.backends.smtp.EmailBackend"
-    )
-    EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
-    EMAIL_PORT = env_int("EMAIL_PORT", 25)
-    EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
-    EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
-    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
-    EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+globals().update(email_settings(DEBUG))
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Access portal <access-portal@localhost>")
 SERVER_EMAIL = os.environ.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
