@@ -74,12 +74,17 @@ def test_accounts_show_their_ou(api, alice, tree):
 
 
 def test_a_group_by_ou_grants_the_active_accounts_under_it_at_once(
-    api, dave, tree, requested_syncs, django_capture_on_commit_callbacks
+    api, alice, dave, tree, requested_syncs, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         response = api(dave).post(
             "/api/v1/access-groups/",
-            {"name": "Workloads", "organizational_units": [WORKLOADS], "accounts": ["444444444444"]},
+            {
+                    "name": "Workloads",
+                    "organizational_units": [WORKLOADS],
+                    "accounts": ["444444444444"],
+                    "approvers": ["alice"],
+                },
             format="json",
         )
 
@@ -113,8 +118,12 @@ def test_bad_organizational_units_are_refused_naming_the_field(api, dave, tree, 
     assert words in str(response.data["organizational_units"])
 
 
-def test_changing_the_ous_bumps_the_version(api, dave, tree, requested_syncs):
-    created = api(dave).post("/api/v1/access-groups/", {"name": "G"}, format="json").data
+def test_changing_the_ous_bumps_the_version(api, alice, dave, tree, requested_syncs):
+    created = (
+        api(dave)
+        .post("/api/v1/access-groups/", {"name": "G", "approvers": ["alice"]}, format="json")
+        .data
+    )
 
     response = api(dave).patch(
         f"/api/v1/access-groups/{created['id']}/", {"organizational_units": [PROD]}, format="json"

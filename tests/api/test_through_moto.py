@@ -36,7 +36,12 @@ def test_request_to_report_through_identity_center(
     group = admin.get(f"/api/v1/access-groups/{created.data['id']}/").data
     assert group["provisioning_status"] == "in_sync", group["last_error"]
     assert group["account_status"] == [
-        {"account_id": ACCOUNT, "provisioning_status": "in_sync", "last_error": ""}
+        {
+            "account_id": ACCOUNT,
+            "provisioning_status": "in_sync",
+            "last_error": "",
+            "reason": "explicit",
+        }
     ]
 
     asked = requester.post(

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from accessgroups.models import AccessGroupAccount, Account, OrganizationalUnit, OrganizationsSync
+from accessgroups.models import AccessGroup, AccessGroupAccount, Account, OrganizationalUnit, OrganizationsSync
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,9 @@ def test_accounts_page_shows_a_failed_sync_and_the_last_good_one(client_for, dav
     assert f"Accounts and OUs stay as read at {earlier:%Y-%m-%d %H:%M} UTC" in page
 
 
-def test_the_group_form_picks_ous_and_keeps_explicit_accounts_apart(client_for, dave, prod, make_account):
+def test_the_group_form_picks_ous_and_keeps_explicit_accounts_apart(
+    client_for, alice, dave, prod, make_account
+):
     api = make_account("api", parent_ou=prod, ou_path=prod.path)
     listed = make_account("listed")
     client = client_for(dave)
@@ -46,6 +48,7 @@ def test_the_group_form_picks_ous_and_keeps_explicit_accounts_apart(client_for, 
             "organizational_units": [prod.ou_id],
             "session_duration": "PT1H",
             "requestable": "on",
+            "approvers": [alice.username],
         },
     )
 
@@ -55,8 +58,6 @@ def test_the_group_form_picks_ous_and_keeps_explicit_accounts_apart(client_for, 
         for link in AccessGroupAccount.objects.filter(valid_to__isnull=True)
     }
     assert links == {api.pk: (False, True), listed.pk: (True, False)}
-    from accessgroups.models import AccessGroup
-
     group = AccessGroup.objects.get(name="Prod")
     initial = client.get(reverse("web:manage-group-edit", args=[group.pk])).context["form"].initial
     # The form lists only the accounts chosen by hand: those the OU brings follow the OU.
