@@ -71,6 +71,22 @@ def is_approver(user: User, access_group: AccessGroup) -> bool:
     return user.is_active and access_group.approvers.filter(pk=user.pk).exists()
 
 
+def possible_approvers(
+    access_group: AccessGroup | None = None, *, approvers: Iterable[User] | None = None
+) -> QuerySet[User]:
+    """The people who may approve the group's requests because they are named for it.
+
+    The one count a quorum is checked against (accessgroups.access.policies). Admins, who
+    may approve any group, are left out: counting them would make every quorum reachable.
+    ``approvers`` is the list about to be saved (a change not yet written), else the
+    group's own. Extend here when approvers can be named another way.
+    """
+    if approvers is None:
+        approvers = access_group.approvers.all() if access_group is not None else []
+    ids = [u.pk for u in approvers]
+    return get_user_model().objects.filter(pk__in=ids, is_active=True)
+
+
 def decides_anything(user: User) -> bool:
     """Approvers of some group and admins: they see the approval queue and need MFA."""
     return user.is_active and (user.is_admin or user.approver_of.exists())
