@@ -84,7 +84,8 @@ def access_request_create(
     justification = (justification or "").strip()
     if not justification:
         raise ValidationError({"justification": "Say why you need this access."})
-    validate_requested_duration(duration_hours, access_group.max_duration_hours)
+    # Break-glass without a duration lasts as long as break-glass may.
+    validate_requested_duration(duration_hours, None if break_glass else access_group.max_duration_hours)
     if break_glass:
         duration_hours = emergency.break_glass_check(
             requester=requester, group=access_group, justification=justification, duration_hours=duration_hours
