@@ -130,7 +130,7 @@ def access_request_acknowledge(*, access_request: AccessRequest, reviewer: User,
     with transaction.atomic():
         request = (
             AccessRequest.objects.select_for_update()
-            .select_related("access_group", "requester", "break_glass_reviewed_by")
+            .select_related("access_group", "requester")
             .get(pk=access_request.pk)
         )
         break_glass_review_record(
