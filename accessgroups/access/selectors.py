@@ -131,3 +131,14 @@ def break_glass_reviews_overdue(*, now: datetime) -> QuerySet[AccessRequest]:
         .exclude(status=RequestStatus.PENDING)
         .order_by("created_at", "pk")
     )
+
+
+def break_glass_reviews_for(user) -> QuerySet[AccessRequest]:
+    """Break-glass use this user may review: of the groups they approve (all for an admin),
+    never their own, not reviewed yet, oldest first."""
+    requests = AccessRequest.objects.filter(
+        break_glass=True, break_glass_reviewed_at__isnull=True
+    ).exclude(status=RequestStatus.PENDING).exclude(requester=user)
+    if not user.is_admin:
+        requests = requests.filter(access_group__approvers=user)
+    return requests.select_related("requester", "access_group", "membership").order_by("created_at", "pk")

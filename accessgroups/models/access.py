@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from accessgroups.core.limits import hours_after
@@ -168,8 +168,12 @@ class AccessRequestQuerySet(models.QuerySet):
         return self.filter(Q(requester=user) | Q(access_group__approvers=user)).distinct()
 
     def decidable_by(self, user: User) -> AccessRequestQuerySet:
-        """Pending requests this user may approve or reject (never their own)."""
-        qs = self.pending().exclude(requester=user)
+        """Pending requests this user may approve or reject (never their own, nor those
+        they approved already on the group's current version)."""
+        decided = Decision.objects.filter(
+            request=OuterRef("pk"), decided_by=user, access_group_version=OuterRef("access_group__version")
+        )
+        qs = self.pending().exclude(requester=user).exclude(Exists(decided))
         if user.is_admin:
             return qs
         return qs.filter(access_group__approvers=user).distinct()
