@@ -20,7 +20,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accessgroups.access import break_glass, services
-from accessgroups.access.selectors import review_due_at
+from accessgroups.access.selectors import break_glass_reviews_for, review_due_at
 from accessgroups.api.base import (
     BOOLEAN_CHOICES,
     PortalViewSet,
@@ -173,6 +173,10 @@ class CancelIn(CommentIn):
             id_parameter("access_group", "Access group id."),
             text_parameter("requester", "Username."),
             boolean_parameter("decidable", "true: only requests you can decide now."),
+            boolean_parameter(
+                "break_glass_review_pending",
+                "true: only break-glass access you may review that nobody has reviewed yet.",
+            ),
         ],
     ),
     retrieve=extend_schema(summary="One access request"),
@@ -220,6 +224,8 @@ class AccessRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Por
                 queryset = queryset.filter(
                     pk__in=AccessRequest.objects.decidable_by(user).values("pk")
                 )
+            if query_choice(self.request, "break_glass_review_pending", BOOLEAN_CHOICES) == "true":
+                queryset = queryset.filter(pk__in=break_glass_reviews_for(user).values("pk"))
         return queryset
 
     @extend_schema(

@@ -104,6 +104,8 @@ def test_break_glass_is_granted_and_reviewed(api, alice, bob, oncall, settings):
     assert body["break_glass_review"]["reviewed_at"] is None and body["break_glass_review"]["due_at"]
     pk = body["id"]
 
+    assert [r["id"] for r in api(bob).get(f"{REQUESTS}?break_glass_review_pending=true").data["results"]] == [pk]
+    assert api(alice).get(f"{REQUESTS}?break_glass_review_pending=true").data["results"] == []
     client = api(alice)
     before = database_fingerprint()
     refused = client.post(f"{REQUESTS}{pk}/acknowledge/", {}, format="json")
@@ -114,6 +116,7 @@ def test_break_glass_is_granted_and_reviewed(api, alice, bob, oncall, settings):
     assert done.data["break_glass_review"]["reviewed_by"] == "bob"
     assert done.data["break_glass_review"]["outcome"] == "acknowledged"
     assert api(bob).post(f"{REQUESTS}{pk}/acknowledge/", {}, format="json").status_code == 409
+    assert api(bob).get(f"{REQUESTS}?break_glass_review_pending=true").data["results"] == []
 
 
 def test_break_glass_revoked_by_an_approver(api, alice, bob, oncall):
