@@ -10,7 +10,6 @@ admin is told. An approver (never the requester) then acknowledges it or revokes
 
 from __future__ import annotations
 
-
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -45,7 +44,9 @@ def break_glass_check(
 ) -> int:
     """Refuse a break-glass request the group or its input does not allow; returns its hours."""
     if not group.break_glass:
-        raise PermissionDenied(f"{group.name} does not allow break-glass access; ask for it the usual way.")
+        raise PermissionDenied(
+            f"{group.name} does not allow break-glass access; ask for it the usual way."
+        )
     if len(justification) < BREAK_GLASS_JUSTIFICATION_MIN:
         raise ValidationError(
             {
@@ -92,9 +93,13 @@ def request_break_glass_grant(request: AccessRequest, group: AccessGroup) -> Mem
 def _review(request: AccessRequest, reviewer: User) -> None:
     refuse_self_grant(reviewer, request.requester)
     if not can_decide(reviewer, request.access_group):
-        raise PermissionDenied("Only the access group's approvers or an admin can review break-glass access.")
+        raise PermissionDenied(
+            "Only the access group's approvers or an admin can review break-glass access."
+        )
     if not request.break_glass:
-        raise InvalidTransition("This request is not break-glass access; there is nothing to acknowledge.")
+        raise InvalidTransition(
+            "This request is not break-glass access; there is nothing to acknowledge."
+        )
     if request.break_glass_reviewed_at is not None:
         raise InvalidTransition(
             f"This break-glass access was already {request.break_glass_review_outcome} "
@@ -125,7 +130,9 @@ def break_glass_review_record(
     )
 
 
-def access_request_acknowledge(*, access_request: AccessRequest, reviewer: User, comment: str = "") -> AccessRequest:
+def access_request_acknowledge(
+    *, access_request: AccessRequest, reviewer: User, comment: str = ""
+) -> AccessRequest:
     """An approver of the group (or an admin) accepts a break-glass use as justified."""
     with transaction.atomic():
         request = (

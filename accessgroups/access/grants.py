@@ -27,14 +27,16 @@ def sync_membership(membership: Membership) -> None:
     """Provision the membership after commit; its approved requests then wait on provisioning."""
 
     def handed_over() -> None:
-        AccessRequest.objects.filter(membership_id=membership.pk, status=RequestStatus.APPROVED).update(
-            status=RequestStatus.PROVISIONING, updated_at=timezone.now()
-        )
+        AccessRequest.objects.filter(
+            membership_id=membership.pk, status=RequestStatus.APPROVED
+        ).update(status=RequestStatus.PROVISIONING, updated_at=timezone.now())
 
     sync.sync_on_commit(Membership, membership.pk, then=handed_over)
 
 
-def extend(membership: Membership, duration_hours: int | None, now: datetime, by: User | None) -> None:
+def extend(
+    membership: Membership, duration_hours: int | None, now: datetime, by: User | None
+) -> None:
     """Move an existing membership's expiry; never shorten it, never add a second one.
 
     A moved expiry is kept as a ``MembershipExtension``, so that reports of a past moment

@@ -18,8 +18,8 @@ from accessgroups.core.audit import audit_record
 from accessgroups.core.roles import possible_approvers
 from accessgroups.mail import notify
 from accessgroups.models import (
-    APPROVING_OUTCOMES,
     APPROVALS_REQUIRED_MAX,
+    APPROVING_OUTCOMES,
     AccessGroup,
     AccessRequest,
     Decision,
@@ -33,7 +33,9 @@ POLICY_FIELDS = ("approvals_required", "auto_approve", "break_glass", "risk")
 # Policies that grant (nearly) everything: a group attaching one is suggested high risk.
 HIGH_RISK_POLICY_NAMES = frozenset({"AdministratorAccess", "IAMFullAccess", "PowerUserAccess"})
 
-RISK_COMMENT_REQUIRED = "This access group is high risk: say why you approve (a comment is required)."
+RISK_COMMENT_REQUIRED = (
+    "This access group is high risk: say why you approve (a comment is required)."
+)
 
 
 # --- what an admin may configure -------------------------------------------------------------
@@ -63,7 +65,11 @@ def suggested_risk(aws_managed_policies: Iterable[str], inline_policy: dict | No
 
 
 def clean_approvals_required(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= APPROVALS_REQUIRED_MAX:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 1 <= value <= APPROVALS_REQUIRED_MAX
+    ):
         raise ValidationError(
             {"approvals_required": f"Give a whole number from 1 to {APPROVALS_REQUIRED_MAX}."}
         )
@@ -97,8 +103,7 @@ def validate_group_policies(
             )
     if auto_approve and approvals_required > 1:
         errors["auto_approve"] = (
-            "A group approved automatically cannot also require several approvals; "
-            "choose one."
+            "A group approved automatically cannot also require several approvals; choose one."
         )
     if auto_approve and risk == Risk.HIGH:
         errors["auto_approve"] = (

@@ -117,7 +117,9 @@ def review_due_at(request: AccessRequest) -> datetime | None:
 
 
 def break_glass_alert_due(now: datetime) -> Q:
-    return Q(break_glass_alerted_at__isnull=True) | Q(break_glass_alerted_at__lte=now - BREAK_GLASS_REALERT)
+    return Q(break_glass_alerted_at__isnull=True) | Q(
+        break_glass_alerted_at__lte=now - BREAK_GLASS_REALERT
+    )
 
 
 def break_glass_reviews_overdue(*, now: datetime) -> QuerySet[AccessRequest]:
@@ -141,4 +143,6 @@ def break_glass_reviews_for(user) -> QuerySet[AccessRequest]:
     ).exclude(status=RequestStatus.PENDING).exclude(requester=user)
     if not user.is_admin:
         requests = requests.filter(access_group__approvers=user)
-    return requests.select_related("requester", "access_group", "membership").order_by("created_at", "pk")
+    return requests.select_related("requester", "access_group", "membership").order_by(
+        "created_at", "pk"
+    )

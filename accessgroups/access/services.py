@@ -85,10 +85,15 @@ def access_request_create(
     if not justification:
         raise ValidationError({"justification": "Say why you need this access."})
     # Break-glass without a duration lasts as long as break-glass may.
-    validate_requested_duration(duration_hours, None if break_glass else access_group.max_duration_hours)
+    validate_requested_duration(
+        duration_hours, None if break_glass else access_group.max_duration_hours
+    )
     if break_glass:
         duration_hours = emergency.break_glass_check(
-            requester=requester, group=access_group, justification=justification, duration_hours=duration_hours
+            requester=requester,
+            group=access_group,
+            justification=justification,
+            duration_hours=duration_hours,
         )
 
     with transaction.atomic():
@@ -151,7 +156,9 @@ def _decide(
     version = request.access_group.version
     if request.decisions.filter(decided_by=approver, access_group_version=version).exists():
         # A quorum counts distinct people (the unique constraint says so too).
-        raise InvalidTransition("You have already approved this request; other approvers must decide now.")
+        raise InvalidTransition(
+            "You have already approved this request; other approvers must decide now."
+        )
     decision = Decision.objects.create(
         request=request,
         requester=request.requester,
@@ -315,7 +322,9 @@ def access_request_revoke(*, access_request: AccessRequest, user: User, comment:
                 request, reviewer=user, outcome=BreakGlassReview.REVOKED, comment=comment
             )
             if request.membership_id and request.membership.ended_at is None:
-                membership_end(request.membership, reason=EndReason.REVOKED, by=user, comment=comment)
+                membership_end(
+                    request.membership, reason=EndReason.REVOKED, by=user, comment=comment
+                )
             request.refresh_from_db()
             return request
         if request.status != RequestStatus.ACTIVE or request.membership_id is None:

@@ -10,8 +10,8 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from accessgroups.access.selectors import memberships_confirmed_not_activated
 from accessgroups.access.outcomes import membership_activated
+from accessgroups.access.selectors import memberships_confirmed_not_activated
 from accessgroups.access.services import memberships_expire
 from accessgroups.access.sessions import session_revocations_lift
 from accessgroups.core.dispatch import dispatch_overdue

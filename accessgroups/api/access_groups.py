@@ -156,7 +156,8 @@ class AccessGroupOut(serializers.ModelSerializer):
     @extend_schema_field(serializers.ChoiceField(choices=Risk.choices))
     def get_suggested_risk(self, group: AccessGroup) -> str:
         return suggested_risk(
-            [p.arn for p in self._policies(group, PolicyKind.AWS_MANAGED)], self.get_inline_policy(group)
+            [p.arn for p in self._policies(group, PolicyKind.AWS_MANAGED)],
+            self.get_inline_policy(group),
         )
 
     @extend_schema_field(AccountStatusOut(many=True))
@@ -242,10 +243,12 @@ class AccessGroupIn(serializers.Serializer):
         "approvers.",
     )
     auto_approve = serializers.BooleanField(
-        required=False, help_text="The portal approves requests at once (not with a quorum or high risk)."
+        required=False,
+        help_text="The portal approves requests at once (not with a quorum or high risk).",
     )
     break_glass = serializers.BooleanField(
-        required=False, help_text="Requesters may take access at once in an emergency, reviewed afterwards."
+        required=False,
+        help_text="Requesters may take access at once in an emergency, reviewed afterwards.",
     )
     risk = serializers.ChoiceField(
         choices=Risk.choices,

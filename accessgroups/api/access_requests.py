@@ -78,7 +78,8 @@ class AccessRequestOut(serializers.ModelSerializer):
     expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
     decisions = DecisionOut(many=True, read_only=True)
     approvals = serializers.SerializerMethodField(
-        help_text="Distinct approvals so far that count (on the group's current version while pending)."
+        help_text="Distinct approvals so far that count (on the group's current version while "
+        "pending)."
     )
     risk = serializers.CharField(source="access_group.risk", read_only=True)
     break_glass_review = serializers.SerializerMethodField()

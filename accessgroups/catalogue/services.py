@@ -321,11 +321,20 @@ def access_group_update(*, actor: User, access_group: AccessGroup, **fields: Any
         now = timezone.now()
         changes = _apply_versions(group, cleaned, now)
         policies.validate_group_policies(
-            **{f: cleaned.get(f, getattr(group, f)) for f in ("approvals_required", "auto_approve", "risk")},
+            **{
+                f: cleaned.get(f, getattr(group, f))
+                for f in ("approvals_required", "auto_approve", "risk")
+            },
             approvers=cleaned["approvers"] if "approvers" in cleaned else group.approvers.all(),
         )
-        for field in ("description", "session_duration", "requestable", "max_duration_hours", "applications_note",
-                      *policies.POLICY_FIELDS):
+        for field in (
+            "description",
+            "session_duration",
+            "requestable",
+            "max_duration_hours",
+            "applications_note",
+            *policies.POLICY_FIELDS,
+        ):
             if field in cleaned and getattr(group, field) != cleaned[field]:
                 changes[field] = {"from": getattr(group, field), "to": cleaned[field]}
                 setattr(group, field, cleaned[field])

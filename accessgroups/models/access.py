@@ -171,7 +171,9 @@ class AccessRequestQuerySet(models.QuerySet):
         """Pending requests this user may approve or reject (never their own, nor those
         they approved already on the group's current version)."""
         decided = Decision.objects.filter(
-            request=OuterRef("pk"), decided_by=user, access_group_version=OuterRef("access_group__version")
+            request=OuterRef("pk"),
+            decided_by=user,
+            access_group_version=OuterRef("access_group__version"),
         )
         qs = self.pending().exclude(requester=user).exclude(Exists(decided))
         if user.is_admin:

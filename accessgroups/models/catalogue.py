@@ -99,7 +99,9 @@ class AccessGroup(Provisioned):
                 name="accessgroup_max_duration_positive",
             ),
             models.CheckConstraint(
-                condition=Q(approvals_required__gte=1, approvals_required__lte=APPROVALS_REQUIRED_MAX),
+                condition=Q(
+                    approvals_required__gte=1, approvals_required__lte=APPROVALS_REQUIRED_MAX
+                ),
                 name="accessgroup_approvals_required_range",
             ),
             models.CheckConstraint(

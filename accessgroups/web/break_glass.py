@@ -43,9 +43,13 @@ def _review(request: HttpRequest, pk: int, revoke: bool) -> HttpResponse:
     try:
         # PermissionDenied (one's own break-glass) becomes a 403 and changes nothing.
         if revoke:
-            services.access_request_revoke(access_request=access_request, user=request.user, comment=comment)
+            services.access_request_revoke(
+                access_request=access_request, user=request.user, comment=comment
+            )
         else:
-            access_request_acknowledge(access_request=access_request, reviewer=request.user, comment=comment)
+            access_request_acknowledge(
+                access_request=access_request, reviewer=request.user, comment=comment
+            )
     except Conflict as refusal:
         messages.error(request, refusal.message)
     else:

@@ -146,7 +146,8 @@ class AccessGroupForm(forms.Form):
     auto_approve = forms.BooleanField(
         label="Approve automatically",
         required=False,
-        help_text="The portal approves requests within the group's limits at once (one approval, not high risk).",
+        help_text="The portal approves requests within the group's limits at once (one "
+        "approval, not high risk).",
     )
     break_glass = forms.BooleanField(
         label="Allow break-glass",
@@ -182,9 +183,10 @@ class AccessGroupForm(forms.Form):
         for name in ("accounts", "approvers"):
             self.fields[name].widget.attrs["size"] = 8
         if access_group is not None:
+            policies = list(access_group.current_policies())
             suggestion = suggested_risk(
-                [p.arn for p in access_group.current_policies() if p.kind == PolicyKind.AWS_MANAGED],
-                next((p.document for p in access_group.current_policies() if p.kind == PolicyKind.INLINE), None),
+                [p.arn for p in policies if p.kind == PolicyKind.AWS_MANAGED],
+                next((p.document for p in policies if p.kind == PolicyKind.INLINE), None),
             )
             self.fields["risk"].choices = [("", "Unchanged"), *Risk.choices]
             self.fields["risk"].help_text += f" The portal suggests {suggestion} for these policies."

@@ -21,7 +21,9 @@ WHY = "production is down, incident 42"
 
 @pytest.fixture
 def oncall(make_group, sandbox, bob):
-    return make_group("OnCall", accounts=[sandbox], approvers=[bob], break_glass=True, max_duration_hours=8)
+    return make_group(
+        "OnCall", accounts=[sandbox], approvers=[bob], break_glass=True, max_duration_hours=8
+    )
 
 
 def _break_glass(user, group, **fields):
@@ -75,7 +77,9 @@ def test_an_approver_acknowledges_never_the_requester(alice, bob, oncall):
     request = _break_glass(alice, oncall)
     with pytest.raises(PermissionDenied):
         access_request_acknowledge(access_request=request, reviewer=alice)
-    reviewed = access_request_acknowledge(access_request=request, reviewer=bob, comment="saw the incident")
+    reviewed = access_request_acknowledge(
+        access_request=request, reviewer=bob, comment="saw the incident"
+    )
     assert reviewed.break_glass_review_outcome == "acknowledged"
     assert reviewed.break_glass_reviewed_by == bob
     event = AuditEvent.objects.get(action="request.break_glass_acknowledged")
@@ -95,7 +99,9 @@ def test_an_approvers_revocation_is_the_review(alice, bob, oncall):
     membership_activated(membership_id=request.membership_id)
     revoked = access_request_revoke(access_request=request, user=bob, comment="not an emergency")
     assert revoked.status == RequestStatus.REVOKED
-    assert revoked.break_glass_review_outcome == "revoked" and revoked.break_glass_reviewed_by == bob
+    assert (
+        revoked.break_glass_review_outcome == "revoked" and revoked.break_glass_reviewed_by == bob
+    )
     assert Membership.objects.get().ended_at is not None
     assert AuditEvent.objects.filter(action="request.break_glass_revoked", actor=bob).count() == 1
 

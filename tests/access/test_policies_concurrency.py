@@ -43,7 +43,9 @@ def _race(request, approvers):
 def quiet(monkeypatch):
     sent = []
     monkeypatch.setattr("accessgroups.access.grants.sync_membership", lambda m: sent.append(m.pk))
-    monkeypatch.setattr("accessgroups.access.services._sync_membership", lambda m: sent.append(m.pk))
+    monkeypatch.setattr(
+        "accessgroups.access.services._sync_membership", lambda m: sent.append(m.pk)
+    )
     monkeypatch.setattr("accessgroups.mail.notify._send_on_commit", lambda *args: None)
     return sent
 
@@ -92,7 +94,11 @@ def test_the_database_refuses_a_second_approval_by_one_person(alice, bob, readon
     )
     with pytest.raises(IntegrityError):
         Decision.objects.create(
-            request=request, requester=alice, decided_by=bob, outcome="approve", access_group_version=1
+            request=request,
+            requester=alice,
+            decided_by=bob,
+            outcome="approve",
+            access_group_version=1,
         )
 
 
@@ -129,7 +135,10 @@ def test_two_break_glass_requests_at_once_grant_once(alice, bob, make_group, qui
 
     def take():
         return access_request_create(
-            requester=alice, access_group=group, justification="production is down, incident 42", break_glass=True
+            requester=alice,
+            access_group=group,
+            justification="production is down, incident 42",
+            break_glass=True,
         )
 
     results = _at_once(take, take)
@@ -146,7 +155,10 @@ def test_two_reviews_at_once_record_one(alice, bob, dave, make_group, quiet):
 
     group = make_group("OnCall", approvers=[bob], break_glass=True)
     request = access_request_create(
-        requester=alice, access_group=group, justification="production is down, incident 42", break_glass=True
+        requester=alice,
+        access_group=group,
+        justification="production is down, incident 42",
+        break_glass=True,
     )
 
     results = _at_once(

@@ -16,12 +16,16 @@ from accessgroups.models import AccessGroup, AuditEvent, Decision, Membership, R
 @pytest.fixture
 def two_of_three(make_group, sandbox, bob, erin, make_user):
     frank = make_user("frank")
-    return make_group("Prod", accounts=[sandbox], approvers=[bob, erin, frank], approvals_required=2)
+    return make_group(
+        "Prod", accounts=[sandbox], approvers=[bob, erin, frank], approvals_required=2
+    )
 
 
 @pytest.fixture
 def pending(alice, two_of_three):
-    return access_request_create(requester=alice, access_group=two_of_three, justification="incident 42")
+    return access_request_create(
+        requester=alice, access_group=two_of_three, justification="incident 42"
+    )
 
 
 def test_the_request_stays_pending_until_the_last_approval(pending, bob, erin):
@@ -31,7 +35,11 @@ def test_the_request_stays_pending_until_the_last_approval(pending, bob, erin):
     assert first.membership is None and not Membership.objects.exists()
     assert first.approvals == 1
     event = AuditEvent.objects.get(action="request.approval_recorded")
-    assert event.actor == bob and event.data["approvals"] == 1 and event.data["approvals_required"] == 2
+    assert (
+        event.actor == bob
+        and event.data["approvals"] == 1
+        and event.data["approvals_required"] == 2
+    )
 
     second = access_request_approve(access_request=pending, approver=erin)
     assert second.status == RequestStatus.APPROVED
@@ -83,13 +91,18 @@ def test_approvals_of_an_older_version_do_not_count(pending, bob, erin, dave, tw
     ]
 
 
-def test_a_raised_quorum_applies_to_pending_requests_a_lowered_one_does_not(pending, bob, erin, dave):
+def test_a_raised_quorum_applies_to_pending_requests_a_lowered_one_does_not(
+    pending, bob, erin, dave
+):
     AccessGroup.objects.filter(pk=pending.access_group_id).update(approvals_required=3)
     access_request_approve(access_request=pending, approver=bob)
     second = access_request_approve(access_request=pending, approver=erin)
     assert second.status == RequestStatus.PENDING and second.approvals_required == 3
     AccessGroup.objects.filter(pk=pending.access_group_id).update(approvals_required=1)
-    assert access_request_approve(access_request=pending, approver=dave).status == RequestStatus.APPROVED
+    assert (
+        access_request_approve(access_request=pending, approver=dave).status
+        == RequestStatus.APPROVED
+    )
 
 
 def test_quorum_above_the_possible_approvers_is_refused(dave, developers, erin):
@@ -97,7 +110,9 @@ def test_quorum_above_the_possible_approvers_is_refused(dave, developers, erin):
         access_group_update(actor=dave, access_group=developers, approvals_required=2)
     assert "approvals_required" in refused.value.message_dict
     assert "only 1 possible approver" in refused.value.message_dict["approvals_required"][0]
-    group = access_group_update(actor=dave, access_group=developers, approvers=["bob", "erin"], approvals_required=2)
+    group = access_group_update(
+        actor=dave, access_group=developers, approvers=["bob", "erin"], approvals_required=2
+    )
     assert group.approvals_required == 2
     # Naming fewer approvers than the quorum is refused too, and changes nothing.
     with pytest.raises(ValidationError):
@@ -115,14 +130,23 @@ def test_quorum_bounds(dave, developers):
 def test_policy_changes_are_audited_and_do_not_bump_the_version(dave, developers, erin):
     version = developers.version
     group = access_group_update(
-        actor=dave, access_group=developers, approvers=["bob", "erin"], approvals_required=2, risk="normal"
+        actor=dave,
+        access_group=developers,
+        approvers=["bob", "erin"],
+        approvals_required=2,
+        risk="normal",
     )
     event = AuditEvent.objects.filter(action="access_group.updated").latest("sequence")
     assert event.data["approvals_required"] == {"from": 1, "to": 2}
     assert event.data["risk"] == {"from": "high", "to": "normal"}
     # The approvers changed (versioned); the policies alone would not.
     assert group.version == version + 1
-    group = access_group_update(actor=dave, access_group=group, approvals_required=1, break_glass=True)
+    group = access_group_update(
+        actor=dave, access_group=group, approvals_required=1, break_glass=True
+    )
     assert group.version == version + 1
     event = AuditEvent.objects.filter(action="access_group.updated").latest("sequence")
-    assert event.data == {"approvals_required": {"from": 2, "to": 1}, "break_glass": {"from": False, "to": True}}
+    assert event.data == {
+        "approvals_required": {"from": 2, "to": 1},
+        "break_glass": {"from": False, "to": True},
+    }

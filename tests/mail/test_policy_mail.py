@@ -10,7 +10,11 @@ from django.core import mail
 from django.utils import timezone
 
 from accessgroups.access.break_glass import access_request_acknowledge
-from accessgroups.access.services import access_request_approve, access_request_create, membership_activated
+from accessgroups.access.services import (
+    access_request_approve,
+    access_request_create,
+    membership_activated,
+)
 from accessgroups.access.tasks import break_glass_reviews_overdue_task
 from accessgroups.mail.break_glass import break_glass_overdue_send
 from accessgroups.models import AccessRequest, AuditEvent
@@ -29,10 +33,16 @@ def oncall(make_group, sandbox, bob, erin):
 def test_break_glass_end_to_end(alice, bob, dave, erin, oncall, committed, portal_url, settings):
     settings.BREAK_GLASS_REVIEW_HOURS = 24
     with committed():
-        request = access_request_create(requester=alice, access_group=oncall, justification=WHY, break_glass=True)
+        request = access_request_create(
+            requester=alice, access_group=oncall, justification=WHY, break_glass=True
+        )
 
     # Told at once: every approver of the group and every admin, never the requester.
-    assert sorted(m.to[0] for m in mail.outbox) == ["bob@example.com", "dave@example.com", "erin@example.com"]
+    assert sorted(m.to[0] for m in mail.outbox) == [
+        "bob@example.com",
+        "dave@example.com",
+        "erin@example.com",
+    ]
     message = mail.outbox[0]
     assert "Break-glass access: alice in OnCall" in message.subject
     assert "granted at once, without approval, for 4 hours" in message.body
@@ -44,7 +54,9 @@ def test_break_glass_end_to_end(alice, bob, dave, erin, oncall, committed, porta
     mail.outbox.clear()
 
     # Not reviewed in time: the admins are told, once a day, until someone reviews.
-    AccessRequest.objects.filter(pk=request.pk).update(created_at=timezone.now() - timedelta(hours=25))
+    AccessRequest.objects.filter(pk=request.pk).update(
+        created_at=timezone.now() - timedelta(hours=25)
+    )
     late = timezone.now()
     assert break_glass_overdue_send(now=late) == 1
     assert [m.to[0] for m in mail.outbox] == ["dave@example.com"]
@@ -56,7 +68,9 @@ def test_break_glass_end_to_end(alice, bob, dave, erin, oncall, committed, porta
     access_request_acknowledge(access_request=request, reviewer=erin, comment="checked")
     assert break_glass_overdue_send(now=late + timedelta(days=3)) == 0
     assert AccessRequest.objects.get().break_glass_review_outcome == "acknowledged"
-    assert AuditEvent.objects.get(action="request.break_glass_acknowledged").data == {"overdue": True}
+    assert AuditEvent.objects.get(action="request.break_glass_acknowledged").data == {
+        "overdue": True
+    }
 
 
 def test_the_overdue_task_is_on_the_beat_schedule(settings):

@@ -17,7 +17,10 @@ def _confirmed() -> None:
 def test_break_glass_access_is_reported_as_such(alice, make_group, sandbox):
     group = make_group("OnCall", accounts=[sandbox], break_glass=True)
     access_request_create(
-        requester=alice, access_group=group, justification="production is down, incident 42", break_glass=True
+        requester=alice,
+        access_group=group,
+        justification="production is down, incident 42",
+        break_glass=True,
     )
     _confirmed()
     [row] = list(who_has_access())

@@ -9,7 +9,9 @@ from accessgroups.models import AccessRequest
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_alice_breaks_the_glass_and_bob_acknowledges(page, login, alice, bob, make_group, sandbox, requested_syncs):
+def test_alice_breaks_the_glass_and_bob_acknowledges(
+    page, login, alice, bob, make_group, sandbox, requested_syncs
+):
     group = make_group("OnCall", accounts=[sandbox], approvers=[bob], break_glass=True)
     login(page, alice)
     page.goto(f"/access-groups/{group.pk}/request/")
@@ -28,4 +30,7 @@ def test_alice_breaks_the_glass_and_bob_acknowledges(page, login, alice, bob, ma
     card.get_by_role("button", name="Acknowledge").click()
     page.get_by_text("You acknowledged alice's break-glass access to OnCall.").wait_for()
     request.refresh_from_db()
-    assert (request.break_glass_review_outcome, request.break_glass_reviewed_by) == ("acknowledged", bob)
+    assert (request.break_glass_review_outcome, request.break_glass_reviewed_by) == (
+        "acknowledged",
+        bob,
+    )

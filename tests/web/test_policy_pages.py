@@ -17,18 +17,25 @@ WHY = "production is down, incident 42"
 
 @pytest.fixture
 def prod(make_group, sandbox, bob, erin):
-    return make_group("Prod", accounts=[sandbox], approvers=[bob, erin], approvals_required=2, risk="high")
+    return make_group(
+        "Prod", accounts=[sandbox], approvers=[bob, erin], approvals_required=2, risk="high"
+    )
 
 
 @pytest.fixture
 def oncall(make_group, sandbox, bob):
-    return make_group("OnCall", accounts=[sandbox], approvers=[bob], break_glass=True, max_duration_hours=8)
+    return make_group(
+        "OnCall", accounts=[sandbox], approvers=[bob], break_glass=True, max_duration_hours=8
+    )
 
 
 def _approve(client, request, comment=""):
     return client.post(
         reverse("web:request-approve", args=[request.pk]),
-        {f"r{request.pk}-comment": comment, f"r{request.pk}-access_group_version": request.access_group.version},
+        {
+            f"r{request.pk}-comment": comment,
+            f"r{request.pk}-access_group_version": request.access_group.version,
+        },
     )
 
 
@@ -73,14 +80,23 @@ def test_break_glass_from_the_request_form_to_the_review(client_for, alice, bob,
     page = client_for(bob).get(reverse("web:approvals")).content.decode()
     assert "Break-glass access to review (1)" in page and WHY in page
     # The requester is no approver: the review is not hers.
-    assert client_for(alice).post(reverse("web:break-glass-acknowledge", args=[request.pk])).status_code == 403
+    assert (
+        client_for(alice)
+        .post(reverse("web:break-glass-acknowledge", args=[request.pk]))
+        .status_code
+        == 403
+    )
     response = client_for(bob).post(
-        reverse("web:break-glass-acknowledge", args=[request.pk]), {f"bg{request.pk}-comment": "seen"}
+        reverse("web:break-glass-acknowledge", args=[request.pk]),
+        {f"bg{request.pk}-comment": "seen"},
     )
     assert response.status_code == 302
     request.refresh_from_db()
     assert request.break_glass_review_outcome == "acknowledged"
-    assert "Break-glass access to review" not in client_for(bob).get(reverse("web:approvals")).content.decode()
+    assert (
+        "Break-glass access to review"
+        not in client_for(bob).get(reverse("web:approvals")).content.decode()
+    )
 
 
 def test_break_glass_revoked_from_the_review(client_for, alice, bob, oncall):
@@ -96,7 +112,8 @@ def test_break_glass_revoked_from_the_review(client_for, alice, bob, oncall):
 
 def test_a_short_break_glass_justification_is_shown_on_the_form(client_for, alice, oncall):
     response = client_for(alice).post(
-        reverse("web:request-create", args=[oncall.pk]), {"justification": "down", "break_glass": "on"}
+        reverse("web:request-create", args=[oncall.pk]),
+        {"justification": "down", "break_glass": "on"},
     )
     assert response.status_code == 400
     assert "at least 20 characters" in response.content.decode()
@@ -111,7 +128,10 @@ def test_no_break_glass_box_on_an_ordinary_group(client_for, alice, readonly):
 def test_an_automatic_approval_in_my_requests(client_for, alice, make_group):
     group = make_group("Sandbox", auto_approve=True)
     services.access_request_create(requester=alice, access_group=group, justification="try")
-    assert "Approved automatically by the portal" in client_for(alice).get(reverse("web:my-requests")).content.decode()
+    assert (
+        "Approved automatically by the portal"
+        in client_for(alice).get(reverse("web:my-requests")).content.decode()
+    )
 
 
 def _group_form(**overrides) -> dict:
@@ -138,7 +158,12 @@ def test_the_admin_sets_the_policies(client_for, dave, bob, erin):
     assert response.status_code == 302, response.context["form"].errors
     group = AccessGroup.objects.get(name="Deploy")
     # AdministratorAccess: the portal's suggestion, high, is taken when risk is left empty.
-    assert (group.approvals_required, group.break_glass, group.auto_approve, group.risk) == (2, True, False, "high")
+    assert (group.approvals_required, group.break_glass, group.auto_approve, group.risk) == (
+        2,
+        True,
+        False,
+        "high",
+    )
     detail = client.get(reverse("web:manage-group-detail", args=[group.pk])).content.decode()
     assert "Approvals required" in detail and "High" in detail
 
@@ -149,6 +174,8 @@ def test_the_admin_sets_the_policies(client_for, dave, bob, erin):
         _group_form(approvers=["bob"], approvals_required="2", risk="normal"),
     )
     assert response.status_code == 400
-    assert "only 1 possible approver" in " ".join(response.context["form"].errors["approvals_required"])
+    assert "only 1 possible approver" in " ".join(
+        response.context["form"].errors["approvals_required"]
+    )
     group.refresh_from_db()
     assert group.approvals_required == 2 and group.risk == "high"
