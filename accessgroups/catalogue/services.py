@@ -320,13 +320,16 @@ def access_group_update(*, actor: User, access_group: AccessGroup, **fields: Any
         )
         now = timezone.now()
         changes = _apply_versions(group, cleaned, now)
-        policies.validate_group_policies(
-            **{
-                f: cleaned.get(f, getattr(group, f))
-                for f in ("approvals_required", "auto_approve", "risk")
-            },
-            approvers=cleaned["approvers"] if "approvers" in cleaned else group.approvers.all(),
-        )
+        # Checked when a change touches them: an approver deactivated since must not make
+        # an unrelated change (a description) fail.
+        if cleaned.keys() & {"approvals_required", "auto_approve", "risk", "approvers"}:
+            policies.validate_group_policies(
+                **{
+                    f: cleaned.get(f, getattr(group, f))
+                    for f in ("approvals_required", "auto_approve", "risk")
+                },
+                approvers=cleaned["approvers"] if "approvers" in cleaned else group.approvers.all(),
+            )
         for field in (
             "description",
             "session_duration",

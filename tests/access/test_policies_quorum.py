@@ -150,3 +150,15 @@ def test_policy_changes_are_audited_and_do_not_bump_the_version(dave, developers
         "approvals_required": {"from": 2, "to": 1},
         "break_glass": {"from": False, "to": True},
     }
+
+
+def test_an_unrelated_change_is_not_refused_for_a_quorum_gone_short(dave, developers, erin):
+    group = access_group_update(
+        actor=dave, access_group=developers, approvers=["bob", "erin"], approvals_required=2
+    )
+    erin.is_active = False
+    erin.save()
+    group = access_group_update(actor=dave, access_group=group, description="Still builds things")
+    assert group.description == "Still builds things"
+    with pytest.raises(ValidationError):
+        access_group_update(actor=dave, access_group=group, approvals_required=2)
