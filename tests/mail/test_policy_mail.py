@@ -90,6 +90,9 @@ def test_a_quorum_mails_the_requester_once_reached(alice, bob, erin, make_group,
     group = make_group("Prod", approvers=[bob, erin], approvals_required=2)
     with committed():
         request = access_request_create(requester=alice, access_group=group, justification="x")
+    assert sorted(m.to[0] for m in mail.outbox) == ["bob@example.com", "erin@example.com"]
+    assert "It needs 2 approvals from different approvers." in mail.outbox[0].body
+    assert "High risk" not in mail.outbox[0].body
     mail.outbox.clear()
     with committed():
         access_request_approve(access_request=request, approver=bob, comment="first")
@@ -98,3 +101,11 @@ def test_a_quorum_mails_the_requester_once_reached(alice, bob, erin, make_group,
         access_request_approve(access_request=request, approver=erin, comment="second")
     assert [m.to[0] for m in mail.outbox] == ["alice@example.com"]
     assert "Erin Example approved" in mail.outbox[0].body and "second" in mail.outbox[0].body
+
+
+def test_a_high_risk_request_says_so(alice, bob, make_group, committed):
+    group = make_group("Admins", approvers=[bob], risk="high")
+    with committed():
+        access_request_create(requester=alice, access_group=group, justification="x")
+    assert "High risk: an approval needs a comment." in mail.outbox[0].body
+    assert "<strong>High risk:</strong>" in html_of(mail.outbox[0])
