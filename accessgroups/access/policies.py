@@ -45,7 +45,9 @@ def _actions(statement: Any) -> list[str]:
     if not isinstance(statement, dict):
         return []
     action = statement.get("Action", [])
-    return [action] if isinstance(action, str) else [a for a in action if isinstance(a, str)]
+    if isinstance(action, str):
+        return [action]
+    return [a for a in action if isinstance(a, str)] if isinstance(action, list) else []
 
 
 def suggested_risk(aws_managed_policies: Iterable[str], inline_policy: dict | None) -> str:
@@ -56,11 +58,13 @@ def suggested_risk(aws_managed_policies: Iterable[str], inline_policy: dict | No
     """
     if any(arn.rsplit("/", 1)[-1] in HIGH_RISK_POLICY_NAMES for arn in aws_managed_policies):
         return Risk.HIGH
-    statements = (inline_policy or {}).get("Statement", [])
+    # Read defensively: the suggestion is also made for documents the validator refuses.
+    statements = inline_policy.get("Statement", []) if isinstance(inline_policy, dict) else []
     statements = [statements] if isinstance(statements, dict) else statements
     for statement in statements if isinstance(statements, list) else []:
-        if statement.get("Effect", "Allow") == "Allow" and "*" in _actions(statement):
-            return Risk.HIGH
+        if isinstance(statement, dict) and statement.get("Effect") == "Allow":
+            if "*" in _actions(statement):
+                return Risk.HIGH
     return Risk.NORMAL
 
 

@@ -149,3 +149,11 @@ def test_a_high_risk_approval_needs_a_comment(alice, bob, make_group):
     )
     assert approved.status == RequestStatus.APPROVED
     assert AuditEvent.objects.get(action="request.approved").data["risk"] == "high"
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [{"Statement": [None]}, {"Statement": "x"}, {"Statement": [{"Effect": "Allow", "Action": 3}]}, [], "text", None],
+)
+def test_the_suggestion_reads_any_document(odd):
+    assert suggested_risk([], odd) == "normal"
