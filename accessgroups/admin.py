@@ -144,6 +144,9 @@ class AccessGroupAdmin(ReadOnlyAdmin):
         "requestable",
         "provisioning_status",
         ("archived_at", admin.EmptyFieldListFilter),
+        "risk",
+        "break_glass",
+        "auto_approve",
     )
     search_fields = ("name", "description")
     inlines = (AccountLinkInline, PolicyInline)
@@ -192,7 +195,7 @@ class SessionRevocationAdmin(ReadOnlyAdmin):
 class DecisionInline(ReadOnlyTabular):
     model = Decision
     fk_name = "request"
-    fields = ("decided_by", "outcome", "comment", "created_at")
+    fields = ("decided_by", "outcome", "comment", "access_group_version", "created_at")
     readonly_fields = fields
 
 
@@ -207,7 +210,7 @@ class AccessRequestAdmin(ReadOnlyAdmin):
         "is_extension",
         "created_at",
     )
-    list_filter = ("status", "is_extension")
+    list_filter = ("status", "is_extension", "break_glass")
     search_fields = ("requester__username", "access_group__name", "justification")
     list_select_related = ("requester", "access_group")
     inlines = (DecisionInline,)

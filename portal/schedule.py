@@ -32,6 +32,10 @@ def beat_schedule(
             "task": "accessgroups.tasks.access_reviews_close_task",
             "schedule": env_int("ACCESS_REVIEW_SWEEP_SECONDS", 300),
         },
+        "break-glass-reviews-overdue": {
+            "task": "accessgroups.access.tasks.break_glass_reviews_overdue_task",
+            "schedule": env_count("BREAK_GLASS_SWEEP_SECONDS", 900, least=1, unit="seconds"),
+        },
         "lift-session-revocations": {
             "task": "accessgroups.access.tasks.session_revocations_lift_task",
             "schedule": env_count("SESSION_REVOCATION_SWEEP_SECONDS", 60, least=1, unit="seconds"),

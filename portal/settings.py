@@ -306,6 +306,7 @@ SPECTACULAR_SETTINGS = {
     # Bodies are documented as JSON, the one encoding that carries every field (lists of
     # objects, null). Form encodings still reach the browsable API.
     "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    "ENUM_NAME_OVERRIDES": {"RiskEnum": "accessgroups.models.catalogue.Risk"},
 }
 
 # --- Celery -----------------------------------------------------------------------------
@@ -351,6 +352,9 @@ PROVISIONING_LEASE_SECONDS = env_count("PROVISIONING_LEASE_SECONDS", 60, least=1
 # Admins get one mail about an ended membership still not removed from Identity Center
 # after this long.
 REMOVAL_ALERT_MINUTES = env_count("REMOVAL_ALERT_MINUTES", 30, least=1, unit="minutes")
+# Break-glass access: its longest grant, and its review's delay (docs/decisions/0016-approval-policies.md).
+BREAK_GLASS_MAX_HOURS = env_count("BREAK_GLASS_MAX_HOURS", 4, least=1, unit="hours")
+BREAK_GLASS_REVIEW_HOURS = env_count("BREAK_GLASS_REVIEW_HOURS", 24, least=1, unit="hours")
 # When access ends, deny the person's sessions that are still running on the group's
 # permission set until they have run out (docs/decisions/0012-session-revocation.md).
 REVOKE_SESSIONS = env_switch("REVOKE_SESSIONS", True)

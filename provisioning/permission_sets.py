@@ -8,7 +8,6 @@ shape from AWS's.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time

@@ -6,14 +6,19 @@ changed since (and what), and record what the approval granted.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from accessgroups.models import (
     AccessGroup,
+    AccessRequest,
     AuditEvent,
     Membership,
     PolicyKind,
     ProvisioningStatus,
+    RequestStatus,
 )
 
 # What an access group's version counts: the changes to what it grants or who approves it,
@@ -97,4 +102,49 @@ def memberships_confirmed_not_activated() -> QuerySet[Membership]:
         activated_at__isnull=True,
         provisioning_status=ProvisioningStatus.IN_SYNC,
         synced_generation=F("generation"),
+    )
+
+
+# --- break-glass reviews (accessgroups.access.break_glass) -----------------------------------
+
+# The admins are told again this long after the last alert, until someone reviews.
+BREAK_GLASS_REALERT = timedelta(days=1)
+
+
+def review_due_at(request: AccessRequest) -> datetime | None:
+    """When an approver should have reviewed a break-glass request by."""
+    if not request.break_glass:
+        return None
+    return request.created_at + timedelta(hours=settings.BREAK_GLASS_REVIEW_HOURS)
+
+
+def break_glass_alert_due(now: datetime) -> Q:
+    return Q(break_glass_alerted_at__isnull=True) | Q(
+        break_glass_alerted_at__lte=now - BREAK_GLASS_REALERT
+    )
+
+
+def break_glass_reviews_overdue(*, now: datetime) -> QuerySet[AccessRequest]:
+    """Break-glass requests nobody reviewed in time, not alerted about in the last day."""
+    cutoff = now - timedelta(hours=settings.BREAK_GLASS_REVIEW_HOURS)
+    return (
+        AccessRequest.objects.filter(
+            break_glass=True, break_glass_reviewed_at__isnull=True, created_at__lte=cutoff
+        )
+        .filter(break_glass_alert_due(now))
+        .exclude(status=RequestStatus.PENDING)
+        .order_by("created_at", "pk")
+    )
+
+
+def break_glass_reviews_for(user) -> QuerySet[AccessRequest]:
+    """Break-glass use this user may review: of the groups they approve (all for an admin),
+    never their own, not reviewed yet, oldest first."""
+    requests = AccessRequest.objects.filter(
+        break_glass=True, break_glass_reviewed_at__isnull=True
+    ).exclude(status=RequestStatus.PENDING).exclude(requester=user)
+    if not user.is_admin:
+        requests = requests.filter(access_group__approvers=user)
+    return requests.select_related("requester", "access_group", "membership").order_by(
+        "created_at", "pk"
     )

@@ -15,7 +15,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accessgroups.access import sessions
+from accessgroups.access import break_glass as emergency
+from accessgroups.access import grants, policies, sessions
+from accessgroups.access.grants import membership_grant  # noqa: F401 (part of this module's API)
 from accessgroups.access.outcomes import (  # noqa: F401 (part of this module's API)
     membership_activated,
     membership_provisioning_failed,
@@ -24,7 +26,6 @@ from accessgroups.access.selectors import access_group_changes_since, access_gro
 from accessgroups.core import sync
 from accessgroups.core.audit import audit_record
 from accessgroups.core.errors import Conflict, InvalidTransition
-from accessgroups.core.limits import hours_after
 from accessgroups.core.roles import can_decide, eligibility_refusal, entitled_by, refuse_self_grant
 from accessgroups.core.validators import validate_requested_duration
 from accessgroups.mail import notify
@@ -32,12 +33,11 @@ from accessgroups.models import (
     OPEN_STATUSES,
     AccessGroup,
     AccessRequest,
+    BreakGlassReview,
     Decision,
     DecisionOutcome,
     EndReason,
     Membership,
-    MembershipExtension,
-    MembershipSource,
     ProvisioningStatus,
     RequestStatus,
     User,
@@ -52,15 +52,9 @@ LIVE_REQUEST_STATUSES = (
 )
 
 
-def _sync_membership(membership: Membership) -> None:
-    """Provision the membership after commit; its approved requests then wait on provisioning."""
-
-    def handed_over() -> None:
-        AccessRequest.objects.filter(membership_id=membership.pk, status=RequestStatus.APPROVED).update(
-            status=RequestStatus.PROVISIONING, updated_at=timezone.now()
-        )
-
-    sync.sync_on_commit(Membership, membership.pk, then=handed_over)
+# Names kept here: tests and callers reach them through this module.
+_sync_membership = grants.sync_membership
+_extend = grants.extend
 
 
 def _lock_request(access_request: AccessRequest) -> AccessRequest:
@@ -78,7 +72,11 @@ def access_request_create(
     access_group: AccessGroup,
     justification: str,
     duration_hours: int | None = None,
+    break_glass: bool = False,
 ) -> AccessRequest:
+    """Ask for access. On an auto-approved group the portal approves it at once; with
+    ``break_glass`` on a group that allows it, access is granted at once and reviewed later
+    (accessgroups.access.policies, accessgroups.access.break_glass)."""
     if not requester.is_active:
         raise PermissionDenied("Inactive users cannot request access.")
     if access_group.is_archived or not access_group.requestable:
@@ -89,9 +87,24 @@ def access_request_create(
     justification = (justification or "").strip()
     if not justification:
         raise ValidationError({"justification": "Say why you need this access."})
-    validate_requested_duration(duration_hours, access_group.max_duration_hours)
+    # Break-glass without a duration lasts as long as break-glass may.
+    validate_requested_duration(
+        duration_hours, None if break_glass else access_group.max_duration_hours
+    )
+    if break_glass:
+        duration_hours = emergency.break_glass_check(
+            requester=requester,
+            group=access_group,
+            justification=justification,
+            duration_hours=duration_hours,
+        )
 
     with transaction.atomic():
+        if break_glass or access_group.auto_approve:
+            # Granted at once: the group first, as approval and archiving take it.
+            access_group = AccessGroup.objects.select_for_update().get(pk=access_group.pk)
+            if access_group.is_archived or not access_group.requestable:
+                raise ValidationError({"access_group": "This access group cannot be requested."})
         if AccessRequest.objects.open().filter(requester=requester, access_group=access_group).exists():
             raise Conflict("You already have an open request for this access group.", field="access_group")
         extends = Membership.objects.active().filter(user=requester, access_group=access_group).exists()
@@ -103,6 +116,8 @@ def access_request_create(
                     justification=justification,
                     duration_hours=duration_hours,
                     is_extension=extends,
+                    approvals_required=access_group.approvals_required,
+                    break_glass=break_glass,
                 )
         except IntegrityError:
             # Another request from the same person won the race for the open slot.
@@ -115,9 +130,20 @@ def access_request_create(
             obj=request,
             access_group=access_group,
             subject=requester,
-            data={"duration_hours": duration_hours, "extension": extends, "justification": justification},
+            data={
+                "duration_hours": duration_hours,
+                "extension": extends,
+                "justification": justification,
+                "approvals_required": request.approvals_required,
+                "break_glass": break_glass,
+            },
         )
-        notify.notify_request_submitted(request)
+        if break_glass:
+            emergency.request_break_glass_grant(request, access_group)
+        elif access_group.auto_approve:
+            policies.request_auto_approve(request, access_group)
+        else:
+            notify.notify_request_submitted(request)
     return request
 
 
@@ -132,12 +158,19 @@ def _decide(
         raise PermissionDenied("Only the access group's approvers or an admin can decide this request.")
     if request.status != RequestStatus.PENDING:
         raise InvalidTransition(f"This request is {request.status}, not pending; it cannot be decided again.")
+    version = request.access_group.version
+    if request.decisions.filter(decided_by=approver, access_group_version=version).exists():
+        # A quorum counts distinct people (the unique constraint says so too).
+        raise InvalidTransition(
+            "You have already approved this request; other approvers must decide now."
+        )
     decision = Decision.objects.create(
         request=request,
         requester=request.requester,
         decided_by=approver,
         outcome=outcome,
         comment=(comment or "").strip(),
+        access_group_version=version,
     )
     return request, decision, how
 
@@ -151,6 +184,9 @@ def access_request_approve(
 ) -> AccessRequest:
     """Approve a pending request for what its group grants now.
 
+    Each approval is a decision; the request stays pending until the quorum
+    (``approvals_required`` distinct approvers on the group's current version) is reached,
+    and the last approval grants. A high-risk group's approval needs a comment.
     ``access_group_version`` is the group's version the approver saw; when the group has
     changed since, the approval is refused (409) saying what changed, so nobody approves
     accounts or policies they were not shown. The request's duration is checked again
@@ -171,32 +207,31 @@ def access_request_approve(
             raise Conflict(
                 f"No longer eligible: {refusal} Reject the request.", field="access_group"
             )
+        policies.require_risk_comment(group, decision.comment)
         _check_cap(group, request.duration_hours)
-        now = timezone.now()
-        membership = (
-            Membership.objects.select_for_update()
-            .filter(user=request.requester, access_group=group, ended_at__isnull=True)
-            .first()
-        )
-        if membership is None:
-            membership = Membership.objects.create(
-                user=request.requester,
+        request.approvals_required = policies.approvals_needed(request, group)
+        approvals = policies.approvals_counted(request, group)
+        if approvals < request.approvals_required:
+            request.save(update_fields=["approvals_required", "updated_at"])
+            audit_record(
+                action="request.approval_recorded",
+                actor=approver,
+                obj=request,
                 access_group=group,
-                source=MembershipSource.REQUEST,
-                justification=request.justification,
-                granted_at=now,
-                granted_by=approver,
-                duration_hours=request.duration_hours,
+                subject=request.requester,
+                message=decision.comment,
+                data={
+                    "approvals": approvals,
+                    "approvals_required": request.approvals_required,
+                    "access_group_version": group.version,
+                    "risk": group.risk,
+                    "entitled_by": how,
+                },
             )
-            request.status = RequestStatus.APPROVED
-            _sync_membership(membership)
-        else:
-            _extend(membership, request.duration_hours, now, approver)
-            request.status = RequestStatus.ACTIVE if membership.activated_at else RequestStatus.APPROVED
-            if not membership.activated_at:
-                _sync_membership(membership)
-        request.membership = membership
-        request.save(update_fields=["status", "membership", "updated_at"])
+            return request
+        membership = grants.request_grant(
+            request, group, by=approver, now=timezone.now(), sync_now=_sync_membership
+        )
         audit_record(
             action="request.approved",
             actor=approver,
@@ -212,6 +247,9 @@ def access_request_approve(
                 "duration_hours": request.duration_hours,
                 "grants": access_group_grants(group),
                 "entitled_by": how,
+                "approvals": approvals,
+                "approvals_required": request.approvals_required,
+                "risk": group.risk,
             },
         )
         notify.notify_request_decided(request)
@@ -240,37 +278,6 @@ def _check_cap(group: AccessGroup, duration_hours: int | None) -> None:
         f"{asked}; reject it and ask for a new request within the limit.",
         field="duration_hours",
     )
-
-
-def _extend(membership: Membership, duration_hours: int | None, now: datetime, by: User) -> None:
-    """Move an existing membership's expiry; never shorten it, never add a second one.
-
-    A moved expiry is kept as a ``MembershipExtension``, so that reports of a past moment
-    show the expiry in force then.
-    """
-    if membership.activated_at is None:
-        # Not active yet: expiry will count from activation.
-        if membership.duration_hours is not None:
-            membership.duration_hours = (
-                None if duration_hours is None else max(duration_hours, membership.duration_hours)
-            )
-        membership.save(update_fields=["duration_hours"])
-        return
-    previous = membership.expires_at
-    if duration_hours is None:
-        membership.expires_at = None
-    elif membership.expires_at is not None:
-        membership.expires_at = max(membership.expires_at, hours_after(now, duration_hours))
-    membership.duration_hours = duration_hours
-    membership.save(update_fields=["expires_at", "duration_hours"])
-    if membership.expires_at != previous:
-        MembershipExtension.objects.create(
-            membership=membership,
-            changed_at=now,
-            previous_expires_at=previous,
-            expires_at=membership.expires_at,
-            changed_by=by,
-        )
 
 
 def access_request_reject(*, access_request: AccessRequest, approver: User, comment: str = "") -> AccessRequest:
@@ -322,6 +329,18 @@ def access_request_revoke(*, access_request: AccessRequest, user: User, comment:
         request = _lock_request(access_request)
         if request.requester_id != user.pk and not can_decide(user, request.access_group):
             raise PermissionDenied("Only the group's approvers, an admin or the requester can revoke this access.")
+        if request.break_glass_review_pending and request.requester_id != user.pk:
+            # An approver's revocation of break-glass access is its review too; access that
+            # has ended already is only marked as not justified.
+            emergency.break_glass_review_record(
+                request, reviewer=user, outcome=BreakGlassReview.REVOKED, comment=comment
+            )
+            if request.membership_id and request.membership.ended_at is None:
+                membership_end(
+                    request.membership, reason=EndReason.REVOKED, by=user, comment=comment
+                )
+            request.refresh_from_db()
+            return request
         if request.status != RequestStatus.ACTIVE or request.membership_id is None:
             raise InvalidTransition(f"This request is {request.status}; only active access can be revoked.")
         membership_end(request.membership, reason=EndReason.REVOKED, by=user, comment=comment)
@@ -330,65 +349,6 @@ def access_request_revoke(*, access_request: AccessRequest, user: User, comment:
 
 
 # --- memberships --------------------------------------------------------------------------
-
-
-def membership_grant(
-    *,
-    user: User,
-    access_group: AccessGroup,
-    granted_by: User,
-    justification: str,
-    duration_hours: int | None = None,
-    source: str = MembershipSource.ADMIN,
-) -> Membership:
-    """An admin grant, audited like a request; extends an active membership instead of adding one."""
-    if not granted_by.is_admin:
-        raise PermissionDenied("Only admins grant access directly.")
-    refuse_self_grant(granted_by, user)
-    if not user.is_active:
-        raise ValidationError({"user": "This user is deactivated."})
-    if access_group.is_archived:
-        raise ValidationError({"access_group": "This access group has been archived."})
-    justification = (justification or "").strip()
-    if not justification:
-        raise ValidationError({"justification": "Say why this access is granted."})
-    validate_requested_duration(duration_hours, None)
-    with transaction.atomic():
-        now = timezone.now()
-        membership = (
-            Membership.objects.select_for_update()
-            .filter(user=user, access_group=access_group, ended_at__isnull=True)
-            .first()
-        )
-        if membership is None:
-            try:
-                with transaction.atomic():
-                    membership = Membership.objects.create(
-                        user=user,
-                        access_group=access_group,
-                        source=source,
-                        justification=justification,
-                        granted_at=now,
-                        granted_by=granted_by,
-                        duration_hours=duration_hours,
-                    )
-            except IntegrityError:
-                raise Conflict("This user was just given this access by someone else.", field="user") from None
-            _sync_membership(membership)
-            action = "membership.granted"
-        else:
-            _extend(membership, duration_hours, now, granted_by)
-            action = "membership.extended"
-        audit_record(
-            action=action,
-            actor=granted_by,
-            obj=membership,
-            access_group=access_group,
-            subject=user,
-            message=justification,
-            data={"duration_hours": duration_hours, "source": source, "expires_at": membership.expires_at},
-        )
-    return membership
 
 
 def can_revoke_membership(user: User, membership: Membership) -> bool:

@@ -10,11 +10,12 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from accessgroups.access.selectors import memberships_confirmed_not_activated
 from accessgroups.access.outcomes import membership_activated
+from accessgroups.access.selectors import memberships_confirmed_not_activated
 from accessgroups.access.services import memberships_expire
 from accessgroups.access.sessions import session_revocations_lift
 from accessgroups.core.dispatch import dispatch_overdue
+from accessgroups.mail.break_glass import break_glass_overdue_send
 from accessgroups.mail.services import removal_alerts_send
 
 logger = logging.getLogger(__name__)
@@ -71,3 +72,9 @@ def session_revocations_lift_task() -> int:
     Each group that lost a revocation asks provisioning to sync its permission set.
     """
     return session_revocations_lift(now=timezone.now())
+
+
+@shared_task
+def break_glass_reviews_overdue_task() -> int:
+    """Periodic (beat): tell the admins, once a day each, about break-glass use nobody reviewed."""
+    return break_glass_overdue_send(now=timezone.now())

@@ -24,6 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accessgroups.access import services
+from accessgroups.access.policies import suggested_risk
 from accessgroups.api.base import (
     BOOLEAN_CHOICES,
     PROVISIONING_FILTER,
@@ -49,11 +50,13 @@ from accessgroups.core.limits import (
     contains_nul,
 )
 from accessgroups.models import (
+    APPROVALS_REQUIRED_MAX,
     AccessGroup,
     AccessGroupPolicy,
     IdentityCenterGroup,
     OrganizationalUnit,
     PolicyKind,
+    Risk,
     User,
 )
 from accessgroups.models.directory import may_request
@@ -117,6 +120,10 @@ class AccessGroupOut(serializers.ModelSerializer):
         "eligible_groups empty or the caller a member of one.",
     )
     account_status = serializers.SerializerMethodField()
+    suggested_risk = serializers.SerializerMethodField(
+        help_text="What the portal suggests for risk from the policies: high when they grant "
+        "(nearly) everything."
+    )
 
     class Meta:
         model = AccessGroup
@@ -137,6 +144,11 @@ class AccessGroupOut(serializers.ModelSerializer):
             "requestable",
             "max_duration_hours",
             "applications_note",
+            "approvals_required",
+            "auto_approve",
+            "break_glass",
+            "risk",
+            "suggested_risk",
             "provisioning_status",
             "last_error",
             "account_status",
@@ -168,6 +180,13 @@ class AccessGroupOut(serializers.ModelSerializer):
     def get_inline_policy(self, group: AccessGroup) -> dict | None:
         inline = self._policies(group, PolicyKind.INLINE)
         return inline[0].document if inline else None
+
+    @extend_schema_field(serializers.ChoiceField(choices=Risk.choices))
+    def get_suggested_risk(self, group: AccessGroup) -> str:
+        return suggested_risk(
+            [p.arn for p in self._policies(group, PolicyKind.AWS_MANAGED)],
+            self.get_inline_policy(group),
+        )
 
     @extend_schema_field(AccountStatusOut(many=True))
     def get_account_status(self, group: AccessGroup) -> list[dict[str, str]]:
@@ -269,6 +288,26 @@ class AccessGroupIn(serializers.Serializer):
     requestable = serializers.BooleanField(required=False)
     max_duration_hours = hours_field()
     applications_note = serializers.CharField(required=False, allow_blank=True, max_length=TEXT_MAX)
+    approvals_required = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=APPROVALS_REQUIRED_MAX,
+        help_text="Distinct approvers a request needs (1 by default); at most the group's "
+        "approvers.",
+    )
+    auto_approve = serializers.BooleanField(
+        required=False,
+        help_text="The portal approves requests at once (not with a quorum or high risk).",
+    )
+    break_glass = serializers.BooleanField(
+        required=False,
+        help_text="Requesters may take access at once in an emergency, reviewed afterwards.",
+    )
+    risk = serializers.ChoiceField(
+        choices=Risk.choices,
+        required=False,
+        help_text="high: an approval needs a comment. On create, defaults to suggested_risk.",
+    )
 
     def validate_inline_policy(self, value: Any) -> dict | None:
         # Shape only: a JSON object or null. What makes a valid policy is the workflow's.

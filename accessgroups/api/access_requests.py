@@ -8,13 +8,19 @@ the status code says whether Identity Center has work to do (202) or not (200).
 from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accessgroups.access import services
+from accessgroups.access import break_glass, services
+from accessgroups.access.selectors import break_glass_reviews_for, review_due_at
 from accessgroups.api.base import (
     BOOLEAN_CHOICES,
     PortalViewSet,
@@ -30,16 +36,32 @@ from accessgroups.api.fields import CommentIn, RevokeIn, hours_field
 from accessgroups.api.openapi import NOT_BLANK
 from accessgroups.api.permissions import SIGNED_IN
 from accessgroups.core.limits import TEXT_MAX
-from accessgroups.models import AccessGroup, AccessRequest, Decision, RequestStatus
+from accessgroups.models import (
+    AccessGroup,
+    AccessRequest,
+    BreakGlassReview,
+    Decision,
+    RequestStatus,
+)
 
 
 class DecisionOut(serializers.ModelSerializer):
-    decided_by = serializers.SlugRelatedField(read_only=True, slug_field="username")
+    decided_by = serializers.SlugRelatedField(
+        read_only=True, slug_field="username", allow_null=True,
+        help_text="null: the portal approved (outcome auto).",
+    )
 
     class Meta:
         model = Decision
-        fields = ["decided_by", "outcome", "comment", "created_at"]
+        fields = ["decided_by", "outcome", "comment", "access_group_version", "created_at"]
         read_only_fields = fields
+
+
+class BreakGlassReviewOut(serializers.Serializer):
+    due_at = serializers.DateTimeField()
+    reviewed_at = serializers.DateTimeField(allow_null=True)
+    reviewed_by = serializers.CharField(allow_null=True)
+    outcome = serializers.ChoiceField(choices=BreakGlassReview.values, allow_null=True)
 
 
 class AccessRequestOut(serializers.ModelSerializer):
@@ -55,6 +77,12 @@ class AccessRequestOut(serializers.ModelSerializer):
     )
     expires_at = serializers.DateTimeField(read_only=True, allow_null=True)
     decisions = DecisionOut(many=True, read_only=True)
+    approvals = serializers.SerializerMethodField(
+        help_text="Distinct approvals so far that count (on the group's current version while "
+        "pending)."
+    )
+    risk = serializers.CharField(source="access_group.risk", read_only=True)
+    break_glass_review = serializers.SerializerMethodField()
 
     class Meta:
         model = AccessRequest
@@ -71,9 +99,29 @@ class AccessRequestOut(serializers.ModelSerializer):
             "created_at",
             "expires_at",
             "decisions",
+            "approvals",
+            "approvals_required",
+            "risk",
+            "break_glass",
+            "break_glass_review",
             "last_error",
         ]
         read_only_fields = fields
+
+    def get_approvals(self, request: AccessRequest) -> int:
+        return request.approvals
+
+    @extend_schema_field(BreakGlassReviewOut(allow_null=True))
+    def get_break_glass_review(self, request: AccessRequest) -> dict | None:
+        if not request.break_glass:
+            return None
+        reviewer = request.break_glass_reviewed_by
+        return {
+            "due_at": review_due_at(request),
+            "reviewed_at": request.break_glass_reviewed_at,
+            "reviewed_by": reviewer.username if reviewer else None,
+            "outcome": request.break_glass_review_outcome or None,
+        }
 
 
 class AccessRequestIn(serializers.Serializer):
@@ -87,6 +135,13 @@ class AccessRequestIn(serializers.Serializer):
     access_group = serializers.PrimaryKeyRelatedField(queryset=AccessGroup.objects.all())
     justification = serializers.CharField(allow_blank=True, max_length=TEXT_MAX)
     duration_hours = hours_field()
+    break_glass = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Emergency access, granted at once on a group that allows it (403 otherwise), "
+        "for at most BREAK_GLASS_MAX_HOURS and the group's cap; needs a justification of at "
+        "least 20 characters; an approver reviews it afterwards.",
+    )
 
 
 class ApproveIn(CommentIn):
@@ -103,6 +158,10 @@ class RejectIn(CommentIn):
     pass
 
 
+class AcknowledgeIn(CommentIn):
+    pass
+
+
 class CancelIn(CommentIn):
     pass
 
@@ -115,6 +174,10 @@ class CancelIn(CommentIn):
             id_parameter("access_group", "Access group id."),
             text_parameter("requester", "Username."),
             boolean_parameter("decidable", "true: only requests you can decide now."),
+            boolean_parameter(
+                "break_glass_review_pending",
+                "true: only break-glass access you may review that nobody has reviewed yet.",
+            ),
         ],
     ),
     retrieve=extend_schema(summary="One access request"),
@@ -134,14 +197,15 @@ class AccessRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Por
         "reject": SIGNED_IN,
         "cancel": SIGNED_IN,
         "revoke": SIGNED_IN,
+        "acknowledge": SIGNED_IN,
     }
-    conflict_actions = frozenset({"create", "approve", "reject", "cancel", "revoke"})
+    conflict_actions = frozenset({"create", "approve", "reject", "cancel", "revoke", "acknowledge"})
 
     def get_queryset(self) -> QuerySet:
         user = self.request.user
         queryset = (
             AccessRequest.objects.visible_to(user)
-            .select_related("requester", "access_group", "membership")
+            .select_related("requester", "access_group", "membership", "break_glass_reviewed_by")
             .prefetch_related(
                 Prefetch("decisions", queryset=Decision.objects.select_related("decided_by"))
             )
@@ -161,6 +225,8 @@ class AccessRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Por
                 queryset = queryset.filter(
                     pk__in=AccessRequest.objects.decidable_by(user).values("pk")
                 )
+            if query_choice(self.request, "break_glass_review_pending", BOOLEAN_CHOICES) == "true":
+                queryset = queryset.filter(pk__in=break_glass_reviews_for(user).values("pk"))
         return queryset
 
     @extend_schema(
@@ -176,7 +242,9 @@ class AccessRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Por
         request=ApproveIn,
         responses={
             200: OpenApiResponse(
-                AccessRequestOut, description="An extension of active access: expiry moved."
+                AccessRequestOut,
+                description="An extension of active access: expiry moved; or an approval "
+                "recorded while more are required (still pending).",
             ),
             202: OpenApiResponse(
                 AccessRequestOut, description="Approved; access is being provisioned."
@@ -192,10 +260,11 @@ class AccessRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Por
             comment=data["comment"],
             access_group_version=data.get("access_group_version"),
         )
-        # ACTIVE at once means it extended access already in Identity Center: nothing to do.
+        # ACTIVE at once means it extended access already in Identity Center, PENDING that
+        # more approvals are needed: nothing to do in AWS.
         code = (
             status.HTTP_200_OK
-            if approved.status == RequestStatus.ACTIVE
+            if approved.status in (RequestStatus.ACTIVE, RequestStatus.PENDING)
             else status.HTTP_202_ACCEPTED
         )
         return self.respond(approved, code)
@@ -246,3 +315,17 @@ class AccessRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Por
             access_request=self.get_object(), user=request.user, comment=comment
         )
         return self.respond(revoked, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Acknowledge break-glass access as justified (the group's approvers and "
+        "admins, never one's own)",
+        request=AcknowledgeIn,
+        responses={200: AccessRequestOut},
+    )
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request: Request, pk: str) -> Response:
+        comment = self.read_input(AcknowledgeIn)["comment"]
+        acknowledged = break_glass.access_request_acknowledge(
+            access_request=self.get_object(), reviewer=request.user, comment=comment
+        )
+        return self.respond(acknowledged)

@@ -16,6 +16,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accessgroups.access import policies
 from accessgroups.access.selectors import VERSIONED_FIELDS
 from accessgroups.access.services import membership_end
 from accessgroups.core import sync, validators
@@ -140,6 +141,13 @@ def _clean_group_fields(fields: dict[str, Any]) -> dict[str, Any]:
             cleaned[text] = (fields[text] or "").strip()
     if "requestable" in fields:
         cleaned["requestable"] = bool(fields["requestable"])
+    if "approvals_required" in fields:
+        check("approvals_required", policies.clean_approvals_required, fields["approvals_required"])
+    if "risk" in fields:
+        check("risk", policies.clean_risk, fields["risk"])
+    for switch in ("auto_approve", "break_glass"):
+        if switch in fields:
+            cleaned[switch] = bool(fields[switch])
     if errors:
         raise ValidationError(errors)
     return cleaned
@@ -229,6 +237,18 @@ def access_group_clean_new(fields: dict[str, Any]) -> dict[str, Any]:
     fields.setdefault("inline_policy", None)
     cleaned = _clean_group_fields(fields)
     validators.validate_policy_quota(len(cleaned["aws_managed_policies"]), len(cleaned["customer_managed_policies"]))
+    # Unless the admin chose, the portal's suggestion: high for a permission set that
+    # grants (nearly) everything.
+    cleaned.setdefault(
+        "risk", policies.suggested_risk(cleaned["aws_managed_policies"], cleaned["inline_policy"])
+    )
+    policies.validate_group_policies(
+        approvals_required=cleaned.get("approvals_required", 1),
+        auto_approve=cleaned.get("auto_approve", False),
+        risk=cleaned["risk"],
+        approvers=cleaned["approvers"],
+        approver_groups=cleaned["approver_groups"],
+    )
     if AccessGroup.objects.live().filter(name__iexact=cleaned["name"]).exists():
         raise ValidationError({"name": "An access group with this name exists."})
     return cleaned
@@ -253,6 +273,10 @@ def access_group_insert(
                 requestable=cleaned.get("requestable", True),
                 max_duration_hours=cleaned.get("max_duration_hours"),
                 applications_note=cleaned.get("applications_note", ""),
+                approvals_required=cleaned.get("approvals_required", 1),
+                auto_approve=cleaned.get("auto_approve", False),
+                break_glass=cleaned.get("break_glass", False),
+                risk=cleaned.get("risk", "normal"),
                 created_at=now,
                 **columns,
             )
@@ -282,6 +306,7 @@ def access_group_create(*, actor: User, name: str, **fields: Any) -> AccessGroup
                 "approvers": sorted(u.username for u in cleaned["approvers"]),
                 "requestable": group.requestable,
                 "max_duration_hours": group.max_duration_hours,
+                **{field: getattr(group, field) for field in policies.POLICY_FIELDS},
             },
         )
         sync.sync_on_commit(AccessGroup, group.pk)
@@ -306,7 +331,25 @@ def access_group_update(*, actor: User, access_group: AccessGroup, **fields: Any
         )
         now = timezone.now()
         changes = _apply_versions(group, cleaned, now, actor)
-        for field in ("description", "session_duration", "requestable", "max_duration_hours", "applications_note"):
+        # Checked when a change touches them: an approver deactivated since must not make
+        # an unrelated change (a description) fail.
+        if cleaned.keys() & {*policies.QUORUM_INPUTS, "approvers", "approver_groups"}:
+            policies.validate_group_policies(
+                **{
+                    f: cleaned.get(f, getattr(group, f))
+                    for f in ("approvals_required", "auto_approve", "risk")
+                },
+                approvers=cleaned["approvers"] if "approvers" in cleaned else group.approvers.all(),
+                approver_groups=cleaned.get("approver_groups", group.approver_groups.all()),
+            )
+        for field in (
+            "description",
+            "session_duration",
+            "requestable",
+            "max_duration_hours",
+            "applications_note",
+            *policies.POLICY_FIELDS,
+        ):
             if field in cleaned and getattr(group, field) != cleaned[field]:
                 changes[field] = {"from": getattr(group, field), "to": cleaned[field]}
                 setattr(group, field, cleaned[field])

@@ -17,7 +17,7 @@ from django.db.models import Q, QuerySet
 
 if TYPE_CHECKING:
     # The models read the role names from here; at run time nothing here needs them.
-    from accessgroups.models import AccessGroup, User
+    from accessgroups.models import AccessGroup, IdentityCenterGroup, User
 
 # Roles an admin gives (User.is_auditor, User.is_portal_admin); a superuser is an admin too.
 AUDITOR = "auditor"
@@ -141,6 +141,36 @@ def approvers_by_group(group_ids: Iterable[int]) -> dict[int, list[User]]:
     return {
         gid: sorted(users.values(), key=lambda u: u.username) for gid, users in found.items()
     }
+
+
+def possible_approvers(
+    access_group: AccessGroup | None = None,
+    *,
+    approvers: Iterable[User] | None = None,
+    approver_groups: Iterable[IdentityCenterGroup] | None = None,
+) -> QuerySet[User]:
+    """The people who may approve the group's requests because they are named for it or are
+    members of one of its approver groups (as the last refresh read them).
+
+    The one count a quorum is checked against (accessgroups.access.policies). Admins, who
+    may approve any group, are left out: counting them would make every quorum reachable.
+    ``approvers`` and ``approver_groups`` are the lists about to be saved (a change not yet
+    written), else the group's own.
+    """
+    if approvers is None:
+        approvers = access_group.approvers.all() if access_group is not None else []
+    if approver_groups is None:
+        approver_groups = access_group.approver_groups.all() if access_group is not None else []
+    from accessgroups.models.directory import IdentityCenterGroupMember
+
+    members = IdentityCenterGroupMember.objects.filter(
+        group__in=[g.pk for g in approver_groups]
+    ).values("user_id")
+    return get_user_model().objects.filter(
+        Q(pk__in=[u.pk for u in approvers])
+        | Q(identity_center_user_id__in=members) & ~Q(identity_center_user_id=""),
+        is_active=True,
+    )
 
 
 def decides_anything(user: User) -> bool:

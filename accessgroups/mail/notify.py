@@ -11,6 +11,7 @@ from collections.abc import Callable
 from django.db import transaction
 
 from accessgroups.mail.tasks import (
+    break_glass_granted_mail_task,
     membership_active_mail_task,
     membership_ended_mail_task,
     request_decided_mail_task,
@@ -39,3 +40,7 @@ def notify_membership_activated(membership: Membership) -> None:
 
 def notify_membership_ended(membership: Membership) -> None:
     _send_on_commit(membership_ended_mail_task.delay, membership.pk)
+
+
+def notify_break_glass_granted(request: AccessRequest) -> None:
+    _send_on_commit(break_glass_granted_mail_task.delay, request.pk)

@@ -145,11 +145,12 @@ def request_decided_send(*, request_id: int) -> int:
         .filter(pk=request_id)
         .first()
     )
-    decision = request.decisions.select_related("decided_by").first() if request else None
+    # The last decision decided it (a quorum has several approvals before it).
+    decision = request.decisions.select_related("decided_by").last() if request else None
     if decision is None:
         return 0
     message = (
-        "request_approved" if decision.outcome == DecisionOutcome.APPROVE else "request_rejected"
+        "request_rejected" if decision.outcome == DecisionOutcome.REJECT else "request_approved"
     )
     context = {
         "request": request,

@@ -12,6 +12,7 @@ import smtplib
 from celery import shared_task
 from django.utils import timezone
 
+from accessgroups.mail import break_glass as break_glass_mail
 from accessgroups.mail import services as mail
 
 
@@ -40,6 +41,11 @@ def request_submitted_mail_task(request_id: int) -> int:
 @shared_task(name=_named("request_decided_mail_task"), **MAIL_RETRY)
 def request_decided_mail_task(request_id: int) -> int:
     return mail.request_decided_send(request_id=request_id)
+
+
+@shared_task(**MAIL_RETRY)
+def break_glass_granted_mail_task(request_id: int) -> int:
+    return break_glass_mail.break_glass_granted_send(request_id=request_id)
 
 
 @shared_task(name=_named("membership_active_mail_task"), **MAIL_RETRY)

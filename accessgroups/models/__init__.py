@@ -9,9 +9,11 @@ policies are dated versions, and audit events are append-only.
 # One module per subject; everything is re-exported here so that imports and migrations
 # keep reading ``accessgroups.models``.
 from accessgroups.models.access import (
+    APPROVING_OUTCOMES,
     OPEN_STATUSES,
     AccessRequest,
     AccessRequestQuerySet,
+    BreakGlassReview,
     Decision,
     DecisionOutcome,
     EndReason,
@@ -25,6 +27,7 @@ from accessgroups.models.audit import (
     AuditEvent,
 )
 from accessgroups.models.catalogue import (
+    APPROVALS_REQUIRED_MAX,
     AccessGroup,
     AccessGroupAccount,
     AccessGroupPolicy,
@@ -33,6 +36,7 @@ from accessgroups.models.catalogue import (
     AccountSource,
     AccountStatus,
     PolicyKind,
+    Risk,
 )
 from accessgroups.models.directory import (
     GroupSync,
@@ -100,6 +104,8 @@ __all__ = [
     "AccessGroup",
     "AccessGroupAccount",
     "PolicyKind",
+    "Risk",
+    "APPROVALS_REQUIRED_MAX",
     "AccessGroupPolicy",
     "MembershipSource",
     "EndReason",
@@ -111,6 +117,8 @@ __all__ = [
     "AccessRequestQuerySet",
     "AccessRequest",
     "DecisionOutcome",
+    "APPROVING_OUTCOMES",
+    "BreakGlassReview",
     "Decision",
     "AuditEvent",
     "ReviewOnDeadline",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from accessgroups.core.limits import hours_after
@@ -19,6 +19,7 @@ class MembershipSource(models.TextChoices):
     REQUEST = "request", "Request"
     ADMIN = "admin", "Admin grant"
     IMPORT = "import", "Import"
+    BREAK_GLASS = "break_glass", "Break-glass"
 
 
 class EndReason(models.TextChoices):
@@ -146,6 +147,11 @@ class RequestStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class BreakGlassReview(models.TextChoices):
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    REVOKED = "revoked", "Revoked"
+
+
 OPEN_STATUSES = (RequestStatus.PENDING, RequestStatus.APPROVED, RequestStatus.PROVISIONING)
 
 
@@ -163,8 +169,14 @@ class AccessRequestQuerySet(models.QuerySet):
         return self.filter(Q(requester=user) | approves(user, "access_group_id"))
 
     def decidable_by(self, user: User) -> AccessRequestQuerySet:
-        """Pending requests this user may approve or reject (never their own)."""
-        qs = self.pending().exclude(requester=user)
+        """Pending requests this user may approve or reject (never their own, nor those
+        they approved already on the group's current version)."""
+        decided = Decision.objects.filter(
+            request=OuterRef("pk"),
+            decided_by=user,
+            access_group_version=OuterRef("access_group__version"),
+        )
+        qs = self.pending().exclude(requester=user).exclude(Exists(decided))
         if user.is_admin:
             return qs
         return qs.filter(approves(user, "access_group_id"))
@@ -183,6 +195,21 @@ class AccessRequest(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    # Distinct approvals this request needs: the group's at creation, raised (never
+    # lowered) when the group asks for more before the last approval.
+    approvals_required = models.PositiveSmallIntegerField(default=1)
+    # Access granted at once in an emergency; an approver reviews it afterwards
+    # (accessgroups.access.break_glass).
+    break_glass = models.BooleanField(default=False)
+    break_glass_reviewed_at = models.DateTimeField(null=True, blank=True)
+    break_glass_reviewed_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    break_glass_review_outcome = models.CharField(
+        max_length=16, choices=BreakGlassReview.choices, blank=True
+    )
+    # When the admins were last told that the review is overdue: once a day until reviewed.
+    break_glass_alerted_at = models.DateTimeField(null=True, blank=True)
 
     objects = AccessRequestQuerySet.as_manager()
 
@@ -199,6 +226,10 @@ class AccessRequest(models.Model):
                 condition=Q(duration_hours__isnull=True) | Q(duration_hours__gt=0),
                 name="accessrequest_duration_positive",
             ),
+            models.CheckConstraint(
+                condition=~Q(break_glass_reviewed_by=F("requester")),
+                name="accessrequest_break_glass_not_self_reviewed",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -212,27 +243,70 @@ class AccessRequest(models.Model):
     def expires_at(self) -> datetime | None:
         return self.membership.expires_at if self.membership_id else None
 
+    @property
+    def approvals(self) -> int:
+        """Distinct approvals that count (an automatic one too); reads prefetched decisions.
+
+        While pending, only approvals of the group's current version count: an approval of
+        what the group granted before a change is not one of what it grants now.
+        """
+        pending = self.status == RequestStatus.PENDING
+        return len(
+            {
+                d.decided_by_id
+                for d in self.decisions.all()
+                if d.outcome in APPROVING_OUTCOMES
+                and (not pending or d.access_group_version == self.access_group.version)
+            }
+        )
+
+    @property
+    def break_glass_review_pending(self) -> bool:
+        return self.break_glass and self.break_glass_reviewed_at is None
+
 
 class DecisionOutcome(models.TextChoices):
     APPROVE = "approve", "Approved"
     REJECT = "reject", "Rejected"
+    AUTO = "auto", "Approved automatically"
+
+
+APPROVING_OUTCOMES = (DecisionOutcome.APPROVE, DecisionOutcome.AUTO)
 
 
 class Decision(models.Model):
     request = models.ForeignKey(AccessRequest, on_delete=models.PROTECT, related_name="decisions")
     # A copy of the request's requester, so that the database itself refuses self-approval.
     requester = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
-    decided_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="decisions")
+    # None: the portal decided (outcome ``auto``).
+    decided_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, null=True, blank=True, related_name="decisions"
+    )
     outcome = models.CharField(max_length=8, choices=DecisionOutcome.choices)
     comment = models.TextField(blank=True)
+    # The access group's version this decision was made on (an approval binds to it).
+    access_group_version = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["created_at", "id"]
         constraints = [
-            models.UniqueConstraint("request", name="decision_one_per_request"),
+            # A quorum counts distinct people: nobody decides the same request twice on the
+            # same version of its group (after a change, approvals are given again).
+            models.UniqueConstraint(
+                "request", "decided_by", "access_group_version", name="decision_one_per_person"
+            ),
+            # The portal decides alone, once.
+            models.UniqueConstraint(
+                "request", condition=Q(decided_by__isnull=True), name="decision_one_automatic"
+            ),
             models.CheckConstraint(
                 condition=~Q(decided_by=F("requester")), name="decision_not_by_requester"
+            ),
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True, outcome="auto")
+                | (Q(decided_by__isnull=False) & ~Q(outcome="auto")),
+                name="decision_auto_has_no_person",
             ),
         ]
 

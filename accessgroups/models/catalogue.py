@@ -48,6 +48,16 @@ class Account(models.Model):
         return f"{self} · {self.ou_path}" if self.ou_path else str(self)
 
 
+class Risk(models.TextChoices):
+    LOW = "low", "Low"
+    NORMAL = "normal", "Normal"
+    HIGH = "high", "High"
+
+
+# Distinct approvers a request may need at most (docs/decisions/0016-approval-policies.md).
+APPROVALS_REQUIRED_MAX = 5
+
+
 class AccessGroupQuerySet(models.QuerySet):
     def live(self) -> AccessGroupQuerySet:
         return self.filter(archived_at__isnull=True)
@@ -96,6 +106,14 @@ class AccessGroup(Provisioned):
     # policies, session duration, approvers): an approval names the version its approver saw.
     version = models.PositiveIntegerField(default=1)
 
+    # Approval policies (accessgroups.access.policies): distinct approvals a request needs,
+    # approval by the portal itself, access at once in an emergency, and how risky the
+    # access is (a high-risk approval needs a comment).
+    approvals_required = models.PositiveSmallIntegerField(default=1)
+    auto_approve = models.BooleanField(default=False)
+    break_glass = models.BooleanField(default=False)
+    risk = models.CharField(max_length=8, choices=Risk.choices, default=Risk.NORMAL)
+
     objects = AccessGroupQuerySet.as_manager()
 
     class Meta:
@@ -107,6 +125,16 @@ class AccessGroup(Provisioned):
             models.CheckConstraint(
                 condition=Q(max_duration_hours__isnull=True) | Q(max_duration_hours__gt=0),
                 name="accessgroup_max_duration_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    approvals_required__gte=1, approvals_required__lte=APPROVALS_REQUIRED_MAX
+                ),
+                name="accessgroup_approvals_required_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(auto_approve=False) | Q(approvals_required=1),
+                name="accessgroup_auto_approve_single",
             ),
         ]
 

@@ -7,20 +7,21 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accessgroups.access import services
+from accessgroups.access.selectors import break_glass_reviews_for
 from accessgroups.catalogue.selectors import current_accounts_prefetch, current_policies_prefetch
 from accessgroups.core.errors import Conflict
 from accessgroups.core.roles import decides_anything
 from accessgroups.models import AccessRequest, Decision, Membership, User
 from accessgroups.models.directory import approves
 from accessgroups.web.common import paginate
-from accessgroups.web.requester_forms import ApproveForm, CommentForm
+from accessgroups.web.requester_forms import ApproveForm, CommentForm, show_refusal
 
 
 def may_approve(user: User) -> bool:
@@ -53,7 +54,9 @@ def _render_approvals(
         AccessRequest.objects.decidable_by(user)
         .select_related("requester", "access_group")
         .prefetch_related(
-            current_accounts_prefetch("access_group__"), current_policies_prefetch("access_group__")
+            current_accounts_prefetch("access_group__"),
+            current_policies_prefetch("access_group__"),
+            "decisions",  # the quorum's progress (AccessRequest.approvals)
         )
         .order_by("created_at", "id")
     )
@@ -76,6 +79,7 @@ def _render_approvals(
             "queue_page": queue_page,
             "decisions_page": paginate(request, decisions, param="dpage"),
             "memberships_page": paginate(request, revocable_memberships(user), param="mpage"),
+            "break_glass_reviews": break_glass_reviews_for(user)[:50],
         },
         status=status,
     )
@@ -104,7 +108,7 @@ def _decide(request: HttpRequest, pk: int, approve: bool) -> HttpResponse:
     action = services.access_request_approve if approve else services.access_request_reject
     try:
         # PermissionDenied (e.g. one's own request) becomes a 403 and changes nothing.
-        action(
+        decided = action(
             access_request=access_request,
             approver=request.user,
             comment=form.cleaned_data["comment"],
@@ -112,11 +116,21 @@ def _decide(request: HttpRequest, pk: int, approve: bool) -> HttpResponse:
         )
     except Conflict as refusal:
         messages.error(request, refusal.message)
+    except ValidationError as refusal:
+        # A high-risk group's approval without a comment: back to the card, with the reason.
+        show_refusal(form, refusal)
+        return _render_approvals(request, failed=(pk, form), status=400)
     else:
         verb = "approved" if approve else "rejected"
+        waiting = (
+            f" It needs {decided.approvals_required} approvals; others must approve too."
+            if decided.status == "pending"
+            else ""
+        )
         messages.success(
             request,
-            f"You {verb} {access_request.requester.username}'s request for {access_request.access_group.name}.",
+            f"You {verb} {access_request.requester.username}'s request for "
+            f"{access_request.access_group.name}.{waiting}",
         )
     return redirect("web:approvals")
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from django import forms
 
+from accessgroups.access.policies import suggested_risk
 from accessgroups.core.limits import (
     ACCOUNT_ID_INPUT_MAX,
     GROUP_NAME_INPUT_MAX,
@@ -19,7 +20,7 @@ from accessgroups.core.limits import (
 )
 from accessgroups.core.roles import ROLES
 from accessgroups.directory.services import GROUP_FIELDS, identity_center_groups_nameable
-from accessgroups.models import AccessGroup, Account, PolicyKind, User
+from accessgroups.models import APPROVALS_REQUIRED_MAX, AccessGroup, Account, PolicyKind, Risk, User
 from accessgroups.organizations.selectors import organizational_unit_choices
 
 
@@ -151,6 +152,33 @@ class AccessGroupForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Applications this group opens, noted by hand (no API attaches them).",
     )
+    # Approval policies (accessgroups.access.policies).
+    approvals_required = forms.IntegerField(
+        label="Approvals required",
+        required=False,
+        min_value=1,
+        max_value=APPROVALS_REQUIRED_MAX,
+        initial=1,
+        help_text="Distinct approvers each request needs; at most the number of approvers named.",
+    )
+    auto_approve = forms.BooleanField(
+        label="Approve automatically",
+        required=False,
+        help_text="The portal approves requests within the group's limits at once (one "
+        "approval, not high risk).",
+    )
+    break_glass = forms.BooleanField(
+        label="Allow break-glass",
+        required=False,
+        help_text="In an emergency a requester takes access at once, for a few hours; approvers "
+        "and admins are told, and an approver reviews it afterwards.",
+    )
+    risk = forms.ChoiceField(
+        label="Risk",
+        required=False,
+        choices=[("", "As the portal suggests"), *Risk.choices],
+        help_text="High: every approval needs a comment, and requests are marked high risk.",
+    )
 
     def __init__(self, *args: Any, access_group: AccessGroup | None = None, **kwargs: Any) -> None:
         data = args[0] if args else kwargs.get("data")
@@ -176,6 +204,14 @@ class AccessGroupForm(forms.Form):
             self.fields[name].choices = [(n, n) for n in names]
         for name in ("accounts", "approvers", "organizational_units", *GROUP_FIELDS):
             self.fields[name].widget.attrs["size"] = 8
+        if access_group is not None:
+            policies = list(access_group.current_policies())
+            suggestion = suggested_risk(
+                [p.arn for p in policies if p.kind == PolicyKind.AWS_MANAGED],
+                next((p.document for p in policies if p.kind == PolicyKind.INLINE), None),
+            )
+            self.fields["risk"].choices = [("", "Unchanged"), *Risk.choices]
+            self.fields["risk"].help_text += f" The portal suggests {suggestion} for these policies."
 
     def clean_customer_managed_policies(self) -> list[dict[str, str]]:
         policies = []
@@ -198,7 +234,14 @@ class AccessGroupForm(forms.Form):
 
     def service_fields(self) -> dict[str, Any]:
         """The cleaned form as configuration.access_group_create/update take it."""
-        return dict(self.cleaned_data)
+        fields = dict(self.cleaned_data)
+        # Left empty: a new group takes the defaults (risk: the portal's suggestion), a
+        # changed one keeps what it has.
+        if not fields.get("risk"):
+            fields.pop("risk", None)
+        if fields.get("approvals_required") is None:
+            fields.pop("approvals_required", None)
+        return fields
 
 
 def initial_for(group: AccessGroup) -> dict[str, Any]:
@@ -229,4 +272,8 @@ def initial_for(group: AccessGroup) -> dict[str, Any]:
         "requestable": group.requestable,
         "max_duration_hours": group.max_duration_hours,
         "applications_note": group.applications_note,
+        "approvals_required": group.approvals_required,
+        "auto_approve": group.auto_approve,
+        "break_glass": group.break_glass,
+        "risk": group.risk,
     }

@@ -32,6 +32,7 @@ from accessgroups.models import (
     Membership,
     RequestStatus,
 )
+from accessgroups.web.break_glass import request_sent_message
 from accessgroups.web.common import paginate, query_text
 from accessgroups.web.requester_forms import AccessRequestForm, show_refusal
 
@@ -111,11 +112,13 @@ def request_create(request: HttpRequest, group_id: int) -> HttpResponse:
                 access_group=group,
                 justification=form.cleaned_data["justification"],
                 duration_hours=form.cleaned_data["duration_hours"],
+                break_glass=form.cleaned_data.get("break_glass", False),
             )
         except (ValidationError, Conflict) as refusal:
             show_refusal(form, refusal)
         else:
-            messages.success(request, f"Your request for {group.name} was sent to its approvers.")
+            break_glass = form.cleaned_data.get("break_glass", False)
+            messages.success(request, request_sent_message(group, break_glass))
             return redirect("web:my-requests")
     status = 400 if request.method == "POST" else 200
     return render(
@@ -150,23 +153,28 @@ def timeline(access_request: AccessRequest) -> list[Step]:
     r = access_request
     steps = [Step("Submitted", "done", r.created_at, r.justification)]
     decisions = list(r.decisions.all())  # prefetched
-    decision = decisions[0] if decisions else None
-    if decision is None:
+    if r.break_glass:
+        reviewed = "An approver reviews it afterwards."
+        steps.append(Step("Granted at once: break-glass", "done", r.created_at, reviewed))
+    elif not decisions:
         if r.status == RequestStatus.PENDING:
             steps.append(Step("Waiting for an approver", "current"))
         elif r.status == RequestStatus.CANCELLED:
             steps.append(Step("Cancelled", "ended", r.updated_at))
         return steps
-    verb = "Approved" if decision.outcome == DecisionOutcome.APPROVE else "Rejected"
-    steps.append(
-        Step(
-            f"{verb} by {decision.decided_by.username}",
-            "done" if decision.outcome == DecisionOutcome.APPROVE else "failed",
-            decision.created_at,
-            decision.comment,
-        )
-    )
-    if decision.outcome == DecisionOutcome.REJECT:
+    for decision in decisions:
+        if decision.outcome == DecisionOutcome.AUTO:
+            label = "Approved automatically by the portal"
+        else:
+            verb = "Rejected" if decision.outcome == DecisionOutcome.REJECT else "Approved"
+            label = f"{verb} by {decision.decided_by.username}"
+        state = "failed" if decision.outcome == DecisionOutcome.REJECT else "done"
+        steps.append(Step(label, state, decision.created_at, decision.comment))
+        if decision.outcome == DecisionOutcome.REJECT:
+            return steps
+    if r.status == RequestStatus.PENDING:
+        more = r.approvals_required - r.approvals
+        steps.append(Step(f"Waiting for {more} more approval{'s' if more != 1 else ''}", "current"))
         return steps
     membership = r.membership
     if r.status in (RequestStatus.APPROVED, RequestStatus.PROVISIONING):

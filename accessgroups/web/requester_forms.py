@@ -45,6 +45,17 @@ class AccessRequestForm(forms.Form):
                 max_value=limit,
                 help_text=f"Required: at most {limit} hours.",
             )
+        if access_group.break_glass:
+            # Break-glass has its own limit (accessgroups.access.break_glass): the service
+            # asks for a duration only when the request is not break-glass.
+            self.fields["duration_hours"].required = False
+            self.fields["break_glass"] = forms.BooleanField(
+                label="Break-glass: an emergency, grant it now",
+                required=False,
+                help_text="Access at once, for a few hours, without waiting for approval. Every "
+                "approver and admin is told, and an approver reviews it afterwards. Give a "
+                "justification of at least 20 characters.",
+            )
 
 
 class CommentForm(forms.Form):

@@ -75,6 +75,12 @@ def test_create_with_every_policy_kind(
         "requestable": True,
         "max_duration_hours": 8,
         "applications_note": "Grafana, by hand",
+        # PowerUserAccess: the portal suggests high risk, and takes it when not told.
+        "approvals_required": 1,
+        "auto_approve": False,
+        "break_glass": False,
+        "risk": "high",
+        "suggested_risk": "high",
         "provisioning_status": "pending",
         "last_error": "",
         "account_status": [

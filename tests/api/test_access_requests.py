@@ -44,6 +44,11 @@ def test_create(api, alice, readonly):
         "created_at": response.data["created_at"],
         "expires_at": None,
         "decisions": [],
+        "approvals": 0,
+        "approvals_required": 1,
+        "risk": "normal",
+        "break_glass": False,
+        "break_glass_review": None,
         "last_error": "",
     }
     assert response.data["created_at"].endswith("Z")
@@ -124,6 +129,7 @@ def test_approve(api, alice, bob, readonly, django_capture_on_commit_callbacks):
             "decided_by": "bob",
             "outcome": "approve",
             "comment": "ok for a week",
+            "access_group_version": 1,
             "created_at": response.data["decisions"][0]["created_at"],
         }
     ]

@@ -95,6 +95,8 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("access-request-reject", "POST"): {"bob", "dave"},
     ("access-request-cancel", "POST"): {"alice", "dave"},
     ("access-request-revoke", "POST"): {"alice", "bob", "dave"},
+    # alice's break-glass access: reviewed by bob (its group's approver) or dave, never alice.
+    ("access-request-acknowledge", "POST"): {"bob", "dave"},
     ("membership-list", "GET"): SIGNED_IN,  # each sees what visible_to allows
     ("membership-list", "POST"): ADMIN,
     ("membership-detail", "GET"): SIGNED_IN,  # alice's: the member, the approver, auditor, admin
@@ -142,6 +144,17 @@ def _active(w: World):
     request = access_request_approve(access_request=_pending(w), approver=w.bob)
     membership_activated(membership_id=request.membership_id)
     return request
+
+
+def _break_glass(w: World):
+    AccessGroup.objects.filter(pk=w.group.pk).update(break_glass=True)
+    w.group.refresh_from_db()
+    return access_request_create(
+        requester=w.alice,
+        access_group=w.group,
+        justification="production is down, incident 42",
+        break_glass=True,
+    )
 
 
 def _membership(w: World) -> Membership:
@@ -213,6 +226,7 @@ SETUPS: dict[str, Callable[[World], tuple[dict[str, Any], dict[str, Any] | None]
     "access-request-reject": lambda w: ({"pk": _pending(w).pk}, {"comment": "no"}),
     "access-request-cancel": lambda w: ({"pk": _pending(w).pk}, {}),
     "access-request-revoke": lambda w: ({"pk": _active(w).pk}, {}),
+    "access-request-acknowledge": lambda w: ({"pk": _break_glass(w).pk}, {"comment": "seen"}),
     "membership-list": lambda w: (
         {},
         {"user": "erin", "access_group": w.group.pk, "justification": "on call"},

@@ -88,6 +88,7 @@ CONFLICTS = {
     "POST /api/v1/access-requests/{id}/reject/",
     "POST /api/v1/access-requests/{id}/cancel/",
     "POST /api/v1/access-requests/{id}/revoke/",
+    "POST /api/v1/access-requests/{id}/acknowledge/",
     "POST /api/v1/memberships/",
     "POST /api/v1/memberships/{id}/revoke/",
     "POST /api/v1/memberships/{id}/retry/",

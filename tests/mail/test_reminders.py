@@ -98,7 +98,7 @@ def test_the_sweep_is_scheduled():
 def test_concurrent_senders_remind_once(monkeypatch, alice, dave, readonly):
     """Eight workers reach the same due reminder at once: one mail."""
     # Commits are real here: the grant's provisioning is not this test's subject.
-    monkeypatch.setattr("accessgroups.access.services._sync_membership", lambda membership: None)
+    monkeypatch.setattr("accessgroups.access.grants.sync_membership", lambda membership: None)
     membership = grant(alice, readonly, dave, hours=72, activated_at=timezone.now() - 50 * HOUR)
     barrier = threading.Barrier(8)
     sent: list[int] = []

@@ -88,6 +88,7 @@ def world(alice, bob, carol, dave, erin, readonly):
         "web:request-reject": {"pk": pending.pk},
         "web:my-access-revoke": {"pk": membership.pk},
         "web:approvals-revoke": {"pk": membership.pk},
+        "web:break-glass": {"pk": pending.pk},
         "web:manage-user-deactivate": {"pk": erin.pk},
         "web:manage-user-retry": {"pk": erin.pk},
         "web:manage-membership-retry": {"pk": membership.pk},

@@ -94,6 +94,8 @@ ACCESS_GROUPS = [
         "approvers": ["bob"],
         "requestable": True,
         "max_duration_hours": 4,
+        # An emergency may not wait for bob: access at once, reviewed by him afterwards.
+        "break_glass": True,
     },
 ]
 

@@ -1,0 +1,164 @@
+"""A group that needs several approvals: each approval is a decision, the last one grants."""
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from accessgroups.access.services import (
+    access_request_approve,
+    access_request_create,
+    access_request_reject,
+)
+from accessgroups.catalogue.services import access_group_update
+from accessgroups.core.errors import Conflict, InvalidTransition
+from accessgroups.models import AccessGroup, AuditEvent, Decision, Membership, RequestStatus
+
+
+@pytest.fixture
+def two_of_three(make_group, sandbox, bob, erin, make_user):
+    frank = make_user("frank")
+    return make_group(
+        "Prod", accounts=[sandbox], approvers=[bob, erin, frank], approvals_required=2
+    )
+
+
+@pytest.fixture
+def pending(alice, two_of_three):
+    return access_request_create(
+        requester=alice, access_group=two_of_three, justification="incident 42"
+    )
+
+
+def test_the_request_stays_pending_until_the_last_approval(pending, bob, erin):
+    assert pending.approvals_required == 2
+    first = access_request_approve(access_request=pending, approver=bob, comment="ok")
+    assert first.status == RequestStatus.PENDING
+    assert first.membership is None and not Membership.objects.exists()
+    assert first.approvals == 1
+    event = AuditEvent.objects.get(action="request.approval_recorded")
+    assert (
+        event.actor == bob
+        and event.data["approvals"] == 1
+        and event.data["approvals_required"] == 2
+    )
+
+    second = access_request_approve(access_request=pending, approver=erin)
+    assert second.status == RequestStatus.APPROVED
+    assert second.membership.granted_by == erin
+    assert Decision.objects.filter(request=pending, outcome="approve").count() == 2
+    approved = AuditEvent.objects.get(action="request.approved")
+    assert approved.data["approvals"] == 2 and approved.data["approvals_required"] == 2
+
+
+def test_nobody_approves_twice(pending, bob):
+    access_request_approve(access_request=pending, approver=bob)
+    with pytest.raises(InvalidTransition, match="already approved"):
+        access_request_approve(access_request=pending, approver=bob)
+    assert Decision.objects.count() == 1
+
+
+def test_one_rejection_rejects(pending, bob, erin):
+    access_request_approve(access_request=pending, approver=bob)
+    rejected = access_request_reject(access_request=pending, approver=erin, comment="not now")
+    assert rejected.status == RequestStatus.REJECTED
+    assert not Membership.objects.exists()
+
+
+def test_the_requester_never_counts(make_group, bob, erin, dave):
+    group = make_group("Pair", approvers=[bob, erin], approvals_required=2)
+    own = access_request_create(requester=bob, access_group=group, justification="me")
+    with pytest.raises(PermissionDenied):
+        access_request_approve(access_request=own, approver=bob)
+    access_request_approve(access_request=own, approver=erin)
+    # An admin makes up the number the requester leaves short.
+    done = access_request_approve(access_request=own, approver=dave)
+    assert done.status == RequestStatus.APPROVED
+
+
+def test_approvals_of_an_older_version_do_not_count(pending, bob, erin, dave, two_of_three):
+    access_request_approve(access_request=pending, approver=bob, access_group_version=1)
+    access_group_update(actor=dave, access_group=two_of_three, session_duration="PT2H")
+    with pytest.raises(Conflict):
+        access_request_approve(access_request=pending, approver=erin, access_group_version=1)
+    still = access_request_approve(access_request=pending, approver=erin, access_group_version=2)
+    assert still.status == RequestStatus.PENDING and still.approvals == 1
+    # bob approves again what the group grants now.
+    done = access_request_approve(access_request=pending, approver=bob, access_group_version=2)
+    assert done.status == RequestStatus.APPROVED
+    assert list(Decision.objects.values_list("decided_by__username", "access_group_version")) == [
+        ("bob", 1),
+        ("erin", 2),
+        ("bob", 2),
+    ]
+
+
+def test_a_raised_quorum_applies_to_pending_requests_a_lowered_one_does_not(
+    pending, bob, erin, dave
+):
+    AccessGroup.objects.filter(pk=pending.access_group_id).update(approvals_required=3)
+    access_request_approve(access_request=pending, approver=bob)
+    second = access_request_approve(access_request=pending, approver=erin)
+    assert second.status == RequestStatus.PENDING and second.approvals_required == 3
+    AccessGroup.objects.filter(pk=pending.access_group_id).update(approvals_required=1)
+    assert (
+        access_request_approve(access_request=pending, approver=dave).status
+        == RequestStatus.APPROVED
+    )
+
+
+def test_quorum_above_the_possible_approvers_is_refused(dave, developers, erin):
+    with pytest.raises(ValidationError) as refused:
+        access_group_update(actor=dave, access_group=developers, approvals_required=2)
+    assert "approvals_required" in refused.value.message_dict
+    assert "only 1 possible approver" in refused.value.message_dict["approvals_required"][0]
+    group = access_group_update(
+        actor=dave, access_group=developers, approvers=["bob", "erin"], approvals_required=2
+    )
+    assert group.approvals_required == 2
+    # Naming fewer approvers than the quorum is refused too, and changes nothing.
+    with pytest.raises(ValidationError):
+        access_group_update(actor=dave, access_group=developers, approvers=["bob"])
+    assert sorted(developers.approvers.values_list("username", flat=True)) == ["bob", "erin"]
+
+
+def test_quorum_bounds(dave, developers):
+    for bad in (0, 6, "2", True):
+        with pytest.raises(ValidationError) as refused:
+            access_group_update(actor=dave, access_group=developers, approvals_required=bad)
+        assert "approvals_required" in refused.value.message_dict
+
+
+def test_policy_changes_are_audited_and_do_not_bump_the_version(dave, developers, erin):
+    version = developers.version
+    group = access_group_update(
+        actor=dave,
+        access_group=developers,
+        approvers=["bob", "erin"],
+        approvals_required=2,
+        risk="normal",
+    )
+    event = AuditEvent.objects.filter(action="access_group.updated").latest("sequence")
+    assert event.data["approvals_required"] == {"from": 1, "to": 2}
+    assert event.data["risk"] == {"from": "high", "to": "normal"}
+    # The approvers changed (versioned); the policies alone would not.
+    assert group.version == version + 1
+    group = access_group_update(
+        actor=dave, access_group=group, approvals_required=1, break_glass=True
+    )
+    assert group.version == version + 1
+    event = AuditEvent.objects.filter(action="access_group.updated").latest("sequence")
+    assert event.data == {
+        "approvals_required": {"from": 2, "to": 1},
+        "break_glass": {"from": False, "to": True},
+    }
+
+
+def test_an_unrelated_change_is_not_refused_for_a_quorum_gone_short(dave, developers, erin):
+    group = access_group_update(
+        actor=dave, access_group=developers, approvers=["bob", "erin"], approvals_required=2
+    )
+    erin.is_active = False
+    erin.save()
+    group = access_group_update(actor=dave, access_group=group, description="Still builds things")
+    assert group.description == "Still builds things"
+    with pytest.raises(ValidationError):
+        access_group_update(actor=dave, access_group=group, approvals_required=2)
