@@ -121,6 +121,7 @@ def test_the_suggestion_is_the_default_and_the_admin_may_choose(dave, accounts):
         actor=dave,
         name="Admins",
         aws_managed_policies=["arn:aws:iam::aws:policy/AdministratorAccess"],
+        requestable=False,
     )
     assert admins.risk == "high"
     chosen = access_group_create(
@@ -128,6 +129,7 @@ def test_the_suggestion_is_the_default_and_the_admin_may_choose(dave, accounts):
         name="Chosen",
         aws_managed_policies=["arn:aws:iam::aws:policy/AdministratorAccess"],
         risk="low",
+        requestable=False,
     )
     assert chosen.risk == "low"
     with pytest.raises(ValidationError) as refused:

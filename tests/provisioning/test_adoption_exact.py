@@ -100,7 +100,8 @@ def test_a_request_approved_for_an_imported_group_joins_the_existing_group(
     request = access_request_create(
         requester=erin, access_group=developers, justification="shop release"
     )
-    request = access_request_approve(access_request=request, approver=bob)
+    # The import suggests high risk for its PowerUserAccess: approving it takes a comment.
+    request = access_request_approve(access_request=request, approver=bob, comment="release")
     assert enqueued == [("membership_sync_task", (request.membership_id,))]
     assert run_task(tasks.membership_sync_task, request.membership_id) == "in_sync"
 
