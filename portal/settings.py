@@ -306,6 +306,8 @@ SPECTACULAR_SETTINGS = {
     # Bodies are documented as JSON, the one encoding that carries every field (lists of
     # objects, null). Form encodings still reach the browsable API.
     "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    # The list and the detail of a request share one status enum, under its old name.
+    "ENUM_NAME_OVERRIDES": {"AccessRequestOutStatusEnum": "accessgroups.models.RequestStatus"},
 }
 
 # --- Celery -----------------------------------------------------------------------------

@@ -8,13 +8,20 @@ the status code says whether Identity Center has work to do (202) or not (200).
 from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_view,
+)
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accessgroups.access import services
+from accessgroups.catalogue.grants import current_memberships, request_grants
+from accessgroups.catalogue.selectors import current_accounts_prefetch, current_policies_prefetch
 from accessgroups.api.base import (
     BOOLEAN_CHOICES,
     PortalViewSet,
@@ -27,6 +34,7 @@ from accessgroups.api.base import (
     text_parameter,
 )
 from accessgroups.api.fields import CommentIn, RevokeIn, hours_field
+from accessgroups.api.grants import GrantsOut
 from accessgroups.api.openapi import NOT_BLANK
 from accessgroups.api.permissions import SIGNED_IN
 from accessgroups.core.limits import TEXT_MAX
@@ -76,6 +84,21 @@ class AccessRequestOut(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class AccessRequestDetailOut(AccessRequestOut):
+    """One request, with what approving it grants (``grants``); expects the group's current
+    accounts and policies prefetched."""
+
+    grants = serializers.SerializerMethodField()
+
+    class Meta(AccessRequestOut.Meta):
+        fields = [*AccessRequestOut.Meta.fields, "grants"]
+        read_only_fields = fields
+
+    @extend_schema_field(GrantsOut)
+    def get_grants(self, obj: AccessRequest) -> dict:
+        return GrantsOut(request_grants(obj, current_memberships([obj]))).data
+
+
 class AccessRequestIn(serializers.Serializer):
     """The access group must be live and requestable; the duration is required and within
     the group's maximum when it has one. A second open request for the same group is
@@ -117,7 +140,10 @@ class CancelIn(CommentIn):
             boolean_parameter("decidable", "true: only requests you can decide now."),
         ],
     ),
-    retrieve=extend_schema(summary="One access request"),
+    retrieve=extend_schema(
+        summary="One access request, with what approving it grants",
+        responses={200: AccessRequestDetailOut},
+    ),
 )
 class AccessRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PortalViewSet):
     """Requests for access. Everyone signed in sees their own requests, approvers those of
@@ -137,6 +163,9 @@ class AccessRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Por
     }
     conflict_actions = frozenset({"create", "approve", "reject", "cancel", "revoke"})
 
+    def get_serializer_class(self) -> type[serializers.Serializer]:
+        return AccessRequestDetailOut if self.action == "retrieve" else AccessRequestOut
+
     def get_queryset(self) -> QuerySet:
         user = self.request.user
         queryset = (
@@ -147,6 +176,11 @@ class AccessRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Por
             )
             .order_by("-created_at", "-id")
         )
+        if self.action == "retrieve":
+            queryset = queryset.prefetch_related(
+                current_accounts_prefetch("access_group__"),
+                current_policies_prefetch("access_group__"),
+            )
         if self.action == "list":
             wanted = query_choice(self.request, "status", RequestStatus.values)
             if wanted:

@@ -14,6 +14,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accessgroups.access import services
+from accessgroups.catalogue.grants import (
+    INLINE_COLLAPSE_LINES,
+    current_memberships,
+    inline_policy_text,
+    request_grants,
+)
 from accessgroups.catalogue.selectors import current_accounts_prefetch, current_policies_prefetch
 from accessgroups.core.errors import Conflict
 from accessgroups.core.roles import decides_anything
@@ -57,7 +63,12 @@ def _render_approvals(
         .order_by("created_at", "id")
     )
     queue_page = paginate(request, queue)
+    held = current_memberships(queue_page.object_list)
     for item in queue_page.object_list:
+        item.grants = request_grants(item, held)
+        if item.grants["inline_policy"] is not None:
+            item.inline_text = inline_policy_text(item.grants["inline_policy"])
+            item.inline_long = item.inline_text.count("\n") >= INLINE_COLLAPSE_LINES
         # A comment that was refused comes back with its error, by its own request.
         if failed is not None and failed[0] == item.pk:
             item.comment_form = failed[1]
