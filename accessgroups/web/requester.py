@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accessgroups.access import services
@@ -32,6 +33,7 @@ from accessgroups.models import (
     RequestStatus,
 )
 from accessgroups.web.common import paginate, query_text
+from accessgroups.web.confirm import render_confirm
 from accessgroups.web.requester_forms import AccessRequestForm, show_refusal
 
 PAGE_SIZE = 20
@@ -222,10 +224,26 @@ def my_requests_fragment(request: HttpRequest) -> HttpResponse:
     return render(request, "accessgroups/requests/_request_list.html", _my_requests_page(request))
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def request_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    access_request = get_object_or_404(AccessRequest, pk=pk, requester=request.user)
+    """GET asks to confirm; POST cancels."""
+    access_request = get_object_or_404(
+        AccessRequest.objects.select_related("access_group"), pk=pk, requester=request.user
+    )
+    if request.method == "GET":
+        if not access_request.is_open:
+            messages.info(request, "This request is not open any more.")
+            return redirect("web:my-requests")
+        return render_confirm(
+            request,
+            title=f"Cancel your request for {access_request.access_group.name}",
+            consequence="Approvers no longer see it; access being set up for it is removed. "
+            "You can ask again later.",
+            button="Cancel request",
+            back=reverse("web:my-requests"),
+            facts=[("Justification", access_request.justification)],
+        )
     try:
         services.access_request_cancel(access_request=access_request, user=request.user)
     except Conflict as refusal:
@@ -263,11 +281,22 @@ def my_access(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def my_access_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    """The member gives up their own access."""
-    membership = get_object_or_404(Membership.objects.active(), pk=pk, user=request.user)
+    """The member gives up their own access: GET asks to confirm, POST does it."""
+    membership = get_object_or_404(
+        Membership.objects.active().select_related("access_group"), pk=pk, user=request.user
+    )
+    if request.method == "GET":
+        return render_confirm(
+            request,
+            title=f"Give up your access to {membership.access_group.name}",
+            consequence="It ends now and is removed from Identity Center; to get it back you "
+            "would have to ask again.",
+            button="Give up access",
+            back=reverse("web:my-access"),
+        )
     try:
         services.membership_revoke(
             membership=membership, revoked_by=request.user, comment="given up by the member"

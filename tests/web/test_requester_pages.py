@@ -209,7 +209,8 @@ def test_cancel_request(client_for, alice, erin, readonly):
     request.refresh_from_db()
     assert request.status == RequestStatus.PENDING
     client = client_for(alice)
-    assert client.get(reverse("web:request-cancel", args=[request.pk])).status_code == 405
+    # GET only asks to confirm.
+    assert client.get(reverse("web:request-cancel", args=[request.pk])).status_code == 200
     response = client.post(reverse("web:request-cancel", args=[request.pk]), follow=True)
     assert "was cancelled" in response.content.decode()
     request.refresh_from_db()
