@@ -73,7 +73,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
         m.access_group_id: m
         for m in Membership.objects.active()
         .filter(user=request.user, access_group__in=[g.pk for g in page.object_list])
-        .only("access_group_id", "activated_at", "expires_at")
+        .only("access_group_id", "activated_at", "expires_at", "duration_hours")
     }
     for group in page.object_list:
         group.held = held.get(group.pk)
@@ -94,6 +94,15 @@ def catalogue(request: HttpRequest) -> HttpResponse:
 # --- the request form -----------------------------------------------------------------------
 
 
+def _holds_for_good(user, group: AccessGroup) -> bool:
+    """Active access with no expiry: a request for it would change nothing."""
+    return (
+        Membership.objects.active()
+        .filter(user=user, access_group=group, expires_at__isnull=True, duration_hours__isnull=True)
+        .exists()
+    )
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def request_create(request: HttpRequest, group_id: int) -> HttpResponse:
@@ -101,6 +110,9 @@ def request_create(request: HttpRequest, group_id: int) -> HttpResponse:
         AccessGroup.objects.requestable().prefetch_related(current_accounts_prefetch()),
         pk=group_id,
     )
+    if request.method == "GET" and _holds_for_good(request.user, group):
+        messages.info(request, f"You already have {group.name}, with no expiry: there is nothing to ask for.")
+        return redirect("web:catalogue")
     form = AccessRequestForm(request.POST or None, access_group=group)
     if request.method == "POST" and form.is_valid():
         try:
