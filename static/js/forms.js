@@ -45,3 +45,13 @@
     });
   });
 })();
+
+// On a phone the main menu starts closed behind its "Menu" button (without JavaScript it
+// stays open, so every page can still be reached).
+(function () {
+  "use strict";
+  var menu = document.querySelector(".main-nav details.menu");
+  if (menu && window.matchMedia("(max-width: 40rem)").matches) {
+    menu.open = false;
+  }
+})();

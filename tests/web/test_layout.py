@@ -1,0 +1,50 @@
+"""The layout every page shares: a favicon, a navigation that keeps its items, messages that
+say error or success in words."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from accessgroups.models import ReviewItem
+
+pytestmark = pytest.mark.django_db
+
+
+def test_favicon(client, client_for, alice):
+    response = client.get("/favicon.ico")
+    assert response.status_code in (301, 302)
+    assert response["Location"].endswith("favicon.svg")
+    html = client_for(alice).get(reverse("web:catalogue")).content.decode()
+    assert 'rel="icon" href="/static/favicon.svg"' in html
+
+
+def test_reviews_stays_in_the_menu_after_the_last_decision(
+    client_for, alice, bob, carol, readonly, grant, in_a_week
+):
+    from accessgroups.reviews.services import access_review_open, review_item_decide
+
+    grant(alice, readonly)
+    review = access_review_open(opened_by=carol, access_group=readonly, deadline=in_a_week)
+    client = client_for(bob)
+    assert ">Reviews</a>" in client.get(reverse("web:approvals")).content.decode()
+    review_item_decide(item=review.items.get(), reviewer=bob, decision="keep", comment="")
+    assert not ReviewItem.objects.filter(outcome="").exists()
+    assert ">Reviews</a>" in client.get(reverse("web:approvals")).content.decode()
+
+
+def test_the_menu_is_a_disclosure_open_by_default(client_for, dave):
+    html = client_for(dave).get(reverse("web:catalogue")).content.decode()
+    nav = html[html.index('<nav aria-label="Main"') : html.index("</nav>")]
+    assert '<details class="menu" open>' in nav and "<summary>Menu</summary>" in nav
+    for label in ("Access groups", "Approvals", "Audit log", "Reviews", "Manage groups", "Provisioning"):
+        assert f">{label}</a>" in nav
+    assert "Two-factor authentication" in html
+
+
+def test_error_messages_say_so_in_words():
+    from django.conf import settings
+
+    css = (settings.BASE_DIR / "static" / "css" / "portal.css").read_text()
+    assert '.message-error::before { content: "✕ Error:"' in css
+    assert "--focus: #0b3d91" in css
