@@ -55,3 +55,13 @@
     menu.open = false;
   }
 })();
+
+// A page that comes back with errors puts the focus on their summary, which a screen reader
+// then reads out and whose links lead to each field.
+(function () {
+  "use strict";
+  var summary = document.getElementById("error-summary");
+  if (summary) {
+    summary.focus();
+  }
+})();

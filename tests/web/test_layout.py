@@ -48,3 +48,24 @@ def test_error_messages_say_so_in_words():
     css = (settings.BASE_DIR / "static" / "css" / "portal.css").read_text()
     assert '.message-error::before { content: "✕ Error:"' in css
     assert "--focus: #0b3d91" in css
+
+
+def test_a_form_sums_up_all_its_errors_at_the_top(client_for, dave):
+    response = client_for(dave).post(
+        reverse("web:manage-group-create"),
+        {"name": "bad name!", "session_duration": "", "max_duration_hours": "0"},
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    summary = html[html.index('id="error-summary"') : html.index("</div>", html.index('id="error-summary"'))]
+    errors = response.context["form"].errors
+    assert len(errors) >= 2
+    assert f"{len(errors)} problems" in summary
+    for name in errors:
+        if name != "__all__":
+            assert f'href="#id_{name}"' in summary
+
+
+def test_the_justification_says_its_limit(client_for, alice, readonly):
+    html = client_for(alice).get(reverse("web:request-create", args=[readonly.pk])).content.decode()
+    assert "up to 4,000 characters" in html

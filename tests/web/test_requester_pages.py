@@ -94,11 +94,11 @@ def test_request_form_creates_a_request_through_the_service(client_for, alice, l
 @pytest.mark.parametrize(
     ("data", "field", "message"),
     [
-        ({"justification": "", "duration_hours": "2"}, "justification", "This field is required."),
+        ({"justification": "", "duration_hours": "2"}, "justification", "Say why you need this"),
         (
             {"justification": "   ", "duration_hours": "2"},
             "justification",
-            "This field is required.",
+            "Say why you need this access.",
         ),
         ({"justification": "x", "duration_hours": ""}, "duration_hours", "This field is required."),
         (
