@@ -14,7 +14,9 @@
 
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (!(form instanceof HTMLFormElement) || (form.method || "").toLowerCase() !== "post") {
+    // A form whose own script took the submission over (WebAuthn, htmx) is left alone.
+    if (event.defaultPrevented || !(form instanceof HTMLFormElement) ||
+        (form.method || "").toLowerCase() !== "post") {
       return;
     }
     if (form.dataset.submitting) {
