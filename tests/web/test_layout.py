@@ -69,3 +69,15 @@ def test_a_form_sums_up_all_its_errors_at_the_top(client_for, dave):
 def test_the_justification_says_its_limit(client_for, alice, readonly):
     html = client_for(alice).get(reverse("web:request-create", args=[readonly.pk])).content.decode()
     assert "up to 4,000 characters" in html
+
+
+def test_labels_have_no_colons(client_for, carol, dave):
+    import re
+
+    for client, url in (
+        (client_for(carol), reverse("web:audit-log")),
+        (client_for(carol), reverse("web:who-has-access")),
+        (client_for(dave), reverse("web:manage-group-create")),
+    ):
+        labels = re.findall(r"<label[^>]*>([^<]*)</label>", client.get(url).content.decode())
+        assert labels and not [label for label in labels if label.endswith(":")], (url, labels)
