@@ -196,7 +196,8 @@ def timeline(access_request: AccessRequest) -> list[Step]:
             else "Does not expire"
         )
         if r.status == RequestStatus.ACTIVE:
-            steps.append(Step("Active", "current", membership.activated_at, expiry))
+            # Reached, not waited for: a tick, not the amber "in progress" dot.
+            steps.append(Step("Active", "done", membership.activated_at, expiry))
     if membership is not None and membership.ended_at is not None:
         label = membership.get_end_reason_display() or "Ended"
         if membership.ended_by is not None:

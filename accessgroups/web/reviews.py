@@ -37,12 +37,14 @@ class ReviewOpenForm(forms.Form):
         label="Access group",
         queryset=AccessGroup.objects.live().order_by("name"),
         required=False,
+        empty_label="No access group",
         help_text="Review everyone in this access group…",
     )
     account = forms.ModelChoiceField(
         label="Account",
         queryset=Account.objects.order_by("name", "account_id"),
         required=False,
+        empty_label="No account",
         help_text="…or everyone who reaches this account (choose one of the two).",
     )
     deadline = forms.DateTimeField(
@@ -53,6 +55,8 @@ class ReviewOpenForm(forms.Form):
     on_deadline = forms.ChoiceField(
         label="At the deadline",
         choices=ReviewOnDeadline.choices,
+        # Flagging is the default: revoking what nobody looked at has to be chosen.
+        initial=ReviewOnDeadline.FLAG,
         help_text="What happens to access nobody reviewed by then.",
     )
 

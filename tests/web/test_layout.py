@@ -81,3 +81,10 @@ def test_labels_have_no_colons(client_for, carol, dave):
     ):
         labels = re.findall(r"<label[^>]*>([^<]*)</label>", client.get(url).content.decode())
         assert labels and not [label for label in labels if label.endswith(":")], (url, labels)
+
+
+def test_the_portal_and_the_api_docs_link_to_each_other(client_for, alice):
+    client = client_for(alice)
+    assert 'href="/api/docs/">API documentation</a>' in client.get(reverse("web:catalogue")).content.decode()
+    docs = client.get("/api/docs/").content.decode()
+    assert '<a href="/">← Back to the access portal</a>' in docs
