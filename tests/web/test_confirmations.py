@@ -118,3 +118,16 @@ def test_every_page_loads_the_submit_guard(client_for, alice):
     html = client_for(alice).get(reverse("web:catalogue")).content.decode()
     assert 'src="/static/js/forms.js"' in html
     assert Membership.objects.count() == 0
+
+
+def test_token_revoke_asks_first(client_for, alice, dave, token_for):
+    from accessgroups.models import ApiToken
+
+    token_for(alice)
+    token = ApiToken.objects.get(user=alice)
+    for client, name in ((client_for(alice), "web:api-token-revoke"), (client_for(dave), "web:manage-api-token-revoke")):
+        html = client.get(reverse(name, args=[token.pk])).content.decode()
+        assert f"Revoke the token {token.name} ({token.prefix}…)?" in html and "Revoke token</button>" in html
+    token.refresh_from_db()
+    assert token.revoked_at is None
+    assert client_for(alice).get(reverse("web:manage-api-token-revoke", args=[token.pk])).status_code == 403
