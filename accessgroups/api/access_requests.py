@@ -20,8 +20,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accessgroups.access import services
-from accessgroups.catalogue.grants import current_memberships, request_grants
-from accessgroups.catalogue.selectors import current_accounts_prefetch, current_policies_prefetch
 from accessgroups.api.base import (
     BOOLEAN_CHOICES,
     PortalViewSet,
@@ -37,6 +35,8 @@ from accessgroups.api.fields import CommentIn, RevokeIn, hours_field
 from accessgroups.api.grants import GrantsOut
 from accessgroups.api.openapi import NOT_BLANK
 from accessgroups.api.permissions import SIGNED_IN
+from accessgroups.catalogue.grants import current_memberships, request_grants
+from accessgroups.catalogue.selectors import current_accounts_prefetch, current_policies_prefetch
 from accessgroups.core.limits import TEXT_MAX
 from accessgroups.models import AccessGroup, AccessRequest, Decision, RequestStatus
 

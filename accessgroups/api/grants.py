@@ -47,7 +47,9 @@ class GrantsOut(serializers.Serializer):
     accounts = GrantAccountOut(many=True)
     aws_managed_policies = GrantManagedPolicyOut(many=True)
     customer_managed_policies = GrantCustomerPolicyOut(many=True)
-    inline_policy = serializers.JSONField(allow_null=True, help_text="The policy document, or null.")
+    inline_policy = serializers.JSONField(
+        allow_null=True, help_text="The policy document, or null."
+    )
     inline_policy_risk = PolicyRiskField(allow_null=True)
     session_duration = serializers.CharField(help_text="ISO 8601, e.g. PT4H.")
     session_duration_label = serializers.CharField(help_text='In words, e.g. "4 hours".')

@@ -42,7 +42,10 @@ def document_allows_everything(document: Any) -> bool:
 
 def policy_risk(policy: AccessGroupPolicy) -> Risk:
     """The risk of one policy row of an access group."""
-    if policy.kind == PolicyKind.AWS_MANAGED and managed_policy_name(policy.arn) in HIGH_RISK_MANAGED:
+    if (
+        policy.kind == PolicyKind.AWS_MANAGED
+        and managed_policy_name(policy.arn) in HIGH_RISK_MANAGED
+    ):
         return "high"
     if policy.kind == PolicyKind.INLINE and document_allows_everything(policy.document):
         return "high"

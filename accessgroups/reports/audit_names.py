@@ -72,14 +72,19 @@ KINDS: dict[str, Kind] = {
         Decision,
         "Decision",
         ("requester", "request__access_group"),
-        lambda d: f"{d.get_outcome_display()} of {d.requester.username} for {d.request.access_group.name}",
+        lambda d: (
+            f"{d.get_outcome_display()} of {d.requester.username} for {d.request.access_group.name}"
+        ),
     ),
     "accessreview": Kind(AccessReview, "Access review", ("access_group", "account"), str),
     "reviewitem": Kind(
         ReviewItem,
         "Review item",
         ("membership__user", "membership__access_group"),
-        lambda i: f"{i.membership.user.username} in {i.membership.access_group.name} (review #{i.review_id})",
+        lambda i: (
+            f"{i.membership.user.username} in {i.membership.access_group.name} "
+            f"(review #{i.review_id})"
+        ),
     ),
     "apitoken": Kind(ApiToken, "API token", ("user",), str),
     "driftfinding": Kind(DriftFinding, "Drift finding", ("access_group",), str),

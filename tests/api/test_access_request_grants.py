@@ -11,7 +11,10 @@ from accessgroups.models import AccessGroupAccount, AccessGroupPolicy, PolicyKin
 
 pytestmark = pytest.mark.django_db
 
-ADMIN = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+ADMIN = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+}
 
 
 @pytest.fixture
@@ -20,7 +23,10 @@ def admins(make_group, make_account, bob):
         "Admins",
         accounts=[make_account("sandbox"), make_account("prod")],
         approvers=[bob],
-        policies=("arn:aws:iam::aws:policy/ReadOnlyAccess", "arn:aws:iam::aws:policy/IAMFullAccess"),
+        policies=(
+            "arn:aws:iam::aws:policy/ReadOnlyAccess",
+            "arn:aws:iam::aws:policy/IAMFullAccess",
+        ),
         session_duration="PT4H",
     )
     AccessGroupPolicy.objects.create(access_group=group, kind=PolicyKind.INLINE, document=ADMIN)
@@ -43,7 +49,11 @@ def test_detail_has_the_grants(api, alice, bob, admins):
     ]
     assert grants["aws_managed_policies"] == [
         {"arn": "arn:aws:iam::aws:policy/IAMFullAccess", "name": "IAMFullAccess", "risk": "high"},
-        {"arn": "arn:aws:iam::aws:policy/ReadOnlyAccess", "name": "ReadOnlyAccess", "risk": "normal"},
+        {
+            "arn": "arn:aws:iam::aws:policy/ReadOnlyAccess",
+            "name": "ReadOnlyAccess",
+            "risk": "normal",
+        },
     ]
     assert grants["customer_managed_policies"] == [{"name": "Deploy", "path": "/team/"}]
     assert grants["inline_policy"] == ADMIN and grants["inline_policy_risk"] == "high"
@@ -79,7 +89,9 @@ def test_the_list_is_unchanged(api, alice, bob, readonly):
 def test_detail_queries_do_not_grow_with_accounts_and_policies(
     api, alice, bob, admins, make_account
 ):
-    request = services.access_request_create(requester=alice, access_group=admins, justification="x")
+    request = services.access_request_create(
+        requester=alice, access_group=admins, justification="x"
+    )
     client = api(bob)
 
     def queries() -> int:
@@ -98,4 +110,9 @@ def test_the_schema_describes_grants(api, dave):
 
     schema = yaml.safe_load(api(dave).get("/api/schema/").content)
     grants = schema["components"]["schemas"]["GrantsOut"]["properties"]
-    assert {"accounts", "aws_managed_policies", "inline_policy", "current_membership"} <= grants.keys()
+    assert {
+        "accounts",
+        "aws_managed_policies",
+        "inline_policy",
+        "current_membership",
+    } <= grants.keys()

@@ -24,7 +24,9 @@ def test_administration_is_high_risk(name):
     assert policy_risk(managed(name, "arn:aws-us-gov:iam::aws:policy/")) == "high"
 
 
-@pytest.mark.parametrize("name", ["ReadOnlyAccess", "job-function/Billing", "AdministratorAccess-Amplify"])
+@pytest.mark.parametrize(
+    "name", ["ReadOnlyAccess", "job-function/Billing", "AdministratorAccess-Amplify"]
+)
 def test_other_managed_policies_are_normal(name):
     assert policy_risk(managed(name)) == "normal"
 
@@ -67,7 +69,10 @@ def test_suggested_risk_is_the_highest_of_the_groups_policies(make_group):
     calm = make_group("Calm")
     admin = make_group(
         "Admin",
-        policies=("arn:aws:iam::aws:policy/ReadOnlyAccess", "arn:aws:iam::aws:policy/AdministratorAccess"),
+        policies=(
+            "arn:aws:iam::aws:policy/ReadOnlyAccess",
+            "arn:aws:iam::aws:policy/AdministratorAccess",
+        ),
     )
     assert suggested_risk(calm) == "normal"
     assert suggested_risk(admin) == "high"

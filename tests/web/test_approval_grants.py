@@ -39,12 +39,14 @@ def test_card_shows_the_grants(client_for, alice, bob, make_group, sandbox):
     page = client_for(bob).get(reverse("web:approvals")).content.decode()
     assert "risk-high-card" in page and "High risk</span>" in page
     assert "<li>sandbox (100000000001)</li>" in page
-    assert "AdministratorAccess</span> <span class=\"risk risk-high\">High risk</span>" in page
+    assert 'AdministratorAccess</span> <span class="risk risk-high">High risk</span>' in page
     assert "<li>/team/Deploy</li>" in page
     # Indented JSON, collapsed because it is long.
     assert '<details class="policy">' in page and "&quot;Sid&quot;: &quot;S4&quot;" in page
     assert '\n  "Statement"' in page.replace("&quot;", '"')
-    assert "4 hours per sign-in" in page and "2 hours, counted from when access becomes active" in page
+    assert (
+        "4 hours per sign-in" in page and "2 hours, counted from when access becomes active" in page
+    )
     assert "No: this is new access." in page
 
 

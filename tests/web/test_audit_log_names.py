@@ -18,7 +18,9 @@ AUDIT = "web:audit-log"
 
 
 def _events(alice, dave, readonly, sandbox) -> None:
-    request = services.access_request_create(requester=alice, access_group=readonly, justification="x")
+    request = services.access_request_create(
+        requester=alice, access_group=readonly, justification="x"
+    )
     audit_record(action="user.onboarded", actor=dave, obj=alice, subject=alice)
     audit_record(action="account.updated", actor=dave, obj=sandbox)
     audit_record(
@@ -83,7 +85,9 @@ def test_bad_filters_get_a_summary_never_a_500(client_for, carol):
         assert "Check the filters" in html
 
 
-def test_queries_do_not_grow_with_objects(client_for, carol, dave, make_user, make_group, make_account):
+def test_queries_do_not_grow_with_objects(
+    client_for, carol, dave, make_user, make_group, make_account
+):
     client = client_for(carol)
 
     def add(n: int, start: int) -> None:

@@ -54,7 +54,9 @@ def test_revoke_asks_first_and_going_back_changes_nothing(page, login, alice, bo
 def test_confirmation_works_without_javascript(new_page, login, alice, bob, readonly):
     from accessgroups.access import services
 
-    request = services.access_request_create(requester=alice, access_group=readonly, justification="x")
+    request = services.access_request_create(
+        requester=alice, access_group=readonly, justification="x"
+    )
     page = new_page(java_script_enabled=False)
     login(page, bob)
     page.goto(reverse("web:approvals"))
@@ -93,10 +95,13 @@ def test_focus_ring_has_3_to_1_contrast_and_inputs_are_labelled(page, login, dav
     page.keyboard.press("Tab")  # the brand link
     focused = page.evaluate_handle("document.activeElement")
     style = focused.evaluate(
-        "e => { const s = getComputedStyle(e); return [s.outlineStyle, s.outlineColor, s.outlineWidth]; }"
+        "e => { const s = getComputedStyle(e);"
+        " return [s.outlineStyle, s.outlineColor, s.outlineWidth]; }"
     )
     assert style[0] != "none" and float(style[2].rstrip("px")) >= 2, style
-    background = page.evaluate("getComputedStyle(document.querySelector('.site-header')).backgroundColor")
+    background = page.evaluate(
+        "getComputedStyle(document.querySelector('.site-header')).backgroundColor"
+    )
     assert _contrast(_rgb(style[1]), _rgb(background)) >= 3, style
     assert _contrast(_rgb(style[1]), (255, 255, 255)) >= 3, style
     # Every visible input, select and textarea has a label.

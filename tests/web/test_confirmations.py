@@ -46,17 +46,28 @@ def test_revoke_from_approvals_asks_first(client_for, alice, bob, readonly, gran
 
 def test_strangers_do_not_get_a_confirmation(client_for, alice, erin, readonly, grant, make_user):
     membership = grant(alice, readonly)
-    assert client_for(alice).get(reverse("web:approvals-revoke", args=[membership.pk])).status_code == 403
+    assert (
+        client_for(alice).get(reverse("web:approvals-revoke", args=[membership.pk])).status_code
+        == 403
+    )
     other = make_user("olga")
-    assert client_for(other).get(reverse("web:my-access-revoke", args=[membership.pk])).status_code == 404
+    assert (
+        client_for(other).get(reverse("web:my-access-revoke", args=[membership.pk])).status_code
+        == 404
+    )
 
 
 def test_reject_asks_for_a_reason(client_for, alice, bob, readonly):
-    request = services.access_request_create(requester=alice, access_group=readonly, justification="logs")
+    request = services.access_request_create(
+        requester=alice, access_group=readonly, justification="logs"
+    )
     client = client_for(bob)
     listing = client.get(reverse("web:approvals")).content.decode()
     url = reverse("web:request-reject", args=[request.pk])
-    assert f'form="reject-{request.pk}"' in listing and f'id="reject-{request.pk}" method="get"' in listing
+    assert (
+        f'form="reject-{request.pk}"' in listing
+        and f'id="reject-{request.pk}" method="get"' in listing
+    )
     html = client.get(url).content.decode()
     assert "Reject alice&#x27;s request for ReadOnly?" in html
     assert "Reason (the requester sees it)" in html and f'name="r{request.pk}-comment"' in html
@@ -71,7 +82,9 @@ def test_reject_asks_for_a_reason(client_for, alice, bob, readonly):
 
 
 def test_cancel_and_give_up_ask_first(client_for, alice, readonly, limited, grant):
-    request = services.access_request_create(requester=alice, access_group=readonly, justification="x")
+    request = services.access_request_create(
+        requester=alice, access_group=readonly, justification="x"
+    )
     membership = grant(alice, limited, expires_at=timezone.now() + timedelta(hours=1))
     client = client_for(alice)
     assert f'<form method="get" action="{reverse("web:request-cancel", args=[request.pk])}">' in (
@@ -89,7 +102,10 @@ def test_cancel_and_give_up_ask_first(client_for, alice, readonly, limited, gran
 def test_deactivate_asks_first(client_for, alice, dave):
     client = client_for(dave)
     url = reverse("web:manage-user-deactivate", args=[alice.pk])
-    assert f'<form method="get" action="{url}">' in client.get(reverse("web:manage-users")).content.decode()
+    assert (
+        f'<form method="get" action="{url}">'
+        in client.get(reverse("web:manage-users")).content.decode()
+    )
     html = client.get(url).content.decode()
     assert "Deactivate alice?" in html and "Deactivate user</button>" in html
     assert User.objects.get(pk=alice.pk).is_active
@@ -108,10 +124,14 @@ def test_review_revoke_asks_first(client_for, alice, bob, carol, readonly, grant
     detail = client.get(reverse("web:review-detail", args=[review.pk])).content.decode()
     assert f'form="revoke-{item.pk}"' in detail
     html = client.get(reverse("web:review-item-revoke", args=[item.pk])).content.decode()
-    assert "Revoke alice&#x27;s access to ReadOnly?" in html and f'name="i{item.pk}-comment"' in html
+    assert (
+        "Revoke alice&#x27;s access to ReadOnly?" in html and f'name="i{item.pk}-comment"' in html
+    )
     membership.refresh_from_db()
     assert membership.ended_at is None
-    assert client_for(alice).get(reverse("web:review-item-revoke", args=[item.pk])).status_code == 403
+    assert (
+        client_for(alice).get(reverse("web:review-item-revoke", args=[item.pk])).status_code == 403
+    )
 
 
 def test_every_page_loads_the_submit_guard(client_for, alice):
@@ -125,9 +145,18 @@ def test_token_revoke_asks_first(client_for, alice, dave, token_for):
 
     token_for(alice)
     token = ApiToken.objects.get(user=alice)
-    for client, name in ((client_for(alice), "web:api-token-revoke"), (client_for(dave), "web:manage-api-token-revoke")):
+    for client, name in (
+        (client_for(alice), "web:api-token-revoke"),
+        (client_for(dave), "web:manage-api-token-revoke"),
+    ):
         html = client.get(reverse(name, args=[token.pk])).content.decode()
-        assert f"Revoke the token {token.name} ({token.prefix}…)?" in html and "Revoke token</button>" in html
+        assert (
+            f"Revoke the token {token.name} ({token.prefix}…)?" in html
+            and "Revoke token</button>" in html
+        )
     token.refresh_from_db()
     assert token.revoked_at is None
-    assert client_for(alice).get(reverse("web:manage-api-token-revoke", args=[token.pk])).status_code == 403
+    assert (
+        client_for(alice).get(reverse("web:manage-api-token-revoke", args=[token.pk])).status_code
+        == 403
+    )

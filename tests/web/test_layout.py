@@ -37,7 +37,14 @@ def test_the_menu_is_a_disclosure_open_by_default(client_for, dave):
     html = client_for(dave).get(reverse("web:catalogue")).content.decode()
     nav = html[html.index('<nav aria-label="Main"') : html.index("</nav>")]
     assert '<details class="menu" open>' in nav and "<summary>Menu</summary>" in nav
-    for label in ("Access groups", "Approvals", "Audit log", "Reviews", "Manage groups", "Provisioning"):
+    for label in (
+        "Access groups",
+        "Approvals",
+        "Audit log",
+        "Reviews",
+        "Manage groups",
+        "Provisioning",
+    ):
         assert f">{label}</a>" in nav
     assert "Two-factor authentication" in html
 
@@ -57,7 +64,9 @@ def test_a_form_sums_up_all_its_errors_at_the_top(client_for, dave):
     )
     assert response.status_code == 400
     html = response.content.decode()
-    summary = html[html.index('id="error-summary"') : html.index("</div>", html.index('id="error-summary"'))]
+    summary = html[
+        html.index('id="error-summary"') : html.index("</div>", html.index('id="error-summary"'))
+    ]
     errors = response.context["form"].errors
     assert len(errors) >= 2
     assert f"{len(errors)} problems" in summary
@@ -85,6 +94,9 @@ def test_labels_have_no_colons(client_for, carol, dave):
 
 def test_the_portal_and_the_api_docs_link_to_each_other(client_for, alice):
     client = client_for(alice)
-    assert 'href="/api/docs/">API documentation</a>' in client.get(reverse("web:catalogue")).content.decode()
+    assert (
+        'href="/api/docs/">API documentation</a>'
+        in client.get(reverse("web:catalogue")).content.decode()
+    )
     docs = client.get("/api/docs/").content.decode()
     assert '<a href="/">← Back to the access portal</a>' in docs

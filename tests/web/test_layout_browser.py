@@ -20,12 +20,18 @@ def test_an_admins_navigation_fits_one_row(new_page, login, dave):
     page = new_page(viewport=DESKTOP)
     login(page, dave)
     page.goto(reverse("web:catalogue"))
-    tops = page.evaluate("[...document.querySelectorAll('.nav a')].map(a => a.getBoundingClientRect().top)")
+    tops = page.evaluate(
+        "[...document.querySelectorAll('.nav a')].map(a => a.getBoundingClientRect().top)"
+    )
     assert len(tops) >= 12 and max(tops) - min(tops) < 4, tops
     # Opening another page moves nothing: the row is as wide with another current item.
-    before = page.evaluate("[...document.querySelectorAll('.nav a')].map(a => a.getBoundingClientRect().left)")
+    before = page.evaluate(
+        "[...document.querySelectorAll('.nav a')].map(a => a.getBoundingClientRect().left)"
+    )
     page.get_by_role("link", name="Audit log").click()
-    after = page.evaluate("[...document.querySelectorAll('.nav a')].map(a => a.getBoundingClientRect().left)")
+    after = page.evaluate(
+        "[...document.querySelectorAll('.nav a')].map(a => a.getBoundingClientRect().left)"
+    )
     assert before == after
 
 
@@ -42,11 +48,15 @@ def test_a_phone_gets_a_menu_and_a_short_header(new_page, login, dave):
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
 
-def test_the_group_page_does_not_scroll_sideways_on_a_phone(new_page, login, dave, make_group, sandbox):
+def test_the_group_page_does_not_scroll_sideways_on_a_phone(
+    new_page, login, dave, make_group, sandbox
+):
     group = make_group(
         "LongPolicies",
         accounts=[sandbox],
-        policies=("arn:aws:iam::aws:policy/service-role/AWSApplicationMigrationReplicationServerPolicy",),
+        policies=(
+            "arn:aws:iam::aws:policy/service-role/AWSApplicationMigrationReplicationServerPolicy",
+        ),
     )
     page = new_page(viewport=PHONE)
     login(page, dave)
@@ -55,7 +65,9 @@ def test_the_group_page_does_not_scroll_sideways_on_a_phone(new_page, login, dav
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE])
-def test_the_approval_card_and_audit_log_fit(new_page, login, alice, bob, carol, dave, readonly, viewport):
+def test_the_approval_card_and_audit_log_fit(
+    new_page, login, alice, bob, carol, dave, readonly, viewport
+):
     from accessgroups.access import services
 
     AccessGroupPolicy.objects.create(
@@ -64,8 +76,16 @@ def test_the_approval_card_and_audit_log_fit(new_page, login, alice, bob, carol,
         document={"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
     )
     services.access_request_create(requester=alice, access_group=readonly, justification="x")
-    audit_record(action="access_group.updated", actor=dave, obj=readonly, access_group=readonly,
-                 data={"version": {"from": 1, "to": 2}, "inline_policy": {"Statement": [{"Action": "*" * 300}]}})
+    audit_record(
+        action="access_group.updated",
+        actor=dave,
+        obj=readonly,
+        access_group=readonly,
+        data={
+            "version": {"from": 1, "to": 2},
+            "inline_policy": {"Statement": [{"Action": "*" * 300}]},
+        },
+    )
     page = new_page(viewport=viewport)
     login(page, bob)
     page.goto(reverse("web:approvals"))
