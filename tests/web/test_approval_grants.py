@@ -63,3 +63,50 @@ def test_card_of_an_extension_names_the_current_access(client_for, alice, bob, r
     assert "Yes: this request is an extension. Current access expires" in page
     assert "risk-high-card" not in page
     assert "1 hour, counted" in page
+
+
+def test_the_queue_costs_the_same_with_5_or_40_cards(client_for, bob, make_group, make_user, grant):
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from accessgroups.models import Account
+
+    accounts = [Account.objects.create(account_id=f"9{i:011d}", name=f"a{i}") for i in range(3)]
+
+    def cards(start: int, n: int) -> None:
+        for i in range(start, start + n):
+            group = make_group(
+                f"G{i}",
+                accounts=accounts,
+                approvers=[bob],
+                policies=(
+                    "arn:aws:iam::aws:policy/ReadOnlyAccess",
+                    "arn:aws:iam::aws:policy/AdministratorAccess",
+                ),
+            )
+            AccessGroupPolicy.objects.create(access_group=group, kind=PolicyKind.INLINE, document=LONG)
+            AccessGroupPolicy.objects.create(
+                access_group=group, kind=PolicyKind.CUSTOMER_MANAGED, name="p", path="/"
+            )
+            requester = make_user(f"user{i}")
+            if i % 2:  # half of them extend access they hold
+                grant(requester, group, expires_at=timezone.now() + timedelta(hours=1))
+            services.access_request_create(
+                requester=requester, access_group=group, justification="x", duration_hours=1
+            )
+
+    client = client_for(bob)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(reverse("web:approvals"))
+        assert response.status_code == 200
+        return len(captured)
+
+    cards(0, 5)
+    few = queries()
+    cards(5, 35)
+    assert queries() == few

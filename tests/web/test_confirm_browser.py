@@ -111,3 +111,21 @@ def test_focus_ring_has_3_to_1_contrast_and_inputs_are_labelled(page, login, dav
             .map(e => e.name)"""
     )
     assert unlabelled == []
+
+
+def test_the_confirmation_page_is_keyboard_ready(page, login, alice, bob, readonly):
+    from accessgroups.access import services
+
+    request = services.access_request_create(
+        requester=alice, access_group=readonly, justification="x"
+    )
+    login(page, bob)
+    page.goto(reverse("web:request-reject", args=[request.pk]))
+    reason = page.get_by_label("Reason (the requester sees it)")
+    reason.focus()
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.textContent")
+    assert focused == "Reject request"
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"
+
