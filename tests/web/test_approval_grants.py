@@ -62,7 +62,7 @@ def test_card_of_an_extension_names_the_current_access(client_for, alice, bob, r
     page = client_for(bob).get(reverse("web:approvals")).content.decode()
     assert "Yes: this request is an extension. Current access expires" in page
     assert "risk-high-card" not in page
-    assert "1 hour, counted" in page
+    assert "1 hour from approval: the expiry moves to then, never earlier" in page
 
 
 def test_the_queue_costs_the_same_with_5_or_40_cards(client_for, bob, make_group, make_user, grant):
