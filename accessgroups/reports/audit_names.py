@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
 from django.db import models
 
 from accessgroups.models import (
@@ -122,7 +123,22 @@ COMMON_ACTIONS = (
 
 def kind_label(object_type: str) -> str:
     kind = KINDS.get(object_type)
-    return kind.label if kind else object_type
+    if kind is not None:
+        return kind.label
+    model = _models_by_type().get(object_type)
+    return str(model._meta.verbose_name).capitalize() if model else object_type
+
+
+def _models_by_type() -> dict[str, type[models.Model]]:
+    return {m._meta.model_name: m for m in apps.get_app_config("accessgroups").get_models()}
+
+
+def object_type_choices() -> list[tuple[str, str]]:
+    """Every type an event may name (those named by KINDS first), for the page's filter."""
+    others = sorted(set(_models_by_type()) - KINDS.keys())
+    return [(name, kind.label) for name, kind in KINDS.items()] + [
+        (name, kind_label(name)) for name in others
+    ]
 
 
 def object_names(events: Iterable[AuditEvent]) -> dict[tuple[str, str], str]:

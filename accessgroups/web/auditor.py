@@ -24,7 +24,12 @@ from django.views.decorators.http import require_GET
 
 from accessgroups.core.limits import NUL_MESSAGE, SEARCH_MAX, column_max
 from accessgroups.models import AccessGroup, Account, AuditEvent, User
-from accessgroups.reports.audit_names import COMMON_ACTIONS, KINDS, kind_label, object_names
+from accessgroups.reports.audit_names import (
+    COMMON_ACTIONS,
+    kind_label,
+    object_names,
+    object_type_choices,
+)
 from accessgroups.reports.selectors import who_has_access as who_has_access_rows
 from accessgroups.web.common import paginate
 from accessgroups.web.requester_forms import moment_input
@@ -184,7 +189,7 @@ class AuditLogFilters(forms.Form):
     object_type = forms.ChoiceField(
         label="Object type",
         required=False,
-        choices=[("", "Any type"), *((name, kind.label) for name, kind in KINDS.items())],
+        choices=lambda: [("", "Any type"), *object_type_choices()],
     )
     object_id = forms.CharField(
         label="Object id", required=False, max_length=column_max(AuditEvent, "object_id")

@@ -3,6 +3,8 @@ costs one query per object type on the page, however many rows it shows."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -108,3 +110,21 @@ def test_queries_do_not_grow_with_objects(
     few = queries()
     add(20, 2)
     assert queries() == few
+
+
+def test_every_object_link_is_a_valid_filter(client_for, carol, dave, readonly, alice, grant):
+    from accessgroups.models import MembershipExtension
+
+    membership = grant(alice, readonly)
+    extension = MembershipExtension.objects.create(membership=membership)
+    audit_record(action="membership.extended", actor=dave, obj=extension)
+    client = client_for(carol)
+    html = client.get(reverse(AUDIT)).content.decode()
+    assert "Membership extension" in html
+    response = client.get(
+        reverse(AUDIT), {"object_type": "membershipextension", "object_id": str(extension.pk)}
+    )
+    assert (
+        response.status_code == 200
+        and len(re.findall('class="audit-row"', response.content.decode())) == 1
+    )
