@@ -100,3 +100,59 @@ def test_the_portal_and_the_api_docs_link_to_each_other(client_for, alice):
     )
     docs = client.get("/api/docs/").content.decode()
     assert '<a href="/">← Back to the access portal</a>' in docs
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("4 hours", "PT4H"),
+        ("1 hour 30 minutes", "PT1H30M"),
+        ("90 min", "PT1H30M"),
+        ("PT2H", "PT2H"),
+    ],
+)
+def test_a_session_duration_can_be_typed_in_words(client_for, dave, typed, stored):
+    from accessgroups.models import AccessGroup
+
+    response = client_for(dave).post(
+        reverse("web:manage-group-create"),
+        {
+            "name": "Deploy",
+            "aws_managed_policies": "arn:aws:iam::aws:policy/ReadOnlyAccess",
+            "session_duration": typed,
+            "requestable": "on",
+        },
+    )
+    assert response.status_code == 302, response.context["form"].errors
+    assert AccessGroup.objects.get().session_duration == stored
+
+
+def test_a_session_duration_out_of_range_keeps_what_was_typed(client_for, dave):
+    response = client_for(dave).post(
+        reverse("web:manage-group-create"),
+        {
+            "name": "Deploy",
+            "aws_managed_policies": "arn:aws:iam::aws:policy/ReadOnlyAccess",
+            "session_duration": "13 hours",
+        },
+    )
+    assert response.status_code == 400
+    assert 'value="13 hours"' in response.content.decode()
+
+
+def test_editing_a_group_keeps_its_session_duration_as_stored(client_for, dave, make_group):
+    group = make_group("Deploy", session_duration="PT90M")
+    client = client_for(dave)
+    html = client.get(reverse("web:manage-group-edit", args=[group.pk])).content.decode()
+    assert 'value="1 hour 30 minutes"' in html
+    from accessgroups.web.manage_forms import AccessGroupForm
+
+    form = AccessGroupForm(
+        {
+            "aws_managed_policies": "arn:aws:iam::aws:policy/ReadOnlyAccess",
+            "session_duration": "1 hour 30 minutes",
+        },
+        access_group=group,
+    )
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["session_duration"] == "PT90M"
