@@ -296,10 +296,8 @@ for model in (Group, EmailAddress, SocialAccount, SocialApp, SocialToken, Authen
         admin.site.unregister(model)
 
 
-@admin.register(Group)
-class GroupAdmin(ReadOnlyAdmin):
-    # The portal's roles are flags on the user, not Django groups: nothing to change here.
-    search_fields = ("name",)
+# Django's auth groups are not registered: the portal's roles are flags on the user, and a
+# "Groups" section beside "Access groups" only misled.
 
 
 @admin.register(EmailAddress)

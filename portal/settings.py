@@ -306,7 +306,11 @@ SPECTACULAR_SETTINGS = {
     # Bodies are documented as JSON, the one encoding that carries every field (lists of
     # objects, null). Form encodings still reach the browsable API.
     "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
-    "ENUM_NAME_OVERRIDES": {"RiskEnum": "accessgroups.models.catalogue.Risk"},
+    "ENUM_NAME_OVERRIDES": {
+        "RiskEnum": "accessgroups.models.catalogue.Risk",
+        # The list and the detail of a request share one status enum, under its old name.
+        "AccessRequestOutStatusEnum": "accessgroups.models.RequestStatus",
+    },
 }
 
 # --- Celery -----------------------------------------------------------------------------

@@ -1,7 +1,9 @@
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.defaults import page_not_found
+from django.views.generic import RedirectView
 
 from accessgroups.api.errors import not_found as api_not_found
 from accessgroups.api.schema import RedocView, SchemaView, SwaggerView
@@ -21,7 +23,15 @@ def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:
     return page_not_found(request, exception)
 
 
+class FaviconView(RedirectView):
+    """Browsers ask for /favicon.ico whatever the page says; the icon is a static SVG."""
+
+    def get_redirect_url(self, *args, **kwargs) -> str:
+        return static("favicon.svg")
+
+
 urlpatterns = [
+    path("favicon.ico", FaviconView.as_view(), name="favicon"),
     path("", include(("accessgroups.web.urls", "web"), namespace="web")),
     path("accounts/", include("allauth.urls")),
     # Every sign-in goes through allauth and its second factor: these two password-only

@@ -33,42 +33,12 @@ POLICY_FIELDS = ("approvals_required", "auto_approve", "break_glass", "risk")
 # The policies validate_group_policies checks together (with the approvers).
 QUORUM_INPUTS = ("approvals_required", "auto_approve", "risk")
 
-# Policies that grant (nearly) everything: a group attaching one is suggested high risk.
-HIGH_RISK_POLICY_NAMES = frozenset({"AdministratorAccess", "IAMFullAccess", "PowerUserAccess"})
-
 RISK_COMMENT_REQUIRED = (
     "This access group is high risk: say why you approve (a comment is required)."
 )
 
 
 # --- what an admin may configure -------------------------------------------------------------
-
-
-def _actions(statement: Any) -> list[str]:
-    if not isinstance(statement, dict):
-        return []
-    action = statement.get("Action", [])
-    if isinstance(action, str):
-        return [action]
-    return [a for a in action if isinstance(a, str)] if isinstance(action, list) else []
-
-
-def suggested_risk(aws_managed_policies: Iterable[str], inline_policy: dict | None) -> str:
-    """``high`` when the permission set grants (nearly) everything, else ``normal``.
-
-    An AWS managed AdministratorAccess, IAMFullAccess or PowerUserAccess (by the ARN's last
-    part, whatever its path), or an inline statement allowing the action ``*``.
-    """
-    if any(arn.rsplit("/", 1)[-1] in HIGH_RISK_POLICY_NAMES for arn in aws_managed_policies):
-        return Risk.HIGH
-    # Read defensively: the suggestion is also made for documents the validator refuses.
-    statements = inline_policy.get("Statement", []) if isinstance(inline_policy, dict) else []
-    statements = [statements] if isinstance(statements, dict) else statements
-    for statement in statements if isinstance(statements, list) else []:
-        if isinstance(statement, dict) and statement.get("Effect") == "Allow":
-            if "*" in _actions(statement):
-                return Risk.HIGH
-    return Risk.NORMAL
 
 
 def clean_approvals_required(value: Any) -> int:

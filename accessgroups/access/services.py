@@ -66,6 +66,9 @@ def _lock_request(access_request: AccessRequest) -> AccessRequest:
 # --- requests -----------------------------------------------------------------------------
 
 
+NO_OP_REQUEST = "You already have this access, with no expiry: there is nothing to ask for."
+
+
 def access_request_create(
     *,
     requester: User,
@@ -107,7 +110,11 @@ def access_request_create(
                 raise ValidationError({"access_group": "This access group cannot be requested."})
         if AccessRequest.objects.open().filter(requester=requester, access_group=access_group).exists():
             raise Conflict("You already have an open request for this access group.", field="access_group")
-        extends = Membership.objects.active().filter(user=requester, access_group=access_group).exists()
+        held = Membership.objects.active().filter(user=requester, access_group=access_group).first()
+        extends = held is not None
+        if held is not None and held.expires_at is None and held.duration_hours is None:
+            # An "extension" of access that never ends would change nothing.
+            raise ValidationError({"access_group": NO_OP_REQUEST})
         try:
             with transaction.atomic():
                 request = AccessRequest.objects.create(

@@ -24,7 +24,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accessgroups.access import services
-from accessgroups.access.policies import suggested_risk
 from accessgroups.api.base import (
     BOOLEAN_CHOICES,
     PROVISIONING_FILTER,
@@ -37,6 +36,7 @@ from accessgroups.api.base import (
 from accessgroups.api.fields import USERNAME_MAX, column_max, hours_field
 from accessgroups.api.permissions import ADMIN, SIGNED_IN
 from accessgroups.catalogue import services as catalogue
+from accessgroups.catalogue.risk import suggested_risk
 from accessgroups.catalogue.selectors import (
     BY_ACCOUNT_ID,
     current_accounts_prefetch,
@@ -183,10 +183,7 @@ class AccessGroupOut(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.ChoiceField(choices=Risk.choices))
     def get_suggested_risk(self, group: AccessGroup) -> str:
-        return suggested_risk(
-            [p.arn for p in self._policies(group, PolicyKind.AWS_MANAGED)],
-            self.get_inline_policy(group),
-        )
+        return suggested_risk(group)
 
     @extend_schema_field(AccountStatusOut(many=True))
     def get_account_status(self, group: AccessGroup) -> list[dict[str, str]]:

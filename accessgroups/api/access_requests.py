@@ -33,8 +33,11 @@ from accessgroups.api.base import (
     text_parameter,
 )
 from accessgroups.api.fields import CommentIn, RevokeIn, hours_field
+from accessgroups.api.grants import GrantsOut
 from accessgroups.api.openapi import NOT_BLANK
 from accessgroups.api.permissions import SIGNED_IN
+from accessgroups.catalogue.grants import current_memberships, request_grants
+from accessgroups.catalogue.selectors import current_accounts_prefetch, current_policies_prefetch
 from accessgroups.core.limits import TEXT_MAX
 from accessgroups.models import (
     AccessGroup,
@@ -124,6 +127,21 @@ class AccessRequestOut(serializers.ModelSerializer):
         }
 
 
+class AccessRequestDetailOut(AccessRequestOut):
+    """One request, with what approving it grants (``grants``); expects the group's current
+    accounts and policies prefetched."""
+
+    grants = serializers.SerializerMethodField()
+
+    class Meta(AccessRequestOut.Meta):
+        fields = [*AccessRequestOut.Meta.fields, "grants"]
+        read_only_fields = fields
+
+    @extend_schema_field(GrantsOut)
+    def get_grants(self, obj: AccessRequest) -> dict:
+        return GrantsOut(request_grants(obj, current_memberships([obj]))).data
+
+
 class AccessRequestIn(serializers.Serializer):
     """The access group must be live and requestable; the duration is required and within
     the group's maximum when it has one. A second open request for the same group is
@@ -180,7 +198,10 @@ class CancelIn(CommentIn):
             ),
         ],
     ),
-    retrieve=extend_schema(summary="One access request"),
+    retrieve=extend_schema(
+        summary="One access request, with what approving it grants",
+        responses={200: AccessRequestDetailOut},
+    ),
 )
 class AccessRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, PortalViewSet):
     """Requests for access. Everyone signed in sees their own requests, approvers those of
@@ -201,6 +222,9 @@ class AccessRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Por
     }
     conflict_actions = frozenset({"create", "approve", "reject", "cancel", "revoke", "acknowledge"})
 
+    def get_serializer_class(self) -> type[serializers.Serializer]:
+        return AccessRequestDetailOut if self.action == "retrieve" else AccessRequestOut
+
     def get_queryset(self) -> QuerySet:
         user = self.request.user
         queryset = (
@@ -211,6 +235,11 @@ class AccessRequestViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Por
             )
             .order_by("-created_at", "-id")
         )
+        if self.action == "retrieve":
+            queryset = queryset.prefetch_related(
+                current_accounts_prefetch("access_group__"),
+                current_policies_prefetch("access_group__"),
+            )
         if self.action == "list":
             wanted = query_choice(self.request, "status", RequestStatus.values)
             if wanted:

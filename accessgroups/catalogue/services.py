@@ -19,6 +19,7 @@ from django.utils import timezone
 from accessgroups.access import policies
 from accessgroups.access.selectors import VERSIONED_FIELDS
 from accessgroups.access.services import membership_end
+from accessgroups.catalogue.risk import risk_suggested_for
 from accessgroups.core import sync, validators
 from accessgroups.core.audit import audit_record
 from accessgroups.core.errors import Conflict, InvalidTransition
@@ -240,7 +241,7 @@ def access_group_clean_new(fields: dict[str, Any]) -> dict[str, Any]:
     # Unless the admin chose, the portal's suggestion: high for a permission set that
     # grants (nearly) everything.
     cleaned.setdefault(
-        "risk", policies.suggested_risk(cleaned["aws_managed_policies"], cleaned["inline_policy"])
+        "risk", risk_suggested_for(cleaned["aws_managed_policies"], cleaned["inline_policy"])
     )
     policies.validate_group_policies(
         approvals_required=cleaned.get("approvals_required", 1),

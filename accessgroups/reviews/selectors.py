@@ -34,12 +34,6 @@ EXPORT_HEADER = [
 ]
 
 
-def has_open_review_items(user: User) -> bool:
-    return ReviewItem.objects.filter(
-        reviewer=user, outcome="", review__closed_at__isnull=True
-    ).exists()
-
-
 def may_see_reviews(user: User) -> bool:
     """Auditors and admins see every review; anyone else only reviews they have items in."""
     return user.can_audit or ReviewItem.objects.filter(reviewer=user).exists()

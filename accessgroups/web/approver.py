@@ -11,16 +11,24 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accessgroups.access import services
 from accessgroups.access.selectors import break_glass_reviews_for
+from accessgroups.catalogue.grants import (
+    INLINE_COLLAPSE_LINES,
+    current_memberships,
+    inline_policy_text,
+    request_grants,
+)
 from accessgroups.catalogue.selectors import current_accounts_prefetch, current_policies_prefetch
 from accessgroups.core.errors import Conflict
 from accessgroups.core.roles import decides_anything
 from accessgroups.models import AccessRequest, Decision, Membership, User
 from accessgroups.models.directory import approves
 from accessgroups.web.common import paginate
+from accessgroups.web.confirm import render_confirm
 from accessgroups.web.requester_forms import ApproveForm, CommentForm, show_refusal
 
 
@@ -61,7 +69,12 @@ def _render_approvals(
         .order_by("created_at", "id")
     )
     queue_page = paginate(request, queue)
+    held = current_memberships(queue_page.object_list)
     for item in queue_page.object_list:
+        item.grants = request_grants(item, held)
+        if item.grants["inline_policy"] is not None:
+            item.inline_text = inline_policy_text(item.grants["inline_policy"])
+            item.inline_long = item.inline_text.count("\n") >= INLINE_COLLAPSE_LINES
         # A comment that was refused comes back with its error, by its own request.
         if failed is not None and failed[0] == item.pk:
             item.comment_form = failed[1]
@@ -141,17 +154,50 @@ def request_approve(request: HttpRequest, pk: int) -> HttpResponse:
     return _decide(request, pk, approve=True)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def request_reject(request: HttpRequest, pk: int) -> HttpResponse:
-    return _decide(request, pk, approve=False)
+    """GET asks to confirm, with a reason for the requester; POST rejects."""
+    if request.method == "POST":
+        return _decide(request, pk, approve=False)
+    _require_approver(request.user)
+    access_request = get_object_or_404(
+        AccessRequest.objects.visible_to(request.user).select_related("access_group", "requester"),
+        pk=pk,
+    )
+    if not AccessRequest.objects.decidable_by(request.user).filter(pk=pk).exists():
+        messages.info(request, "This request is not waiting for your decision.")
+        return redirect("web:approvals")
+    return render_confirm(
+        request,
+        title=f"Reject {access_request.requester.username}'s request for {access_request.access_group.name}",
+        consequence="The requester is told, with your reason; they get no access from this request.",
+        button="Reject request",
+        back=f"{reverse('web:approvals')}#request-{pk}",
+        facts=[("Justification", access_request.justification)],
+        comment_form=CommentForm(prefix=f"r{pk}"),
+        comment_label="Reason (the requester sees it)",
+    )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def membership_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks to confirm; POST revokes."""
     _require_approver(request.user)
     membership = get_object_or_404(Membership.objects.select_related("user", "access_group"), pk=pk)
+    if request.method == "GET":
+        if not membership.is_active or not services.can_revoke_membership(request.user, membership):
+            messages.info(request, "This access has ended already, or you cannot revoke it.")
+            return redirect("web:approvals")
+        return render_confirm(
+            request,
+            title=f"Revoke {membership.user.username}'s access to {membership.access_group.name}",
+            consequence="Their membership ends now and Identity Center removes it within moments; "
+            "they would have to ask again.",
+            button="Revoke access",
+            back=reverse("web:approvals"),
+        )
     try:
         services.membership_revoke(
             membership=membership, revoked_by=request.user, comment="revoked by an approver"

@@ -24,6 +24,12 @@ from django.views.decorators.http import require_GET
 
 from accessgroups.core.limits import NUL_MESSAGE, SEARCH_MAX, column_max
 from accessgroups.models import AccessGroup, Account, AuditEvent, User
+from accessgroups.reports.audit_names import (
+    COMMON_ACTIONS,
+    kind_label,
+    object_names,
+    object_type_choices,
+)
 from accessgroups.reports.selectors import who_has_access as who_has_access_rows
 from accessgroups.web.common import paginate
 from accessgroups.web.requester_forms import moment_input
@@ -175,15 +181,15 @@ class AuditLogFilters(forms.Form):
         required=False,
         max_length=column_max(AuditEvent, "action"),
         help_text="e.g. request.approved",
+        widget=forms.TextInput(attrs={"list": "audit-actions"}),
     )
     actor = forms.CharField(
         label="Actor", required=False, max_length=SEARCH_MAX, help_text="Username of who acted."
     )
-    object_type = forms.CharField(
+    object_type = forms.ChoiceField(
         label="Object type",
         required=False,
-        max_length=column_max(AuditEvent, "object_type"),
-        help_text="e.g. accessrequest, accessgroup",
+        choices=lambda: [("", "Any type"), *object_type_choices()],
     )
     object_id = forms.CharField(
         label="Object id", required=False, max_length=column_max(AuditEvent, "object_id")
@@ -200,9 +206,6 @@ class AuditLogFilters(forms.Form):
 
     def clean_actor(self) -> str:
         return _no_nul(self.cleaned_data["actor"])
-
-    def clean_object_type(self) -> str:
-        return _no_nul(self.cleaned_data["object_type"])
 
     def clean_object_id(self) -> str:
         return _no_nul(self.cleaned_data["object_id"])
@@ -252,6 +255,34 @@ class AuditLogFilters(forms.Form):
         return query
 
 
+def _filter_url(base: str, **query: str) -> str:
+    return f"{base}?{urlencode(query)}"
+
+
+def _value_text(value: Any) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(_value_text(v) for v in value) or "none"
+    if isinstance(value, dict):
+        if value.keys() == {"from", "to"}:
+            return f"{_value_text(value['from'])} → {_value_text(value['to'])}"
+        return "; ".join(f"{k}: {_value_text(v)}" for k, v in value.items())
+    return str(value)
+
+
+def detail_lines(data: Any) -> list[tuple[str, str]]:
+    """An event's data as (label, text) lines: ``{"version": {"from": 1, "to": 2}}`` reads
+    ``version: 1 → 2``. The CSV export keeps the JSON."""
+    if not data:
+        return []
+    if not isinstance(data, dict):
+        return [("data", json.dumps(data))]
+    return [(key.replace("_", " "), _value_text(value)) for key, value in data.items()]
+
+
 @require_GET
 @login_required
 def audit_log(request: HttpRequest) -> HttpResponse:
@@ -264,21 +295,17 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         export_url = (
             f"{reverse('audit-event-list')}?{urlencode({'format': 'csv', **form.api_query()})}"
         )
-    page = paginate(request, events, per_page=REPORT_PAGE_SIZE)
-    # Accounts by "name (id) · OU path", all of the page's in one query.
-    account_pks = {
-        int(e.object_id) for e in page.object_list
-        if e.object_type == "account" and e.object_id.isdigit()
-    }
-    accounts = {
-        str(a.pk): a.label
-        for a in Account.objects.filter(pk__in=account_pks).only("account_id", "name", "ou_path")
-    } if account_pks else {}
+    page = paginate(
+        request, events.select_related("access_group", "subject"), per_page=REPORT_PAGE_SIZE
+    )
+    names = object_names(page.object_list)
+    base = reverse("web:audit-log")
     for event in page.object_list:
-        # The same JSON the CSV export writes, rather than a Python repr.
-        event.data_json = json.dumps(event.data, sort_keys=True) if event.data else ""
-        if event.object_type == "account":
-            event.object_label = accounts.get(event.object_id, "")
+        event.kind_label = kind_label(event.object_type)
+        event.object_name = names.get((event.object_type, event.object_id))
+        event.object_url = _filter_url(base, object_type=event.object_type, object_id=event.object_id)
+        event.actor_url = _filter_url(base, actor=event.actor_username)
+        event.details = detail_lines(event.data)
     return render(
         request,
         "accessgroups/reports/audit_log.html",
@@ -286,6 +313,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": page,
             "export_url": export_url,
+            "actions": COMMON_ACTIONS,
         },
         status=200 if form.is_valid() else 400,
     )

@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Prefetch, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accessgroups.access import services
@@ -35,6 +36,7 @@ from accessgroups.models import (
 )
 from accessgroups.organizations.selectors import organizations_sync_status
 from accessgroups.web.common import paginate, query_text
+from accessgroups.web.confirm import render_confirm
 from accessgroups.web.manage_forms import AccessGroupForm, AccountForm, OnboardForm
 from accessgroups.web.requester_forms import show_refusal
 
@@ -149,11 +151,25 @@ def users(request: HttpRequest) -> HttpResponse:
     return _render_users(request, form, status=400)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def user_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks to confirm; POST deactivates."""
     require_admin(request.user)
     user = get_object_or_404(User, pk=pk)
+    if request.method == "GET":
+        if not user.is_active or user.pk == request.user.pk:
+            messages.info(request, f"{user.username} cannot be deactivated from here.")
+            return redirect("web:manage-users")
+        return render_confirm(
+            request,
+            title=f"Deactivate {user.username}",
+            consequence="They can no longer sign in, their open requests are cancelled and all "
+            "their access is removed from Identity Center.",
+            button="Deactivate user",
+            back=reverse("web:manage-users"),
+            facts=[("Email", user.email)],
+        )
     try:
         identity.user_deactivate(user=user, actor=request.user)
     except (ValidationError, Conflict) as refusal:

@@ -5,11 +5,12 @@ puts back by the field they name."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django import forms
 
-from accessgroups.access.policies import suggested_risk
+from accessgroups.catalogue.risk import suggested_risk
 from accessgroups.core.limits import (
     ACCOUNT_ID_INPUT_MAX,
     GROUP_NAME_INPUT_MAX,
@@ -19,6 +20,7 @@ from accessgroups.core.limits import (
     column_max,
 )
 from accessgroups.core.roles import ROLES
+from accessgroups.core.validators import parse_session_duration
 from accessgroups.directory.services import GROUP_FIELDS, identity_center_groups_nameable
 from accessgroups.models import APPROVALS_REQUIRED_MAX, AccessGroup, Account, PolicyKind, Risk, User
 from accessgroups.organizations.selectors import organizational_unit_choices
@@ -63,6 +65,25 @@ class OnboardForm(forms.Form):
         help_text="The identity provider's id of the person (OIDC sub, SAML NameID, SCIM "
         "externalId). Needed when the portal matches users by external id.",
     )
+
+
+# "4 hours", "1 hour 30 minutes", "90 min", "4h": how people write a session duration.
+_WORDS = re.compile(r"(\d+)\s*(h|hours?|m|min|mins|minutes?)(?![a-z])", re.IGNORECASE)
+_JOINERS = re.compile(r"[\s,]*(?:and[\s,]*)*", re.IGNORECASE)
+
+
+def iso_duration(text: str) -> str:
+    """``4 hours`` → ``PT4H``, ``90 minutes`` → ``PT1H30M``; anything else unchanged (the
+    service then says what it accepts)."""
+    stripped = (text or "").strip()
+    parts = _WORDS.findall(stripped)
+    if not parts or not _JOINERS.fullmatch(_WORDS.sub(" ", stripped)):
+        return stripped
+    minutes = sum(int(n) * (60 if unit.lower().startswith("h") else 1) for n, unit in parts)
+    if not minutes:
+        return stripped
+    hours, rest = divmod(minutes, 60)
+    return "PT" + (f"{hours}H" if hours else "") + (f"{rest}M" if rest else "")
 
 
 def _lines(text: str) -> list[str]:
@@ -117,9 +138,11 @@ class AccessGroupForm(forms.Form):
     )
     session_duration = forms.CharField(
         label="Session duration",
-        max_length=column_max(AccessGroup, "session_duration"),
-        initial="PT1H",
-        help_text="ISO 8601, from PT1H to PT12H (e.g. PT1H30M).",
+        # Room for words ("1 hour 30 minutes"); what is stored is ISO 8601 and checked by
+        # the service against the column.
+        max_length=4 * column_max(AccessGroup, "session_duration"),
+        initial="1 hour",
+        help_text='From 1 to 12 hours: "4 hours", "1 hour 30 minutes" or ISO 8601 (PT4H).',
     )
     approvers = forms.MultipleChoiceField(label="Approvers", required=False)
     approver_groups = forms.MultipleChoiceField(
@@ -205,11 +228,7 @@ class AccessGroupForm(forms.Form):
         for name in ("accounts", "approvers", "organizational_units", *GROUP_FIELDS):
             self.fields[name].widget.attrs["size"] = 8
         if access_group is not None:
-            policies = list(access_group.current_policies())
-            suggestion = suggested_risk(
-                [p.arn for p in policies if p.kind == PolicyKind.AWS_MANAGED],
-                next((p.document for p in policies if p.kind == PolicyKind.INLINE), None),
-            )
+            suggestion = suggested_risk(access_group)
             self.fields["risk"].choices = [("", "Unchanged"), *Risk.choices]
             self.fields["risk"].help_text += f" The portal suggests {suggestion} for these policies."
 
@@ -224,6 +243,17 @@ class AccessGroupForm(forms.Form):
             else:
                 raise forms.ValidationError(f'Write "path name" or just the name; got {line!r}.')
         return policies
+
+    def clean_session_duration(self) -> str:
+        value = iso_duration(self.cleaned_data["session_duration"])
+        if self.access_group is not None:
+            # The same length written another way (PT90M shown as "1 hour 30 minutes") is
+            # no change.
+            current = self.access_group.session_duration
+            duration = parse_session_duration(value)
+            if duration is not None and duration == parse_session_duration(current):
+                return current
+        return value
 
     def clean_aws_managed_policies(self) -> list[str]:
         return _lines(self.cleaned_data["aws_managed_policies"])
@@ -266,7 +296,7 @@ def initial_for(group: AccessGroup) -> dict[str, Any]:
         "aws_managed_policies": "\n".join(managed),
         "customer_managed_policies": "\n".join(customer),
         "inline_policy": inline,
-        "session_duration": group.session_duration,
+        "session_duration": group.session_duration_label,
         "approvers": list(group.approvers.values_list("username", flat=True)),
         **{f: list(getattr(group, f).values_list("display_name", flat=True)) for f in GROUP_FIELDS},
         "requestable": group.requestable,

@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from accessgroups.core.roles import decides_anything
-from accessgroups.reviews.selectors import has_open_review_items
+from accessgroups.reviews.selectors import may_see_reviews
 
 # (label, URL name, who sees it). Labels are accessible names scripts and tests rely on.
 ITEMS = (
@@ -34,7 +34,9 @@ def _may_see(user, audience: str) -> bool:
     if audience == "auditors":
         return user.can_audit
     if audience == "reviewers":
-        return user.can_audit or has_open_review_items(user)
+        # Anyone who was ever asked to review keeps the item: it does not vanish with the
+        # last decision.
+        return may_see_reviews(user)
     return user.is_admin
 
 

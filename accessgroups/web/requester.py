@@ -16,7 +16,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
 
 from accessgroups.access import services
 from accessgroups.catalogue.selectors import current_accounts_prefetch, current_policies_prefetch
@@ -34,6 +35,7 @@ from accessgroups.models import (
 )
 from accessgroups.web.break_glass import request_sent_message
 from accessgroups.web.common import paginate, query_text
+from accessgroups.web.confirm import render_confirm
 from accessgroups.web.requester_forms import AccessRequestForm, show_refusal
 
 PAGE_SIZE = 20
@@ -73,7 +75,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
         m.access_group_id: m
         for m in Membership.objects.active()
         .filter(user=request.user, access_group__in=[g.pk for g in page.object_list])
-        .only("access_group_id", "activated_at", "expires_at")
+        .only("access_group_id", "activated_at", "expires_at", "duration_hours")
     }
     for group in page.object_list:
         group.held = held.get(group.pk)
@@ -94,6 +96,15 @@ def catalogue(request: HttpRequest) -> HttpResponse:
 # --- the request form -----------------------------------------------------------------------
 
 
+def _holds_for_good(user, group: AccessGroup) -> bool:
+    """Active access with no expiry: a request for it would change nothing."""
+    return (
+        Membership.objects.active()
+        .filter(user=user, access_group=group, expires_at__isnull=True, duration_hours__isnull=True)
+        .exists()
+    )
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def request_create(request: HttpRequest, group_id: int) -> HttpResponse:
@@ -104,6 +115,9 @@ def request_create(request: HttpRequest, group_id: int) -> HttpResponse:
     refusal = eligibility_refusal(request.user, group)
     if refusal:
         raise PermissionDenied(refusal)
+    if request.method == "GET" and _holds_for_good(request.user, group):
+        messages.info(request, f"You already have {group.name}, with no expiry: there is nothing to ask for.")
+        return redirect("web:catalogue")
     form = AccessRequestForm(request.POST or None, access_group=group)
     if request.method == "POST" and form.is_valid():
         try:
@@ -194,7 +208,8 @@ def timeline(access_request: AccessRequest) -> list[Step]:
             else "Does not expire"
         )
         if r.status == RequestStatus.ACTIVE:
-            steps.append(Step("Active", "current", membership.activated_at, expiry))
+            # Reached, not waited for: a tick, not the amber "in progress" dot.
+            steps.append(Step("Active", "done", membership.activated_at, expiry))
     if membership is not None and membership.ended_at is not None:
         label = membership.get_end_reason_display() or "Ended"
         if membership.ended_by is not None:
@@ -234,10 +249,26 @@ def my_requests_fragment(request: HttpRequest) -> HttpResponse:
     return render(request, "accessgroups/requests/_request_list.html", _my_requests_page(request))
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def request_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    access_request = get_object_or_404(AccessRequest, pk=pk, requester=request.user)
+    """GET asks to confirm; POST cancels."""
+    access_request = get_object_or_404(
+        AccessRequest.objects.select_related("access_group"), pk=pk, requester=request.user
+    )
+    if request.method == "GET":
+        if not access_request.is_open:
+            messages.info(request, "This request is not open any more.")
+            return redirect("web:my-requests")
+        return render_confirm(
+            request,
+            title=f"Cancel your request for {access_request.access_group.name}",
+            consequence="Approvers no longer see it; access being set up for it is removed. "
+            "You can ask again later.",
+            button="Cancel request",
+            back=reverse("web:my-requests"),
+            facts=[("Justification", access_request.justification)],
+        )
     try:
         services.access_request_cancel(access_request=access_request, user=request.user)
     except Conflict as refusal:
@@ -275,11 +306,22 @@ def my_access(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def my_access_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    """The member gives up their own access."""
-    membership = get_object_or_404(Membership.objects.active(), pk=pk, user=request.user)
+    """The member gives up their own access: GET asks to confirm, POST does it."""
+    membership = get_object_or_404(
+        Membership.objects.active().select_related("access_group"), pk=pk, user=request.user
+    )
+    if request.method == "GET":
+        return render_confirm(
+            request,
+            title=f"Give up your access to {membership.access_group.name}",
+            consequence="It ends now and is removed from Identity Center; to get it back you "
+            "would have to ask again.",
+            button="Give up access",
+            back=reverse("web:my-access"),
+        )
     try:
         services.membership_revoke(
             membership=membership, revoked_by=request.user, comment="given up by the member"

@@ -23,7 +23,9 @@ class AccessRequestForm(forms.Form):
         label="Justification",
         max_length=TEXT_MAX,
         widget=forms.Textarea(attrs={"rows": 4}),
-        help_text="What you will do with this access, and why you need it.",
+        help_text=f"What you will do with this access, and why you need it (up to {TEXT_MAX:,} characters).",
+        # Only spaces are stripped to nothing: say what is missing, not "required".
+        error_messages={"required": "Say why you need this access."},
     )
     duration_hours = forms.IntegerField(
         label="Duration (hours)",

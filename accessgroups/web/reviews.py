@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -27,6 +28,7 @@ from accessgroups.reports.exports import csv_response
 from accessgroups.reviews import selectors as reviews
 from accessgroups.reviews import services as review_services
 from accessgroups.web.common import paginate
+from accessgroups.web.confirm import render_confirm
 from accessgroups.web.requester_forms import CommentForm, moment_input, show_refusal
 
 
@@ -35,12 +37,14 @@ class ReviewOpenForm(forms.Form):
         label="Access group",
         queryset=AccessGroup.objects.live().order_by("name"),
         required=False,
+        empty_label="No access group",
         help_text="Review everyone in this access group…",
     )
     account = forms.ModelChoiceField(
         label="Account",
         queryset=Account.objects.order_by("name", "account_id"),
         required=False,
+        empty_label="No account",
         help_text="…or everyone who reaches this account (choose one of the two).",
     )
     deadline = forms.DateTimeField(
@@ -51,6 +55,8 @@ class ReviewOpenForm(forms.Form):
     on_deadline = forms.ChoiceField(
         label="At the deadline",
         choices=ReviewOnDeadline.choices,
+        # Flagging is the default: revoking what nobody looked at has to be chosen.
+        initial=ReviewOnDeadline.FLAG,
         help_text="What happens to access nobody reviewed by then.",
     )
 
@@ -176,10 +182,30 @@ def review_item_keep(request: HttpRequest, pk: int) -> HttpResponse:
     return _decide(request, pk, ReviewDecision.KEEP)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def review_item_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    return _decide(request, pk, ReviewDecision.REVOKE)
+    """GET asks to confirm, with a comment; POST revokes."""
+    if request.method == "POST":
+        return _decide(request, pk, ReviewDecision.REVOKE)
+    item = get_object_or_404(
+        ReviewItem.objects.select_related("membership__user", "membership__access_group"), pk=pk
+    )
+    if item.reviewer_id != request.user.pk:
+        raise PermissionDenied("Only this item's reviewer can decide it.")
+    review = _visible_review(request, item.review_id)
+    if item.outcome:
+        messages.info(request, "This item is decided already.")
+        return redirect("web:review-detail", pk=review.pk)
+    member = item.membership
+    return render_confirm(
+        request,
+        title=f"Revoke {member.user.username}'s access to {member.access_group.name}",
+        consequence="The review records your decision and their membership ends now.",
+        button="Revoke access",
+        back=reverse("web:review-detail", args=[review.pk]),
+        comment_form=CommentForm(prefix=f"i{pk}"),
+    )
 
 
 @require_GET

@@ -24,6 +24,7 @@ from accessgroups.core.errors import Conflict
 from accessgroups.identity.services import service_account_create
 from accessgroups.models import ApiToken, User
 from accessgroups.web.common import paginate
+from accessgroups.web.confirm import render_confirm
 from accessgroups.web.manage import require_admin
 from accessgroups.web.requester_forms import show_refusal
 from accessgroups.web.token_forms import ApiTokenForm, ServiceAccountForm, ServiceAccountTokenForm
@@ -99,10 +100,28 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_POST
+def _confirm_revoke(request: HttpRequest, token: ApiToken, back: str) -> HttpResponse:
+    if token.revoked_at is not None:
+        messages.info(request, f"Token {token.name} ({token.prefix}…) is revoked already.")
+        return redirect(back)
+    return render_confirm(
+        request,
+        title=f"Revoke the token {token.name} ({token.prefix}…)",
+        consequence="Scripts that use it are refused from now on; a revoked token cannot be used again.",
+        button="Revoke token",
+        back=reverse(back),
+        facts=[("Owner", token.user.username)],
+    )
+
+
+@require_http_methods(["GET", "POST"])
 @login_required
 def api_token_revoke_own(request: HttpRequest, pk: int) -> HttpResponse:
-    _revoke(request, get_object_or_404(ApiToken, pk=pk, user=request.user))
+    """GET asks to confirm; POST revokes."""
+    token = get_object_or_404(ApiToken.objects.select_related("user"), pk=pk, user=request.user)
+    if request.method == "GET":
+        return _confirm_revoke(request, token, "web:api-tokens")
+    _revoke(request, token)
     return redirect("web:api-tokens")
 
 
@@ -157,11 +176,15 @@ def manage_token_create(request: HttpRequest) -> HttpResponse:
     return _render_manage(request, created=created)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def manage_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks to confirm; POST revokes."""
     require_admin(request.user)
-    _revoke(request, get_object_or_404(ApiToken, pk=pk))
+    token = get_object_or_404(ApiToken.objects.select_related("user"), pk=pk)
+    if request.method == "GET":
+        return _confirm_revoke(request, token, "web:manage-api-tokens")
+    _revoke(request, token)
     return redirect("web:manage-api-tokens")
 
 

@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from accessgroups.access.policies import suggested_risk
+from accessgroups.catalogue.risk import risk_suggested_for as suggested_risk
 from accessgroups.access.services import access_request_approve, access_request_create
 from accessgroups.catalogue.services import access_group_create, access_group_update
 from accessgroups.models import AuditEvent, Decision, Membership, RequestStatus

@@ -2,6 +2,7 @@
 approval and the end of the same access at the same moment: both happen, no deadlock."""
 
 import threading
+from datetime import timedelta
 from functools import partial
 
 import pytest
@@ -65,7 +66,8 @@ def test_an_extension_approved_while_the_access_ends_does_not_deadlock(
     User.objects.filter(pk=alice.pk).update(identity_center_user_id="alice-id")
     outcomes = []
     for _ in range(5):
-        membership = grant(alice, readonly)
+        # Access that expires: an extension of access without expiry is refused.
+        membership = grant(alice, readonly, expires_at=timezone.now() + timedelta(hours=1))
         request = access_request_create(requester=alice, access_group=readonly, justification="x")
         barrier = threading.Barrier(2)
 

@@ -147,14 +147,30 @@ def test_approve_without_a_body(api, alice, dave, readonly):
 
 
 def test_approving_an_extension_of_active_access_is_200(api, alice, bob, readonly):
-    _active(alice, readonly, bob)
+    access_request_approve(
+        access_request=_request(alice, readonly, duration_hours=2), approver=bob
+    )
+    membership_activated(membership_id=AccessRequest.objects.get().membership_id)
+    before = Membership.objects.get().expires_at
     extension = _request(alice, readonly, duration_hours=4)
     assert extension.is_extension
     response = api(bob).post(f"{URL}{extension.pk}/approve/")
     assert response.status_code == 200, response.data
     assert response.data["status"] == "active"
-    assert response.data["expires_at"] is None  # the active grant had no expiry: never shortened
+    assert response.data["expires_at"] > before.isoformat().replace("+00:00", "Z")
     assert Membership.objects.active().filter(user=alice, access_group=readonly).count() == 1
+
+
+def test_asking_again_for_access_without_expiry_is_400(api, alice, bob, readonly):
+    _active(alice, readonly, bob)
+    response = api(alice).post(
+        URL,
+        {"access_group": readonly.pk, "justification": "more", "duration_hours": 4},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "no expiry" in response.data["access_group"][0]
+    assert AccessRequest.objects.count() == 1  # nothing reaches the approvers
 
 
 def test_self_approval_is_403_even_for_admins(api, dave, readonly):

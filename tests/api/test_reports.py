@@ -1,6 +1,6 @@
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.http import StreamingHttpResponse
@@ -199,6 +199,10 @@ def test_filters(api, carol, world, make_group):
 
 
 def test_an_extension_is_attributed_to_its_approver(api, carol, dave, world):
+    # Access that expires (asking again for access without expiry is refused).
+    Membership.objects.filter(user=world["alice"].user, ended_at__isnull=True).update(
+        expires_at=timezone.now() + timedelta(hours=1)
+    )
     extension = access_request_create(
         requester=world["alice"].user, access_group=world["group"], justification="more"
     )

@@ -37,7 +37,7 @@ def test_queue_shows_what_the_approver_decides(
     assert "alice asks for ReadOnly" in page and "read the logs" in page
     assert "sandbox (100000000001)" in page and "no expiry" in page
     # What approving grants, not only where.
-    assert "ReadOnlyAccess (AWS managed); sessions of 1 hour" in page
+    assert "ReadOnlyAccess</span>" in page and "1 hour per sign-in" in page
     assert "Billing" not in page  # erin's group
     assert page.count("Approve</button>") == 1 and f'for="id_r{mine.pk}-comment">Comment' in page
     # An admin decides for every group.

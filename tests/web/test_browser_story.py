@@ -164,6 +164,9 @@ def test_request_approve_active_report_revoke(
     bob_page.get_by_role("row", name="alice in ReadOnly").get_by_role(
         "button", name="Revoke"
     ).click()
+    # A confirmation page asks first.
+    expect(bob_page.get_by_role("heading", name="Revoke alice's access to ReadOnly?")).to_be_visible()
+    bob_page.get_by_role("button", name="Revoke access").click()
     expect(bob_page.get_by_text("No active access in the groups you approve.")).to_be_visible()
     wait_for(lambda: identity_center.members("ReadOnly") == [], "Identity Center to drop alice")
     assert AccessRequest.objects.get().status == RequestStatus.REVOKED

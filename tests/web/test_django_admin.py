@@ -119,3 +119,10 @@ def test_membership_page_lists_its_extensions(browser, rows, bob):
 def test_user_pages_hide_the_password_hash(browser, alice):
     page = browser.get(reverse("admin:accessgroups_user_change", args=[alice.pk]))
     assert alice.password.encode() not in page.content
+
+
+def test_no_django_groups_beside_access_groups():
+    from django.contrib import admin
+    from django.contrib.auth.models import Group
+
+    assert not admin.site.is_registered(Group)

@@ -94,11 +94,11 @@ def test_request_form_creates_a_request_through_the_service(client_for, alice, l
 @pytest.mark.parametrize(
     ("data", "field", "message"),
     [
-        ({"justification": "", "duration_hours": "2"}, "justification", "This field is required."),
+        ({"justification": "", "duration_hours": "2"}, "justification", "Say why you need this"),
         (
             {"justification": "   ", "duration_hours": "2"},
             "justification",
-            "This field is required.",
+            "Say why you need this access.",
         ),
         ({"justification": "x", "duration_hours": ""}, "duration_hours", "This field is required."),
         (
@@ -209,7 +209,8 @@ def test_cancel_request(client_for, alice, erin, readonly):
     request.refresh_from_db()
     assert request.status == RequestStatus.PENDING
     client = client_for(alice)
-    assert client.get(reverse("web:request-cancel", args=[request.pk])).status_code == 405
+    # GET only asks to confirm.
+    assert client.get(reverse("web:request-cancel", args=[request.pk])).status_code == 200
     response = client.post(reverse("web:request-cancel", args=[request.pk]), follow=True)
     assert "was cancelled" in response.content.decode()
     request.refresh_from_db()
