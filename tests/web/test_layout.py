@@ -120,7 +120,6 @@ def test_a_session_duration_can_be_typed_in_words(client_for, dave, typed, store
             "name": "Deploy",
             "aws_managed_policies": "arn:aws:iam::aws:policy/ReadOnlyAccess",
             "session_duration": typed,
-            "requestable": "on",
         },
     )
     assert response.status_code == 302, response.context["form"].errors
