@@ -355,6 +355,8 @@ REMOVAL_ALERT_MINUTES = env_count("REMOVAL_ALERT_MINUTES", 30, least=1, unit="mi
 # Break-glass access: its longest grant, and its review's delay (docs/decisions/0016-approval-policies.md).
 BREAK_GLASS_MAX_HOURS = env_count("BREAK_GLASS_MAX_HOURS", 4, least=1, unit="hours")
 BREAK_GLASS_REVIEW_HOURS = env_count("BREAK_GLASS_REVIEW_HOURS", 24, least=1, unit="hours")
+# Pending requests nobody decided within this time turn timed_out (docs/decisions/0017).
+PENDING_REQUEST_TTL_HOURS = env_count("PENDING_REQUEST_TTL_HOURS", 72, least=1, unit="hours")
 # When access ends, deny the person's sessions that are still running on the group's
 # permission set until they have run out (docs/decisions/0012-session-revocation.md).
 REVOKE_SESSIONS = env_switch("REVOKE_SESSIONS", True)

@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accessgroups.access import break_glass as emergency
-from accessgroups.access import grants, policies, sessions
+from accessgroups.access import grants, policies, sessions, timing
 from accessgroups.access.grants import membership_grant  # noqa: F401 (part of this module's API)
 from accessgroups.access.outcomes import (  # noqa: F401 (part of this module's API)
     membership_activated,
@@ -73,10 +73,13 @@ def access_request_create(
     justification: str,
     duration_hours: int | None = None,
     break_glass: bool = False,
+    starts_at: datetime | None = None,
 ) -> AccessRequest:
     """Ask for access. On an auto-approved group the portal approves it at once; with
     ``break_glass`` on a group that allows it, access is granted at once and reviewed later
-    (accessgroups.access.policies, accessgroups.access.break_glass)."""
+    (accessgroups.access.policies, accessgroups.access.break_glass). ``starts_at`` delays
+    provisioning until then (accessgroups.access.timing); break-glass is for now and
+    ignores it."""
     if not requester.is_active:
         raise PermissionDenied("Inactive users cannot request access.")
     if access_group.is_archived or not access_group.requestable:
@@ -98,6 +101,7 @@ def access_request_create(
             justification=justification,
             duration_hours=duration_hours,
         )
+    starts_at = None if break_glass else timing.validate_starts_at(starts_at)
 
     with transaction.atomic():
         if break_glass or access_group.auto_approve:
@@ -108,6 +112,10 @@ def access_request_create(
         if AccessRequest.objects.open().filter(requester=requester, access_group=access_group).exists():
             raise Conflict("You already have an open request for this access group.", field="access_group")
         extends = Membership.objects.active().filter(user=requester, access_group=access_group).exists()
+        if extends and starts_at is not None:
+            raise ValidationError(
+                {"starts_at": "You have this access already; an extension starts at once."}
+            )
         try:
             with transaction.atomic():
                 request = AccessRequest.objects.create(
@@ -118,6 +126,7 @@ def access_request_create(
                     is_extension=extends,
                     approvals_required=access_group.approvals_required,
                     break_glass=break_glass,
+                    starts_at=starts_at,
                 )
         except IntegrityError:
             # Another request from the same person won the race for the open slot.
@@ -136,6 +145,7 @@ def access_request_create(
                 "justification": justification,
                 "approvals_required": request.approvals_required,
                 "break_glass": break_glass,
+                "starts_at": starts_at,
             },
         )
         if break_glass:
@@ -250,9 +260,11 @@ def access_request_approve(
                 "approvals": approvals,
                 "approvals_required": request.approvals_required,
                 "risk": group.risk,
+                "starts_at": request.starts_at,
             },
         )
         notify.notify_request_decided(request)
+        notify.notify_request_closed(request)
     return request
 
 
@@ -297,6 +309,7 @@ def access_request_reject(*, access_request: AccessRequest, approver: User, comm
             data={"entitled_by": how},
         )
         notify.notify_request_decided(request)
+        notify.notify_request_closed(request)
     return request
 
 
@@ -308,6 +321,7 @@ def access_request_cancel(*, access_request: AccessRequest, user: User, comment:
             raise PermissionDenied("Only the requester or an admin can cancel a request.")
         if request.status not in OPEN_STATUSES:
             raise InvalidTransition(f"This request is {request.status}; only open requests can be cancelled.")
+        was_pending = request.status == RequestStatus.PENDING
         request.status = RequestStatus.CANCELLED
         request.save(update_fields=["status", "updated_at"])
         if request.membership_id and not request.is_extension:
@@ -320,6 +334,9 @@ def access_request_cancel(*, access_request: AccessRequest, user: User, comment:
             subject=request.requester,
             message=(comment or "").strip(),
         )
+        if was_pending:
+            # The approvers told of it need not look any more (an approved one told them).
+            notify.notify_request_closed(request)
     return request
 
 
