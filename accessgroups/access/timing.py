@@ -20,7 +20,7 @@ from django.utils import timezone
 from accessgroups.core import sync
 from accessgroups.core.audit import audit_record
 from accessgroups.mail import notify
-from accessgroups.models import AccessRequest, Membership, RequestStatus
+from accessgroups.models import AccessGroup, AccessRequest, Membership, RequestStatus
 
 STARTS_AT_MAX_DAYS = 30
 # A start a little in the past is "now": the browser's picker has minutes only, and clocks
@@ -92,9 +92,17 @@ def request_time_out(*, request_id: int, now: datetime) -> bool:
     one request cannot both win: whichever takes the lock second finds it no longer pending.
     """
     cutoff = now - timedelta(hours=settings.PENDING_REQUEST_TTL_HOURS)
+    group_id = (
+        AccessRequest.objects.filter(pk=request_id).values_list("access_group_id", flat=True).first()
+    )
+    if group_id is None:
+        return False
     with transaction.atomic():
+        # The group first, then the request: the order approval takes them in, so that the
+        # two wait for each other instead of deadlocking.
+        AccessGroup.objects.select_for_update().filter(pk=group_id).first()
         request = (
-            AccessRequest.objects.select_for_update()
+            AccessRequest.objects.select_for_update(of=("self",))
             .filter(pk=request_id, status=RequestStatus.PENDING, created_at__lte=cutoff)
             .select_related("access_group", "requester")
             .first()
