@@ -51,6 +51,22 @@ def is_scheduled(request: AccessRequest, now: datetime) -> bool:
     return request.starts_at is not None and request.starts_at > now
 
 
+def membership_waits_for_start(*, membership_id: int, now: datetime | None = None) -> bool:
+    """True while the membership belongs to an approved request whose start is ahead.
+
+    Provisioning asks before it adds anyone: a membership can be sent early by paths that
+    know nothing of starts (a group created or re-created, a stale user id healed, the
+    dispatcher after a retry), and must still wait.
+    """
+    return AccessRequest.objects.filter(
+        membership_id=membership_id,
+        status=RequestStatus.APPROVED,
+        starts_at__gt=now or timezone.now(),
+        membership__ended_at__isnull=True,
+        membership__activated_at__isnull=True,
+    ).exists()
+
+
 def requests_start(*, now: datetime) -> int:
     """Hand every approved request whose start has come to provisioning; returns how many.
 
