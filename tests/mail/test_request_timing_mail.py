@@ -96,6 +96,8 @@ def test_an_approval_tells_only_the_approvers_who_were_told(
 
     assert [m.to[0] for m in mail.outbox] == ["alice@example.com", "bob@example.com"]
     assert "was approved by Erin Example" in mail.outbox[1].body
+    # Provisioning has begun by the time the mail goes: the subject says what was decided.
+    assert mail.outbox[1].subject == "No longer waiting: alice's request for Prod was approved"
 
 
 def test_the_notice_is_sent_once(alice, bob, erin, make_group, committed):
