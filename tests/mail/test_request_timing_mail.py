@@ -209,3 +209,17 @@ def test_a_failed_send_gives_the_claims_back(waiting, monkeypatch):
     monkeypatch.undo()
 
     assert reminders.approval_reminders_send(now=timezone.now()) == 2
+
+
+def test_the_approval_mail_says_when_access_starts(alice, bob, readonly, committed):
+    starts = (timezone.now() + 3 * HOUR).replace(second=0, microsecond=0)
+    with committed():
+        request = access_request_create(
+            requester=alice, access_group=readonly, justification="x", starts_at=starts
+        )
+    mail.outbox.clear()
+    with committed():
+        access_request_approve(access_request=request, approver=bob)
+
+    assert [m.to[0] for m in mail.outbox] == ["alice@example.com"]
+    assert f"Your access starts at {starts:%Y-%m-%d %H:%M} UTC, as you asked" in mail.outbox[0].body
