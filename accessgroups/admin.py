@@ -208,6 +208,7 @@ class AccessRequestAdmin(ReadOnlyAdmin):
         "status",
         "duration_hours",
         "is_extension",
+        "starts_at",
         "created_at",
     )
     list_filter = ("status", "is_extension", "break_glass")

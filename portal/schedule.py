@@ -8,7 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+
 from portal.env import env_count, env_int
+
+# A delayed start is checked at least once a minute (docs/decisions/0017-request-timing.md).
+START_SWEEP_MAX_SECONDS = 60
+
+
+def start_sweep_seconds() -> int:
+    seconds = env_count("REQUEST_START_SWEEP_SECONDS", 60, least=1, unit="seconds")
+    if seconds > START_SWEEP_MAX_SECONDS:
+        raise ImproperlyConfigured(
+            f"REQUEST_START_SWEEP_SECONDS must be at most {START_SWEEP_MAX_SECONDS}; got {seconds}."
+        )
+    return seconds
 
 
 def beat_schedule(
@@ -35,6 +49,18 @@ def beat_schedule(
         "break-glass-reviews-overdue": {
             "task": "accessgroups.access.tasks.break_glass_reviews_overdue_task",
             "schedule": env_count("BREAK_GLASS_SWEEP_SECONDS", 900, least=1, unit="seconds"),
+        },
+        "start-scheduled-requests": {
+            "task": "accessgroups.access.tasks.requests_start_task",
+            "schedule": start_sweep_seconds(),
+        },
+        "time-out-pending-requests": {
+            "task": "accessgroups.access.tasks.requests_time_out_task",
+            "schedule": env_count("REQUEST_TIMEOUT_SWEEP_SECONDS", 300, least=1, unit="seconds"),
+        },
+        "approval-reminders": {
+            "task": "accessgroups.access.tasks.approval_reminders_task",
+            "schedule": env_count("APPROVAL_REMINDER_SWEEP_SECONDS", 300, least=1, unit="seconds"),
         },
         "lift-session-revocations": {
             "task": "accessgroups.access.tasks.session_revocations_lift_task",

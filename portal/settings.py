@@ -16,6 +16,7 @@ from portal.env import (
     cache_from_url,
     email_settings,
     env_bool,
+    env_choice,
     env_count,
     env_int,
     env_list,
@@ -359,6 +360,8 @@ REMOVAL_ALERT_MINUTES = env_count("REMOVAL_ALERT_MINUTES", 30, least=1, unit="mi
 # Break-glass access: its longest grant, and its review's delay (docs/decisions/0016-approval-policies.md).
 BREAK_GLASS_MAX_HOURS = env_count("BREAK_GLASS_MAX_HOURS", 4, least=1, unit="hours")
 BREAK_GLASS_REVIEW_HOURS = env_count("BREAK_GLASS_REVIEW_HOURS", 24, least=1, unit="hours")
+# Pending requests nobody decided within this time turn timed_out (docs/decisions/0017).
+PENDING_REQUEST_TTL_HOURS = env_count("PENDING_REQUEST_TTL_HOURS", 72, least=1, unit="hours")
 # When access ends, deny the person's sessions that are still running on the group's
 # permission set until they have run out (docs/decisions/0012-session-revocation.md).
 REVOKE_SESSIONS = env_switch("REVOKE_SESSIONS", True)
@@ -366,9 +369,7 @@ REVOKE_SESSIONS = env_switch("REVOKE_SESSIONS", True)
 # finds ("revert") or only reports it ("report"). An interval of 0 turns the periodic scan
 # off; `manage.py drift_scan` and POST /api/v1/drift/scan/ still run one.
 DRIFT_SCAN_INTERVAL_SECONDS = env_count("DRIFT_SCAN_INTERVAL_SECONDS", 900, least=0, unit="seconds")
-DRIFT_POLICY = os.environ.get("DRIFT_POLICY", "revert").strip().lower() or "revert"
-if DRIFT_POLICY not in ("revert", "report"):
-    raise ImproperlyConfigured(f"DRIFT_POLICY must be 'revert' or 'report'; got {DRIFT_POLICY!r}.")
+DRIFT_POLICY = env_choice("DRIFT_POLICY", ("revert", "report"), "revert")
 # How often Identity Center's groups and the members of approver and eligible groups are read
 # again (docs/operations.md, "Approvers and eligibility by group"); 0: only on demand.
 GROUP_SYNC_SECONDS = env_count("GROUP_SYNC_SECONDS", 300, least=0, unit="seconds")
@@ -380,9 +381,7 @@ CELERY_BEAT_SCHEDULE = beat_schedule(
 )
 # What an access review does at its deadline with memberships nobody reviewed: "revoke"
 # them, or "flag" them for the auditor and leave access as it is.
-ACCESS_REVIEW_UNREVIEWED = os.environ.get("ACCESS_REVIEW_UNREVIEWED", "revoke").strip().lower()
-if ACCESS_REVIEW_UNREVIEWED not in ("revoke", "flag"):
-    raise ImproperlyConfigured("ACCESS_REVIEW_UNREVIEWED must be 'revoke' or 'flag'.")
+ACCESS_REVIEW_UNREVIEWED = env_choice("ACCESS_REVIEW_UNREVIEWED", ("revoke", "flag"), "revoke")
 CELERY_TASK_ALWAYS_EAGER = False
 
 # --- Email ------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ look-up (never create a duplicate: the emulator would accept one) and one write.
 from __future__ import annotations
 
 from accessgroups.access.outcomes import membership_activated, membership_provisioning_failed
+from accessgroups.access.timing import membership_waits_for_start
 from accessgroups.core import sync
 from accessgroups.core.dispatch import is_removal
 from accessgroups.models import AccessGroup, Membership, User
@@ -17,6 +18,7 @@ from provisioning import aws
 from provisioning.errors import NotFoundError, TransientError
 from provisioning.identity_center import (
     Claim,
+    Outcome,
     Result,
     give_up,
     lookup,
@@ -33,6 +35,10 @@ MAX_DELETE_ROUNDS = 3
 
 
 def membership_sync(*, membership_id: int) -> Result:
+    if membership_waits_for_start(membership_id=membership_id):
+        # A delayed start (docs/decisions/0017): it stays pending until the start sweep
+        # hands it over, whatever sent it early.
+        return Result(Outcome.SKIPPED)
     return provision(
         Membership,
         membership_id,

@@ -95,6 +95,9 @@ def request_grant(
         .first()
     )
     if membership is None:
+        # A delayed start (accessgroups.access.timing): the membership holds the slot but
+        # waits, pending and due at the start, so that nothing provisions it before then.
+        scheduled = request.starts_at is not None and request.starts_at > now
         membership = Membership.objects.create(
             user=request.requester,
             access_group=group,
@@ -103,9 +106,11 @@ def request_grant(
             granted_at=now,
             granted_by=by,
             duration_hours=request.duration_hours,
+            due_at=request.starts_at if scheduled else now,
         )
         request.status = RequestStatus.APPROVED
-        sync_now(membership)
+        if not scheduled:
+            sync_now(membership)
     else:
         extend(membership, request.duration_hours, now, by)
         request.status = RequestStatus.ACTIVE if membership.activated_at else RequestStatus.APPROVED

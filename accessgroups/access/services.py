@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accessgroups.access import break_glass as emergency
-from accessgroups.access import grants, policies, sessions
+from accessgroups.access import grants, policies, sessions, timing
 from accessgroups.access.grants import membership_grant  # noqa: F401 (part of this module's API)
 from accessgroups.access.outcomes import (  # noqa: F401 (part of this module's API)
     membership_activated,
@@ -76,10 +76,13 @@ def access_request_create(
     justification: str,
     duration_hours: int | None = None,
     break_glass: bool = False,
+    starts_at: datetime | None = None,
 ) -> AccessRequest:
     """Ask for access. On an auto-approved group the portal approves it at once; with
     ``break_glass`` on a group that allows it, access is granted at once and reviewed later
-    (accessgroups.access.policies, accessgroups.access.break_glass)."""
+    (accessgroups.access.policies, accessgroups.access.break_glass). ``starts_at`` delays
+    provisioning until then (accessgroups.access.timing); break-glass is for now and
+    ignores it."""
     if not requester.is_active:
         raise PermissionDenied("Inactive users cannot request access.")
     if access_group.is_archived or not access_group.requestable:
@@ -101,6 +104,7 @@ def access_request_create(
             justification=justification,
             duration_hours=duration_hours,
         )
+    starts_at = None if break_glass else timing.validate_starts_at(starts_at)
 
     with transaction.atomic():
         if break_glass or access_group.auto_approve:
@@ -115,6 +119,10 @@ def access_request_create(
         if held is not None and held.expires_at is None and held.duration_hours is None:
             # An "extension" of access that never ends would change nothing.
             raise ValidationError({"access_group": NO_OP_REQUEST})
+        if extends and starts_at is not None:
+            raise ValidationError(
+                {"starts_at": "You have this access already; an extension starts at once."}
+            )
         try:
             with transaction.atomic():
                 request = AccessRequest.objects.create(
@@ -125,6 +133,7 @@ def access_request_create(
                     is_extension=extends,
                     approvals_required=access_group.approvals_required,
                     break_glass=break_glass,
+                    starts_at=starts_at,
                 )
         except IntegrityError:
             # Another request from the same person won the race for the open slot.
@@ -143,6 +152,7 @@ def access_request_create(
                 "justification": justification,
                 "approvals_required": request.approvals_required,
                 "break_glass": break_glass,
+                "starts_at": starts_at,
             },
         )
         if break_glass:
@@ -257,9 +267,11 @@ def access_request_approve(
                 "approvals": approvals,
                 "approvals_required": request.approvals_required,
                 "risk": group.risk,
+                "starts_at": request.starts_at,
             },
         )
         notify.notify_request_decided(request)
+        notify.notify_request_closed(request)
     return request
 
 
@@ -304,6 +316,7 @@ def access_request_reject(*, access_request: AccessRequest, approver: User, comm
             data={"entitled_by": how},
         )
         notify.notify_request_decided(request)
+        notify.notify_request_closed(request)
     return request
 
 
@@ -315,6 +328,7 @@ def access_request_cancel(*, access_request: AccessRequest, user: User, comment:
             raise PermissionDenied("Only the requester or an admin can cancel a request.")
         if request.status not in OPEN_STATUSES:
             raise InvalidTransition(f"This request is {request.status}; only open requests can be cancelled.")
+        was_pending = request.status == RequestStatus.PENDING
         request.status = RequestStatus.CANCELLED
         request.save(update_fields=["status", "updated_at"])
         if request.membership_id and not request.is_extension:
@@ -327,6 +341,9 @@ def access_request_cancel(*, access_request: AccessRequest, user: User, comment:
             subject=request.requester,
             message=(comment or "").strip(),
         )
+        if was_pending:
+            # The approvers told of it need not look any more (an approved one told them).
+            notify.notify_request_closed(request)
     return request
 
 

@@ -14,8 +14,10 @@ from accessgroups.access.outcomes import membership_activated
 from accessgroups.access.selectors import memberships_confirmed_not_activated
 from accessgroups.access.services import memberships_expire
 from accessgroups.access.sessions import session_revocations_lift
+from accessgroups.access.timing import requests_start, requests_time_out
 from accessgroups.core.dispatch import dispatch_overdue
 from accessgroups.mail.break_glass import break_glass_overdue_send
+from accessgroups.mail.reminders import approval_reminders_send
 from accessgroups.mail.services import removal_alerts_send
 
 logger = logging.getLogger(__name__)
@@ -78,3 +80,21 @@ def session_revocations_lift_task() -> int:
 def break_glass_reviews_overdue_task() -> int:
     """Periodic (beat): tell the admins, once a day each, about break-glass use nobody reviewed."""
     return break_glass_overdue_send(now=timezone.now())
+
+
+@shared_task
+def requests_start_task() -> int:
+    """Periodic (beat, at least once a minute): provision approved requests whose start came."""
+    return requests_start(now=timezone.now())
+
+
+@shared_task
+def requests_time_out_task() -> int:
+    """Periodic (beat): pending requests older than ``PENDING_REQUEST_TTL_HOURS`` time out."""
+    return requests_time_out(now=timezone.now())
+
+
+@shared_task
+def approval_reminders_task() -> int:
+    """Periodic (beat): one mail per approver listing the requests waiting for them."""
+    return approval_reminders_send(now=timezone.now())

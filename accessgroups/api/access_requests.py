@@ -107,6 +107,7 @@ class AccessRequestOut(serializers.ModelSerializer):
             "risk",
             "break_glass",
             "break_glass_review",
+            "starts_at",
             "last_error",
         ]
         read_only_fields = fields
@@ -159,6 +160,14 @@ class AccessRequestIn(serializers.Serializer):
         help_text="Emergency access, granted at once on a group that allows it (403 otherwise), "
         "for at most BREAK_GLASS_MAX_HOURS and the group's cap; needs a justification of at "
         "least 20 characters; an approver reviews it afterwards.",
+    )
+    starts_at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="When access should start (ISO 8601), up to 30 days ahead; null or absent: "
+        "as soon as approved. Once approved, the request stays approved until then and may "
+        "be cancelled. In the past or too far ahead: 400. Break-glass ignores it.",
     )
 
 

@@ -14,8 +14,10 @@ from accessgroups.mail.tasks import (
     break_glass_granted_mail_task,
     membership_active_mail_task,
     membership_ended_mail_task,
+    request_closed_mail_task,
     request_decided_mail_task,
     request_submitted_mail_task,
+    request_timed_out_mail_task,
 )
 from accessgroups.models import AccessRequest, Membership
 
@@ -44,3 +46,12 @@ def notify_membership_ended(membership: Membership) -> None:
 
 def notify_break_glass_granted(request: AccessRequest) -> None:
     _send_on_commit(break_glass_granted_mail_task.delay, request.pk)
+
+
+def notify_request_timed_out(request: AccessRequest) -> None:
+    _send_on_commit(request_timed_out_mail_task.delay, request.pk)
+
+
+def notify_request_closed(request: AccessRequest) -> None:
+    """The approvers told of a pending request: it is decided, by whom (mail.reminders)."""
+    _send_on_commit(request_closed_mail_task.delay, request.pk)

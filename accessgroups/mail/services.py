@@ -155,6 +155,8 @@ def request_decided_send(*, request_id: int) -> int:
     context = {
         "request": request,
         "decision": decision,
+        # A delayed start still ahead (accessgroups.access.timing).
+        "starts_later": bool(request.starts_at and request.starts_at > timezone.now()),
         "link": portal_link("web:my-requests"),
         **_group_context(request),
     }

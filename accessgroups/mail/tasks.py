@@ -13,6 +13,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from accessgroups.mail import break_glass as break_glass_mail
+from accessgroups.mail import reminders
 from accessgroups.mail import services as mail
 
 
@@ -41,6 +42,16 @@ def request_submitted_mail_task(request_id: int) -> int:
 @shared_task(name=_named("request_decided_mail_task"), **MAIL_RETRY)
 def request_decided_mail_task(request_id: int) -> int:
     return mail.request_decided_send(request_id=request_id)
+
+
+@shared_task(**MAIL_RETRY)
+def request_timed_out_mail_task(request_id: int) -> int:
+    return reminders.request_timed_out_send(request_id=request_id)
+
+
+@shared_task(**MAIL_RETRY)
+def request_closed_mail_task(request_id: int) -> int:
+    return reminders.request_closed_send(request_id=request_id)
 
 
 @shared_task(**MAIL_RETRY)

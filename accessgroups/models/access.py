@@ -145,6 +145,8 @@ class RequestStatus(models.TextChoices):
     REJECTED = "rejected", "Rejected"
     CANCELLED = "cancelled", "Cancelled"
     FAILED = "failed", "Failed"
+    # Nobody decided within PENDING_REQUEST_TTL_HOURS (accessgroups.access.timing).
+    TIMED_OUT = "timed_out", "Timed out"
 
 
 class BreakGlassReview(models.TextChoices):
@@ -210,6 +212,12 @@ class AccessRequest(models.Model):
     )
     # When the admins were last told that the review is overdue: once a day until reviewed.
     break_glass_alerted_at = models.DateTimeField(null=True, blank=True)
+    # A delayed start (accessgroups.access.timing): once approved, access is provisioned
+    # at this moment, not before; null: at once.
+    starts_at = models.DateTimeField(null=True, blank=True)
+    # When the approvers were last reminded of this pending request (accessgroups.mail.
+    # reminders); a run claims the requests it reminds of by setting it to its own moment.
+    approvers_reminded_at = models.DateTimeField(null=True, blank=True)
 
     objects = AccessRequestQuerySet.as_manager()
 

@@ -17,6 +17,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accessgroups.access import services
@@ -127,6 +128,7 @@ def request_create(request: HttpRequest, group_id: int) -> HttpResponse:
                 justification=form.cleaned_data["justification"],
                 duration_hours=form.cleaned_data["duration_hours"],
                 break_glass=form.cleaned_data.get("break_glass", False),
+                starts_at=form.cleaned_data.get("starts_at"),
             )
         except (ValidationError, Conflict) as refusal:
             show_refusal(form, refusal)
@@ -152,6 +154,10 @@ WAITING_FOR_IDP = (
 )
 
 
+TIMED_OUT = "Timed out: nobody decided in time. You may ask again."
+STARTS_LATER = "Set up in Identity Center then; you may cancel until it starts."
+
+
 @dataclass
 class Step:
     """One line of a request's timeline. ``state`` is done, current, failed or ended."""
@@ -175,6 +181,8 @@ def timeline(access_request: AccessRequest) -> list[Step]:
             steps.append(Step("Waiting for an approver", "current"))
         elif r.status == RequestStatus.CANCELLED:
             steps.append(Step("Cancelled", "ended", r.updated_at))
+        elif r.status == RequestStatus.TIMED_OUT:
+            steps.append(Step(TIMED_OUT, "ended", r.updated_at))
         return steps
     for decision in decisions:
         if decision.outcome == DecisionOutcome.AUTO:
@@ -186,12 +194,22 @@ def timeline(access_request: AccessRequest) -> list[Step]:
         steps.append(Step(label, state, decision.created_at, decision.comment))
         if decision.outcome == DecisionOutcome.REJECT:
             return steps
+    if r.status == RequestStatus.TIMED_OUT:
+        steps.append(Step(TIMED_OUT, "ended", r.updated_at))
+        return steps
     if r.status == RequestStatus.PENDING:
         more = r.approvals_required - r.approvals
         steps.append(Step(f"Waiting for {more} more approval{'s' if more != 1 else ''}", "current"))
         return steps
     membership = r.membership
-    if r.status in (RequestStatus.APPROVED, RequestStatus.PROVISIONING):
+    waiting_to_start = (
+        r.status == RequestStatus.APPROVED and r.starts_at is not None and r.starts_at > timezone.now()
+    )
+    if waiting_to_start:
+        steps.append(
+            Step(f"Starts at {r.starts_at:%Y-%m-%d %H:%M} UTC", "current", detail=STARTS_LATER)
+        )
+    elif r.status in (RequestStatus.APPROVED, RequestStatus.PROVISIONING):
         if membership is not None and waits_for_identity_provider(membership.last_error):
             steps.append(Step("Being set up in Identity Center", "current", detail=WAITING_FOR_IDP))
         else:

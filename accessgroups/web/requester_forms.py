@@ -34,6 +34,13 @@ class AccessRequestForm(forms.Form):
         required=False,
         help_text="Leave empty for access that does not expire.",
     )
+    starts_at = forms.DateTimeField(
+        label="Start (UTC)",
+        required=False,
+        widget=moment_input(),
+        help_text="Leave empty to start as soon as it is approved; at most 30 days ahead. The "
+        "duration counts from the start.",
+    )
 
     def __init__(self, *args, access_group: AccessGroup, **kwargs) -> None:
         super().__init__(*args, **kwargs)

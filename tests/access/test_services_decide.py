@@ -35,7 +35,8 @@ def test_approver_approves_and_provisioning_is_enqueued(
     membership = request.membership
     assert membership.user == pending.requester and membership.granted_by == bob
     assert membership.activated_at is None and membership.expires_at is None
-    assert len(callbacks) == 2  # provisioning, and the mail to the requester
+    # provisioning, the mail to the requester, and the notice to the other approvers
+    assert len(callbacks) == 3
     with captured_syncs() as sent:
         callbacks[0]()
     assert sent == [("membership_sync_task", (membership.pk,))]

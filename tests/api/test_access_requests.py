@@ -49,6 +49,7 @@ def test_create(api, alice, readonly):
         "risk": "normal",
         "break_glass": False,
         "break_glass_review": None,
+        "starts_at": None,
         "last_error": "",
     }
     assert response.data["created_at"].endswith("Z")

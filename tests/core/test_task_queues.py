@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from accessgroups.access.tasks import memberships_expire_task, session_revocations_lift_task
+from accessgroups.access.tasks import (
+    approval_reminders_task,
+    memberships_expire_task,
+    requests_start_task,
+    requests_time_out_task,
+    session_revocations_lift_task,
+)
 from accessgroups.mail import tasks as mail_tasks
 from accessgroups.reviews.tasks import access_reviews_close_task
 from portal.celery import app
@@ -39,6 +45,11 @@ def test_identity_center_work_goes_to_its_own_queue(task) -> None:
         access_reviews_close_task,
         mail_tasks.expiry_reminders_task,
         mail_tasks.request_submitted_mail_task,
+        requests_start_task,
+        requests_time_out_task,
+        approval_reminders_task,
+        mail_tasks.request_timed_out_mail_task,
+        mail_tasks.request_closed_mail_task,
     ],
 )
 def test_database_work_and_mail_go_to_the_default_queue(task) -> None:

@@ -99,8 +99,10 @@ def test_a_quorum_mails_the_requester_once_reached(alice, bob, erin, make_group,
     assert mail.outbox == []
     with committed():
         access_request_approve(access_request=request, approver=erin, comment="second")
-    assert [m.to[0] for m in mail.outbox] == ["alice@example.com"]
+    # The requester is told, and bob, told of the request, learns that it is decided.
+    assert [m.to[0] for m in mail.outbox] == ["alice@example.com", "bob@example.com"]
     assert "Erin Example approved" in mail.outbox[0].body and "second" in mail.outbox[0].body
+    assert "was approved by Erin Example" in mail.outbox[1].body
 
 
 def test_a_high_risk_request_says_so(alice, bob, make_group, committed):
