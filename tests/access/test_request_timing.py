@@ -63,7 +63,8 @@ def test_a_start_seconds_ago_means_now(alice, readonly):
 
 
 def test_an_extension_cannot_be_delayed(alice, readonly, grant):
-    grant(alice, readonly)
+    # Access that ends: asking again is an extension (not a no-op).
+    grant(alice, readonly, duration_hours=8, expires_at=timezone.now() + 2 * HOUR)
     with pytest.raises(ValidationError) as exc:
         ask(alice, readonly, starts_at=timezone.now() + HOUR)
     assert "starts_at" in exc.value.message_dict

@@ -182,7 +182,7 @@ def test_redis_gone_at_approve_and_revoke_loses_nothing(stack: Stack, redis_prox
 
     proxy.cut()
     started = time.monotonic()
-    approved = stack.api("POST", f"access-requests/{request['id']}/approve/", world.bob, (200, 202), timeout=60, json={})
+    approved = stack.api("POST", f"access-requests/{request['id']}/approve/", world.bob, (200, 202), timeout=60, json={"comment": "on call"})
     answered_in = time.monotonic() - started
     assert approved["status"] in ("approved", "provisioning")
     time.sleep(INTERVAL * 2)  # the dispatcher cannot reach the workers either
@@ -214,7 +214,9 @@ with transaction.atomic():
     # Runs first of the on-commit callbacks: the process dies after the commit, before the
     # provisioning task is sent.
     transaction.on_commit(lambda: os._exit(9))
-    access_request_approve(access_request=request, approver=User.objects.get(username="bob"))
+    access_request_approve(
+        access_request=request, approver=User.objects.get(username="bob"), comment="on call"
+    )
 """
 
 
@@ -277,7 +279,7 @@ def test_a_refused_removal_is_reported_alerted_and_completed_without_an_admin(
     world = World(stack)
     world.wait_group_in_sync()
     request = world.request()
-    stack.api("POST", f"access-requests/{request['id']}/approve/", world.bob, (200, 202), json={})
+    stack.api("POST", f"access-requests/{request['id']}/approve/", world.bob, (200, 202), json={"comment": "on call"})
     world.wait_status(request["id"], "active")
     membership_id = stack.sql(
         "SELECT membership_id FROM accessgroups_accessrequest WHERE id = %s", request["id"])[0][0]

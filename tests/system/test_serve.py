@@ -93,7 +93,10 @@ def serve_once(processes: Processes, env: dict[str, str], *, run: int, also_requ
         )
         assert created.status_code == 201, created.text
         request_path = f"access-requests/{created.json()['id']}/"
-        approved = api(base_url, "POST", f"{request_path}approve/", tokens["bob"], json={})
+        # The demo's Developers grants PowerUserAccess: high risk, approved with a comment.
+        approved = api(
+            base_url, "POST", f"{request_path}approve/", tokens["bob"], json={"comment": "demo"}
+        )
         assert approved.status_code in (200, 202), approved.text
         wait_until(
             lambda: api(base_url, "GET", request_path, tokens["alice"]).json()["status"] == "active",
