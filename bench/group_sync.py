@@ -24,44 +24,15 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import random
 import sys
 import tempfile
 import time
 from collections import Counter
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from drift_scan import AWS_TPS, UNLIMITED_TPS, _environment
+
 PAGE = 100
-UNLIMITED_TPS = 1_000_000
-AWS_TPS = 20
-
-
-def _environment(var_dir: str, tps: int) -> None:
-    os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
-    os.environ["PORTAL_VAR_DIR"] = var_dir
-    os.environ["DEBUG"] = "1"
-    for name in (
-        "DATABASE_URL",
-        "CELERY_BROKER_URL",
-        "AWS_ENDPOINT_URL",
-        "IDENTITY_CENTER_INSTANCE_ARN",
-        "IDENTITY_STORE_ID",
-        "PROVISIONING_REDIS_URL",
-        "AWS_PROFILE",
-    ):
-        os.environ.pop(name, None)
-    os.environ["SSO_ADMIN_TPS"] = str(tps or UNLIMITED_TPS)
-    os.environ["LOG_LEVEL"] = "WARNING"
-    for name, value in (
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_SESSION_TOKEN", "testing"),
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-    ):
-        os.environ[name] = value
-    sys.path.insert(0, str(ROOT))
 
 
 def main() -> int:
