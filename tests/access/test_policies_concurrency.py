@@ -13,6 +13,7 @@ from django.db import IntegrityError, connection
 from accessgroups.access.services import access_request_approve, access_request_create
 from accessgroups.core.errors import InvalidTransition
 from accessgroups.models import Decision, DecisionOutcome, Membership, RequestStatus
+from tests.at_once import at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -108,28 +109,6 @@ def test_the_database_refuses_an_automatic_decision_with_a_person(alice, bob, re
         Decision.objects.create(request=request, requester=alice, decided_by=bob, outcome="auto")
 
 
-def _at_once(*actions):
-    """Run the callables in threads started together; their results or errors, in order."""
-    barrier = threading.Barrier(len(actions))
-    results: list = [None] * len(actions)
-
-    def run(i, action):
-        try:
-            barrier.wait()
-            results[i] = action()
-        except Exception as exc:  # noqa: BLE001 - the test reads which one was refused
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(actions)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
-
-
 def test_two_break_glass_requests_at_once_grant_once(alice, bob, make_group, quiet):
     group = make_group("OnCall", approvers=[bob], break_glass=True)
 
@@ -141,7 +120,7 @@ def test_two_break_glass_requests_at_once_grant_once(alice, bob, make_group, qui
             break_glass=True,
         )
 
-    results = _at_once(take, take)
+    results = at_once(take, take)
 
     # The second is refused either as a second open request or as access already held,
     # depending on which check it reaches first.
@@ -161,7 +140,7 @@ def test_two_reviews_at_once_record_one(alice, bob, dave, make_group, quiet):
         break_glass=True,
     )
 
-    results = _at_once(
+    results = at_once(
         lambda: access_request_acknowledge(access_request=request, reviewer=bob),
         lambda: access_request_acknowledge(access_request=request, reviewer=dave),
     )
@@ -177,7 +156,7 @@ def test_two_automatic_requests_at_once_approve_once(alice, make_group, quiet):
     def ask():
         return access_request_create(requester=alice, access_group=group, justification="try")
 
-    results = _at_once(ask, ask)
+    results = at_once(ask, ask)
 
     assert sorted(type(r).__name__ for r in results) == ["AccessRequest", "Conflict"]
     assert Decision.objects.filter(outcome=DecisionOutcome.AUTO).count() == 1
@@ -188,7 +167,7 @@ def test_a_high_risk_quorum_at_once_needs_every_comment(alice, bob, erin, make_g
     group = make_group("Admins", approvers=[bob, erin], approvals_required=2, risk="high")
     request = access_request_create(requester=alice, access_group=group, justification="x")
 
-    results = _at_once(
+    results = at_once(
         lambda: access_request_approve(access_request=request, approver=bob, comment="checked"),
         lambda: access_request_approve(access_request=request, approver=erin),
     )

@@ -10,7 +10,6 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from accessgroups.access import timing
@@ -18,6 +17,7 @@ from accessgroups.access.services import access_request_approve, access_request_
 from accessgroups.core.errors import InvalidTransition
 from accessgroups.mail import reminders
 from accessgroups.models import AccessRequest, AuditEvent, Membership, RequestStatus
+from tests.at_once import at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,27 +29,6 @@ def quiet(monkeypatch):
     monkeypatch.setattr("accessgroups.mail.notify._send_on_commit", lambda *args: None)
 
 
-def _at_once(*actions):
-    barrier = threading.Barrier(len(actions))
-    results: list = [None] * len(actions)
-
-    def run(i, action):
-        try:
-            barrier.wait()
-            results[i] = action()
-        except Exception as exc:  # noqa: BLE001 - the test reads which one was refused
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(actions)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
-
-
 @pytest.mark.parametrize("attempt", range(5))
 def test_an_approval_racing_the_time_out_one_wins(alice, bob, readonly, quiet, attempt):
     request = access_request_create(requester=alice, access_group=readonly, justification="x")
@@ -57,7 +36,7 @@ def test_an_approval_racing_the_time_out_one_wins(alice, bob, readonly, quiet, a
         created_at=timezone.now() - timedelta(hours=80)
     )
 
-    approved, timed_out = _at_once(
+    approved, timed_out = at_once(
         lambda: access_request_approve(access_request=request, approver=bob),
         lambda: timing.request_time_out(request_id=request.pk, now=timezone.now()),
     )
@@ -96,7 +75,7 @@ def test_two_reminder_runs_at_once_mail_each_approver_once(
     monkeypatch.setattr(reminders, "_send", record)
     now = timezone.now()
 
-    results = _at_once(
+    results = at_once(
         lambda: reminders.approval_reminders_send(now=now),
         lambda: reminders.approval_reminders_send(now=now + timedelta(microseconds=1)),
     )
