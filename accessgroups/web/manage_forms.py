@@ -263,8 +263,9 @@ class AccessGroupForm(forms.Form):
         return self.cleaned_data["inline_policy"].strip() or None
 
     def service_fields(self) -> dict[str, Any]:
-        """The cleaned form as configuration.access_group_create/update take it."""
-        fields = dict(self.cleaned_data)
+        """The cleaned form as configuration.access_group_create/update take it; of a form
+        with errors, the fields it accepted."""
+        fields = {k: v for k, v in self.cleaned_data.items() if k not in self.errors}
         # Left empty: a new group takes the defaults (risk: the portal's suggestion), a
         # changed one keeps what it has.
         if not fields.get("risk"):
