@@ -99,7 +99,7 @@ def accounts_sync(request: HttpRequest) -> HttpResponse:
     catalogue.accounts_sync(actor=request.user)
     messages.success(
         request,
-        "A worker is reading the accounts from AWS Organizations; they appear here when it is done.",
+        "A sync from AWS Organizations was asked for.",
     )
     return redirect("web:manage-accounts")
 
