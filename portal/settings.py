@@ -63,11 +63,13 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "allauth",
-    "allauth.account",
-    "allauth.socialaccount",
+    # allauth.account, allauth.socialaccount and allauth.mfa, named for Django admin
+    # (accessgroups.auth.apps).
+    "accessgroups.auth.apps.SignInConfig",
+    "accessgroups.auth.apps.SingleSignOnConfig",
     "allauth.socialaccount.providers.openid_connect",
     "allauth.socialaccount.providers.saml",
-    "allauth.mfa",
+    "accessgroups.auth.apps.TwoFactorConfig",
     "accessgroups",
     "provisioning",
 ]

@@ -58,6 +58,11 @@ class GrantsOut(serializers.Serializer):
     )
     duration_hours = serializers.IntegerField(allow_null=True, help_text="null: no expiry.")
     duration_label = serializers.CharField(help_text='In words, e.g. "4 hours" or "no expiry".')
+    starts_at = serializers.DateTimeField(
+        allow_null=True,
+        help_text="When the access starts, if the requester asked for a delayed start; "
+        "null: as soon as it is approved.",
+    )
     expires_at = serializers.DateTimeField(
         allow_null=True, help_text="When the access this request granted ends, once known."
     )

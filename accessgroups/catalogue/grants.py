@@ -97,6 +97,8 @@ def request_grants(
         **group_grants(access_request.access_group),
         "duration_hours": access_request.duration_hours,
         "duration_label": hours_label(access_request.duration_hours),
+        # A delayed start (decision 0017): approving now, access from then. Null: at once.
+        "starts_at": access_request.starts_at,
         "expires_at": made.expires_at if made is not None else None,
         "is_extension": access_request.is_extension,
         "current_membership": membership_row(held),

@@ -154,6 +154,16 @@ def _clean_group_fields(fields: dict[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
+def access_group_fields_check(fields: dict[str, Any]) -> None:
+    """Check each of ``fields`` on its own, as create and update do first (its shape, known
+    accounts, approvers, OUs and groups); raises ValidationError keyed by field.
+
+    For a form that has errors of its own: checking what it did accept as well reports
+    every field's error in one answer, rather than the service's on the next submit.
+    """
+    _clean_group_fields(fields)
+
+
 def _policy_keys(group: AccessGroup) -> tuple[dict, dict, AccessGroupPolicy | None]:
     managed, customer, inline = {}, {}, None
     for policy in group.current_policies():

@@ -99,7 +99,7 @@ def accounts_sync(request: HttpRequest) -> HttpResponse:
     catalogue.accounts_sync(actor=request.user)
     messages.success(
         request,
-        "A worker is reading the accounts from AWS Organizations; they appear here when it is done.",
+        "A sync from AWS Organizations was asked for.",
     )
     return redirect("web:manage-accounts")
 
@@ -263,12 +263,25 @@ def group_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _group_form_valid(form: AccessGroupForm) -> bool:
+    """``form.is_valid()``, and when it is not, the service's own checks of the fields the
+    form accepted, so one submit shows every field's error (the cross-field rules still
+    wait for a valid form)."""
+    if form.is_valid():
+        return True
+    try:
+        catalogue.access_group_fields_check(form.service_fields())
+    except ValidationError as refusal:
+        show_refusal(form, refusal)
+    return False
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def group_create(request: HttpRequest) -> HttpResponse:
     require_admin(request.user)
     form = AccessGroupForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and _group_form_valid(form):
         try:
             group = catalogue.access_group_create(actor=request.user, **form.service_fields())
         except (ValidationError, Conflict) as refusal:
@@ -296,7 +309,7 @@ def group_edit(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "This access group has been archived; it cannot be changed.")
         return redirect("web:manage-group-detail", pk=group.pk)
     form = AccessGroupForm(request.POST or None, access_group=group)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and _group_form_valid(form):
         try:
             catalogue.access_group_update(
                 actor=request.user, access_group=group, **form.service_fields()

@@ -24,6 +24,7 @@ from accessgroups.core.validators import parse_session_duration
 from accessgroups.directory.services import GROUP_FIELDS, identity_center_groups_nameable
 from accessgroups.models import APPROVALS_REQUIRED_MAX, AccessGroup, Account, PolicyKind, Risk, User
 from accessgroups.organizations.selectors import organizational_unit_choices
+from accessgroups.web.widgets import CheckboxFilterList
 
 
 class AccountForm(forms.Form):
@@ -106,11 +107,15 @@ class AccessGroupForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
     )
     accounts = forms.MultipleChoiceField(
-        label="Accounts", required=False, help_text="The AWS accounts this group grants access to."
+        label="Accounts",
+        required=False,
+        widget=CheckboxFilterList,
+        help_text="The AWS accounts this group grants access to.",
     )
     organizational_units = forms.MultipleChoiceField(
         label="Organizational units",
         required=False,
+        widget=CheckboxFilterList,
         help_text="Also every active account under these OUs, recursively, as AWS Organizations "
         "was last read; accounts follow the OUs at each sync.",
     )
@@ -144,15 +149,19 @@ class AccessGroupForm(forms.Form):
         initial="1 hour",
         help_text='From 1 to 12 hours: "4 hours", "1 hour 30 minutes" or ISO 8601 (PT4H).',
     )
-    approvers = forms.MultipleChoiceField(label="Approvers", required=False)
+    approvers = forms.MultipleChoiceField(
+        label="Approvers", required=False, widget=CheckboxFilterList
+    )
     approver_groups = forms.MultipleChoiceField(
         label="Approver groups",
         required=False,
+        widget=CheckboxFilterList,
         help_text="Identity Center groups whose members approve, as of the last refresh.",
     )
     eligible_groups = forms.MultipleChoiceField(
         label="Eligible groups",
         required=False,
+        widget=CheckboxFilterList,
         help_text="Only members of these Identity Center groups may request; none: everyone.",
     )
     requestable = forms.BooleanField(
@@ -225,8 +234,6 @@ class AccessGroupForm(forms.Form):
         names = list(identity_center_groups_nameable().values_list("display_name", flat=True))
         for name in GROUP_FIELDS:
             self.fields[name].choices = [(n, n) for n in names]
-        for name in ("accounts", "approvers", "organizational_units", *GROUP_FIELDS):
-            self.fields[name].widget.attrs["size"] = 8
         if access_group is not None:
             suggestion = suggested_risk(access_group)
             self.fields["risk"].choices = [("", "Unchanged"), *Risk.choices]
@@ -263,8 +270,9 @@ class AccessGroupForm(forms.Form):
         return self.cleaned_data["inline_policy"].strip() or None
 
     def service_fields(self) -> dict[str, Any]:
-        """The cleaned form as configuration.access_group_create/update take it."""
-        fields = dict(self.cleaned_data)
+        """The cleaned form as configuration.access_group_create/update take it; of a form
+        with errors, the fields it accepted."""
+        fields = {k: v for k, v in self.cleaned_data.items() if k not in self.errors}
         # Left empty: a new group takes the defaults (risk: the portal's suggestion), a
         # changed one keeps what it has.
         if not fields.get("risk"):

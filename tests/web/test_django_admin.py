@@ -126,3 +126,19 @@ def test_no_django_groups_beside_access_groups():
     from django.contrib.auth.models import Group
 
     assert not admin.site.is_registered(Group)
+
+
+def test_one_accounts_section_and_the_sign_in_apps_say_what_they_hold(browser):
+    """The portal's AWS accounts are the only "Accounts"; allauth's apps are named for
+    what they hold, "Two-factor" as everywhere in the portal."""
+    import re
+
+    page = browser.get(reverse("admin:index")).content.decode()
+    sections = re.findall(r"<caption>\s*<a[^>]*>([^<]*)</a>", page)
+    assert sections == [
+        "Access groups",
+        "Sign-in email addresses",
+        "Single sign-on identities",
+        "Two-factor authentication",
+    ]
+    assert "Accounts</a>" in page  # the portal's model, inside "Access groups"

@@ -175,7 +175,7 @@ def test_sync_asks_a_worker(client_for, dave, django_capture_on_commit_callbacks
     with django_capture_on_commit_callbacks(execute=True):
         response = client_for(dave).post(reverse("web:manage-accounts-sync"), follow=True)
     assert requested_syncs == [("accounts_sync_task", (dave.pk,))]
-    assert "A worker is reading the accounts from AWS Organizations" in response.content.decode()
+    assert "Reading the accounts from AWS Organizations" in response.content.decode()
     assert AuditEvent.objects.filter(action="account.sync_requested").count() == 1
 
 
