@@ -31,6 +31,9 @@ def test_alice_asks_for_a_later_start_and_cancels_before_it(
     page.reload()
     page.get_by_text(f"Starts at {starts:%Y-%m-%d %H:%M} UTC", exact=True).wait_for()
     page.get_by_role("button", name="Cancel request").click()
+    # A destructive action asks first, on a page of its own.
+    page.get_by_role("heading", name="Cancel your request for ReadOnly").wait_for()
+    page.get_by_role("button", name="Cancel request").click()
     page.get_by_text("Your request for ReadOnly was cancelled.").wait_for()
     request.refresh_from_db()
     assert request.status == "cancelled"
