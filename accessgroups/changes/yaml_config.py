@@ -171,6 +171,10 @@ def _type_name(value: Any) -> str:
         return "a boolean"
     if isinstance(value, int):
         return "a number"
+    if isinstance(value, float):
+        return "a decimal number"
+    if isinstance(value, str):
+        return "a text"
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
@@ -290,16 +294,18 @@ def parse(document: Any) -> list[dict[str, Any]]:
     for index, raw in enumerate(groups):
         path = f"access_groups[{index}]"
         entry = _check_entry(raw, path, problems)
-        if entry is None:
-            continue
-        key = entry["name"].strip().casefold()
-        if key in seen:
-            problems.append(
-                Problem(f"{path}.name", f"access_groups[{seen[key]}] has this name already.")
-            )
-            continue
-        seen[key] = index
-        entries.append(entry)
+        name = raw.get("name") if isinstance(raw, dict) else None
+        if isinstance(name, str) and name.strip():
+            # Told even for a group with other problems: both places need fixing.
+            key = name.strip().casefold()
+            if key in seen:
+                problems.append(
+                    Problem(f"{path}.name", f"access_groups[{seen[key]}] has this name already.")
+                )
+                continue
+            seen[key] = index
+        if entry is not None:
+            entries.append(entry)
     if problems:
         raise ConfigFileError(problems)
     return entries
