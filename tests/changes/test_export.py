@@ -9,7 +9,7 @@ import yaml
 from django.core.management import call_command
 
 from accessgroups.changes.config import CONFIG_FIELDS
-from tests.changes.conftest import DESCRIPTION, INLINE
+from tests.changes.estate import DESCRIPTION, INLINE
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from accessgroups.models import Account, AccessGroup
-from tests.changes.conftest import INLINE
+from tests.changes.estate import INLINE
 from tests.changes.helpers import run
 
 pytestmark = pytest.mark.django_db
