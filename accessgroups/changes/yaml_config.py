@@ -136,6 +136,38 @@ def _check_size(value: Any) -> None:
             stack.extend((v, depth + 1) for v in item)
 
 
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _duplicate_keys(text: str) -> list[Problem]:
+    """Keys given twice in one mapping: YAML keeps the last without a word, so a reviewer
+    could read ``requestable: false`` above the ``requestable: true`` that counts."""
+    problems: list[Problem] = []
+    seen_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, str]] = [(yaml.compose(text, Loader=yaml.SafeLoader), "")]
+    while stack:
+        node, path = stack.pop()
+        # Aliases share nodes: each is walked once, however often it is used.
+        if node is None or id(node) in seen_nodes:
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            keys: set[str] = set()
+            for key_node, value_node in node.value:
+                key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else ""
+                if key and key in keys:
+                    line = key_node.start_mark.line + 1
+                    problems.append(
+                        Problem(_join(path, key), f"Given twice in one mapping (again on line {line}).")
+                    )
+                keys.add(key)
+                stack.append((value_node, _join(path, key)))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, f"{path}[{index}]") for index, item in enumerate(node.value))
+    return problems
+
+
 def load(data: bytes) -> Any:
     """The file's bytes as plain data; ConfigFileError when it is not a YAML file we read."""
     if len(data) > MAX_FILE_BYTES:
@@ -151,6 +183,7 @@ def load(data: bytes) -> Any:
     if "\x00" in text:
         raise ConfigFileError([Problem("", "The file contains a NUL character.")])
     try:
+        duplicates = _duplicate_keys(text)
         document = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
@@ -161,6 +194,8 @@ def load(data: bytes) -> Any:
     except RecursionError:
         raise ConfigFileError([Problem("", f"The file nests deeper than {MAX_DEPTH} levels.")]) from None
     _check_size(document)
+    if duplicates:
+        raise ConfigFileError(duplicates)
     return document
 
 

@@ -167,3 +167,14 @@ def test_a_missing_file(estate, tmp_path):
     result = run("apply_access_groups", str(tmp_path / "absent.yaml"), "--plan")
     assert result.status == 1
     assert "Cannot read the file" in result.err
+
+
+def test_a_key_given_twice(estate, tmp_path):
+    text = (
+        "version: 1\naccess_groups:\n"
+        "  - name: Developers\n    requestable: false\n    requestable: true\n"
+    )
+
+    err = refused(tmp_path, text)
+
+    assert "access_groups[0].requestable: Given twice in one mapping (again on line 5)." in err
