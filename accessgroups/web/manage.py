@@ -37,6 +37,7 @@ from accessgroups.models import (
 from accessgroups.organizations.selectors import organizations_sync_status
 from accessgroups.web.common import paginate, query_text
 from accessgroups.web.confirm import render_confirm
+from accessgroups.web import plans
 from accessgroups.web.manage_forms import AccessGroupForm, AccountForm, OnboardForm
 from accessgroups.web.requester_forms import show_refusal
 
@@ -281,9 +282,16 @@ def _group_form_valid(form: AccessGroupForm) -> bool:
 def group_create(request: HttpRequest) -> HttpResponse:
     require_admin(request.user)
     form = AccessGroupForm(request.POST or None)
+    context: dict = {"form": form, "group": None}
     if request.method == "POST" and _group_form_valid(form):
+        fields = form.service_fields()
         try:
-            group = catalogue.access_group_create(actor=request.user, **form.service_fields())
+            if plans.needs_review(request, fields):
+                context.update(
+                    plans.review(actor=request.user, form=form, fields=fields, access_group=None)
+                )
+                return render(request, "accessgroups/manage/group_form.html", context)
+            group = catalogue.access_group_create(actor=request.user, **fields)
         except (ValidationError, Conflict) as refusal:
             show_refusal(form, refusal)
         else:
@@ -295,7 +303,7 @@ def group_create(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accessgroups/manage/group_form.html",
-        {"form": form, "group": None},
+        context,
         status=400 if form.is_bound else 200,
     )
 
@@ -309,11 +317,16 @@ def group_edit(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "This access group has been archived; it cannot be changed.")
         return redirect("web:manage-group-detail", pk=group.pk)
     form = AccessGroupForm(request.POST or None, access_group=group)
+    context: dict = {"form": form, "group": group}
     if request.method == "POST" and _group_form_valid(form):
+        fields = form.service_fields()
         try:
-            catalogue.access_group_update(
-                actor=request.user, access_group=group, **form.service_fields()
-            )
+            if plans.needs_review(request, fields):
+                context.update(
+                    plans.review(actor=request.user, form=form, fields=fields, access_group=group)
+                )
+                return render(request, "accessgroups/manage/group_form.html", context)
+            catalogue.access_group_update(actor=request.user, access_group=group, **fields)
         except (ValidationError, Conflict) as refusal:
             show_refusal(form, refusal)
         else:
@@ -322,7 +335,7 @@ def group_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "accessgroups/manage/group_form.html",
-        {"form": form, "group": group},
+        context,
         status=400 if form.is_bound else 200,
     )
 
