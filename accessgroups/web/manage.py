@@ -22,6 +22,7 @@ from accessgroups.access import services
 from accessgroups.access.selectors import removals_pending
 from accessgroups.catalogue import services as catalogue
 from accessgroups.catalogue.selectors import current_accounts_prefetch
+from accessgroups.changes.plan import plan_change
 from accessgroups.core.dispatch import provisioning_backlog
 from accessgroups.core.errors import Conflict
 from accessgroups.identity import services as identity
@@ -349,6 +350,7 @@ def group_archive(request: HttpRequest, pk: int) -> HttpResponse:
         counts = {
             "open_requests": group.requests.open().count(),
             "memberships": group.memberships.active().count(),
+            "preview": None if group.is_archived else plan_change(group, None),
         }
         return render(request, "accessgroups/manage/group_archive.html", {"group": group, **counts})
     try:

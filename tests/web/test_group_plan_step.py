@@ -82,3 +82,13 @@ def test_a_refused_review_shows_the_errors(client_for, dave, bob, readonly):
     )
     assert response.status_code == 400
     assert "name" in response.context["form"].errors
+
+
+def test_the_archive_question_lists_what_is_removed(client_for, dave, readonly, sandbox):
+    AccessGroup.objects.filter(pk=readonly.pk).update(
+        permission_set_arn="arn:aws:sso:::permissionSet/ssoins-1/ps-1", identity_center_group_id="g-1"
+    )
+    page = client_for(dave).get(reverse("web:manage-group-archive", args=[readonly.pk])).content.decode()
+    assert f"Delete 1 account assignment: sandbox ({sandbox.account_id})" in page
+    assert "Delete the permission set ReadOnly" in page
+    assert "Delete the group ReadOnly and its memberships" in page
