@@ -18,10 +18,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accessgroups.access import services
+from accessgroups.access import policies, services
 from accessgroups.access.selectors import removals_pending
 from accessgroups.catalogue import services as catalogue
 from accessgroups.catalogue.selectors import current_accounts_prefetch
+from accessgroups.changes.plan import plan_change
 from accessgroups.core.dispatch import provisioning_backlog
 from accessgroups.core.errors import Conflict
 from accessgroups.identity import services as identity
@@ -37,6 +38,7 @@ from accessgroups.models import (
 from accessgroups.organizations.selectors import organizations_sync_status
 from accessgroups.web.common import paginate, query_text
 from accessgroups.web.confirm import render_confirm
+from accessgroups.web import plans
 from accessgroups.web.manage_forms import AccessGroupForm, AccountForm, OnboardForm
 from accessgroups.web.requester_forms import show_refusal
 
@@ -176,6 +178,14 @@ def user_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, " ".join(_messages_of(refusal)))
     else:
         messages.success(request, f"{user.username} is deactivated; their access is being removed.")
+        short = [group.name for group, _ in policies.groups_short_of(user)]
+        if short:
+            messages.warning(
+                request,
+                f"{', '.join(short)} now {'has' if len(short) == 1 else 'have'} fewer possible "
+                "approvers than approvals required: until you name more approvers or require "
+                "fewer, only an admin can complete their requests.",
+            )
     return redirect("web:manage-users")
 
 
@@ -259,6 +269,7 @@ def group_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "links_page": paginate(request, links, per_page=MANAGE_PAGE_SIZE),
             "policies": list(group.current_policies().order_by("kind", "id")),
             "approvers": list(group.approvers.order_by("username")),
+            "quorum_short": None if group.is_archived else policies.quorum_shortfall(group),
         },
     )
 
@@ -281,9 +292,16 @@ def _group_form_valid(form: AccessGroupForm) -> bool:
 def group_create(request: HttpRequest) -> HttpResponse:
     require_admin(request.user)
     form = AccessGroupForm(request.POST or None)
+    context: dict = {"form": form, "group": None}
     if request.method == "POST" and _group_form_valid(form):
+        fields = form.service_fields()
         try:
-            group = catalogue.access_group_create(actor=request.user, **form.service_fields())
+            if plans.needs_review(request, fields):
+                context.update(
+                    plans.review(actor=request.user, form=form, fields=fields, access_group=None)
+                )
+                return render(request, "accessgroups/manage/group_form.html", context)
+            group = catalogue.access_group_create(actor=request.user, **fields)
         except (ValidationError, Conflict) as refusal:
             show_refusal(form, refusal)
         else:
@@ -295,7 +313,7 @@ def group_create(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accessgroups/manage/group_form.html",
-        {"form": form, "group": None},
+        context,
         status=400 if form.is_bound else 200,
     )
 
@@ -309,11 +327,16 @@ def group_edit(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "This access group has been archived; it cannot be changed.")
         return redirect("web:manage-group-detail", pk=group.pk)
     form = AccessGroupForm(request.POST or None, access_group=group)
+    context: dict = {"form": form, "group": group}
     if request.method == "POST" and _group_form_valid(form):
+        fields = form.service_fields()
         try:
-            catalogue.access_group_update(
-                actor=request.user, access_group=group, **form.service_fields()
-            )
+            if plans.needs_review(request, fields):
+                context.update(
+                    plans.review(actor=request.user, form=form, fields=fields, access_group=group)
+                )
+                return render(request, "accessgroups/manage/group_form.html", context)
+            catalogue.access_group_update(actor=request.user, access_group=group, **fields)
         except (ValidationError, Conflict) as refusal:
             show_refusal(form, refusal)
         else:
@@ -322,7 +345,7 @@ def group_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "accessgroups/manage/group_form.html",
-        {"form": form, "group": group},
+        context,
         status=400 if form.is_bound else 200,
     )
 
@@ -336,6 +359,7 @@ def group_archive(request: HttpRequest, pk: int) -> HttpResponse:
         counts = {
             "open_requests": group.requests.open().count(),
             "memberships": group.memberships.active().count(),
+            "preview": None if group.is_archived else plan_change(group, None),
         }
         return render(request, "accessgroups/manage/group_archive.html", {"group": group, **counts})
     try:

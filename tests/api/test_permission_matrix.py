@@ -88,6 +88,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("access-group-detail", "DELETE"): ADMIN,
     ("access-group-retry", "POST"): ADMIN,
     ("access-group-export", "GET"): AUDIT,
+    ("access-group-plan", "POST"): ADMIN,
     ("access-request-list", "GET"): SIGNED_IN,
     ("access-request-list", "POST"): SIGNED_IN,
     # alice's pending request: she, bob (approver of its group), carol and dave see it.
@@ -219,6 +220,7 @@ SETUPS: dict[str, Callable[[World], tuple[dict[str, Any], dict[str, Any] | None]
     "access-group-detail": lambda w: ({"pk": w.group.pk}, {"description": "changed"}),
     "access-group-retry": lambda w: ({"pk": _failed(AccessGroup, w.group.pk)}, {}),
     "access-group-export": lambda w: ({}, None),
+    "access-group-plan": lambda w: ({}, {"access_group": w.group.pk, "session_duration": "PT2H"}),
     "access-request-list": lambda w: (
         {},
         {"access_group": w.group.pk, "justification": "need to read logs"},
