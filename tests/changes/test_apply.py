@@ -154,3 +154,27 @@ def test_a_change_the_services_refuse_rolls_back_every_change(estate, tmp_path):
     assert planned.status == 1
     assert state() == before
 
+
+
+def test_the_plan_shows_the_identity_center_work_and_who_is_affected(estate, tmp_path, alice, grant):
+    grant(alice, estate["Billing"])
+    AccessGroup.objects.filter(pk=estate["Billing"].pk).update(
+        permission_set_arn="arn:aws:sso:::permissionSet/ssoins-1/ps-1", identity_center_group_id="g-1"
+    )
+    document = exported()
+    billing = document["access_groups"][0]
+    billing["accounts"] = ["111111111110"]
+    billing["session_duration"] = "PT2H"
+    document["access_groups"] = [billing]
+    path = write(tmp_path, document)
+
+    result = run("apply_access_groups", path, "--plan", "--archive-missing")
+
+    assert result.status == 2, result
+    out = result.out
+    assert "update Billing (access_groups[0])" in out
+    assert "  - create 1 account assignment: acct-0 (111111111110)" in out
+    assert "  - delete 1 account assignment: acct-2 (111111111112)" in out
+    assert "  Impact: 1 member gains access to 1 account; 1 member loses access to 1 account." in out
+    assert "archive Developers (not in the file)" in out
+    assert "archive ReadOnly (not in the file)" in out

@@ -16,13 +16,13 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from accessgroups.changes.apply import (
-    ARCHIVE,
     Change,
     FilePlan,
     actor_for,
     changes_submit,
     file_changes,
 )
+from accessgroups.changes.plan import plan_change, plan_lines
 from accessgroups.changes.yaml_config import MAX_FILE_BYTES, ConfigFileError, Problem
 
 NOTHING, PLANNED, REFUSED = 0, 2, 1
@@ -33,13 +33,14 @@ def _value(value: Any) -> str:
 
 
 def change_lines(change: Change) -> list[str]:
-    """How a change reads in the plan: what happens to which group, field by field."""
-    where = f" ({change.path})" if change.path else ""
+    """How a change reads in the plan: what happens to which group, field by field, then
+    the Identity Center work and who gains or loses access (accessgroups.changes.plan).
+    Read before the change is made: the plan compares with the rows as they are."""
+    where = f" ({change.path})" if change.path else " (not in the file)"
     lines = [f"{change.action} {change.name}{where}"]
-    if change.action == ARCHIVE:
-        lines.append("  not in the file: requests cancelled, memberships ended, removed from Identity Center")
     for name, values in change.diff.items():
         lines.append(f"  {name}: {_value(values['from'])} -> {_value(values['to'])}")
+    lines += [f"  {line}" for line in plan_lines(plan_change(change.access_group, change.after))]
     return lines
 
 
@@ -75,6 +76,7 @@ class Command(BaseCommand):
         try:
             user = actor_for(actor) if (actor or not plan) else None
             result = file_changes(_read(file), archive_missing=archive_missing)
+            lines = [line for change in result.changes for line in change_lines(change)]
             if user is not None and result.changes:
                 changes_submit(result.changes, actor=user, dry_run=plan)
         except ConfigFileError as exc:
@@ -82,14 +84,13 @@ class Command(BaseCommand):
                 self.stderr.write(str(problem))
             self.stderr.write(f"Refused: nothing was changed ({len(exc.problems)} problem(s)).")
             sys.exit(REFUSED)
-        self._report(result, applied=not plan)
+        self._report(result, lines, applied=not plan)
         if plan and result.changes:
             sys.exit(PLANNED)
 
-    def _report(self, result: FilePlan, *, applied: bool) -> None:
-        for change in result.changes:
-            for line in change_lines(change):
-                self.stdout.write(line)
+    def _report(self, result: FilePlan, lines: list[str], *, applied: bool) -> None:
+        for line in lines:
+            self.stdout.write(line)
         for name in result.kept:
             self.stdout.write(f"{name}: not in the file (kept)")
         count = len(result.changes)
