@@ -87,3 +87,14 @@ def test_queries_do_not_grow_with_the_groups(estate, dave, django_assert_max_num
         access_group_create(actor=dave, name=f"More{n}", approvers=["bob"], accounts=["111111111110"])
     with django_assert_max_num_queries(len(few.captured_queries)):
         export()
+
+
+def test_the_example_in_the_docs_is_a_file_apply_reads():
+    from pathlib import Path
+
+    from accessgroups.changes.yaml_config import load, parse
+
+    example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "access-groups.yaml"
+    entries = parse(load(example.read_bytes()))
+    assert [e["name"] for e in entries] == ["Billing", "Developers", "ReadOnly"]
+    assert all(list(e) == list(CONFIG_FIELDS) for e in entries)
