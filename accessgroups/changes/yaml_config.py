@@ -318,10 +318,11 @@ def parse(document: Any) -> list[dict[str, Any]]:
         problems.append(Problem("version", f"Only version {VERSION} is understood, not {version!r}."))
     groups = document.get("access_groups")
     if groups is None:
+        # Also when the key is there without a value: an empty list says "none" on purpose,
+        # which matters with --archive-missing.
+        problems.append(Problem("access_groups", "List the access groups (an empty list: none)."))
         groups = []
-        if "access_groups" not in document:
-            problems.append(Problem("access_groups", "List the access groups (an empty list: none)."))
-    if not isinstance(groups, list):
+    elif not isinstance(groups, list):
         problems.append(Problem("access_groups", f"Give a list, not {_type_name(groups)}."))
         groups = []
     entries: list[dict[str, Any]] = []

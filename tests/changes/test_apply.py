@@ -55,6 +55,11 @@ def test_plan_lists_each_change_and_changes_nothing(estate, tmp_path):
     assert "create Auditors (access_groups[3])" in result.out
     assert "2 change(s) planned; nothing was changed." in result.out
     assert state() == before
+    # With an actor the plan also runs the services' checks, in a transaction rolled back.
+    checked = run("apply_access_groups", path, "--plan", "--actor", "dave")
+    assert checked.status == 2, checked
+    assert checked.out == result.out
+    assert state() == before
 
 
 def test_apply_creates_and_updates_audited_as_the_actor(estate, tmp_path):

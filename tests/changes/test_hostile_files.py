@@ -43,6 +43,7 @@ def test_a_list_instead_of_a_mapping(estate, tmp_path):
         ({"version": 2, "access_groups": []}, "version: Only version 1 is understood, not 2."),
         ({"version": True, "access_groups": []}, "version: Only version 1"),
         ({"version": 1}, "access_groups: List the access groups"),
+        ("version: 1\naccess_groups:\n", "access_groups: List the access groups"),
         ({"version": 1, "access_groups": {"name": "x"}}, "access_groups: Give a list, not a mapping."),
         ({"version": 1, "access_groups": [], "extra": 1}, "extra: Unknown field"),
     ],
