@@ -70,7 +70,12 @@ def assert_module_shape(tfvars: dict) -> None:
         # each permission set one of permission_sets.
         assert assignment["principal_name"] in tfvars["sso_groups"]
         assert set(assignment["permission_sets"]) <= set(tfvars["permission_sets"])
-    for user in tfvars.get("sso_users", {}).values():
+    # main.tf finds a group by its group_name and a user by its user_name used as keys
+    # (aws_identitystore_group.sso_groups[group_name]): each key must be that name.
+    for key, group in tfvars.get("sso_groups", {}).items():
+        assert key == group["group_name"]
+    for key, user in tfvars.get("sso_users", {}).items():
+        assert key == user["user_name"]
         assert set(user["group_membership"]) <= set(tfvars["sso_groups"])
         assert 1 < len(user["user_name"]) <= 128
 
