@@ -87,6 +87,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("access-group-detail", "PATCH"): ADMIN,
     ("access-group-detail", "DELETE"): ADMIN,
     ("access-group-retry", "POST"): ADMIN,
+    ("access-group-export", "GET"): AUDIT,
     ("access-group-plan", "POST"): ADMIN,
     ("access-request-list", "GET"): SIGNED_IN,
     ("access-request-list", "POST"): SIGNED_IN,
@@ -218,6 +219,7 @@ SETUPS: dict[str, Callable[[World], tuple[dict[str, Any], dict[str, Any] | None]
     ),
     "access-group-detail": lambda w: ({"pk": w.group.pk}, {"description": "changed"}),
     "access-group-retry": lambda w: ({"pk": _failed(AccessGroup, w.group.pk)}, {}),
+    "access-group-export": lambda w: ({}, None),
     "access-group-plan": lambda w: ({}, {"access_group": w.group.pk, "session_duration": "PT2H"}),
     "access-request-list": lambda w: (
         {},
