@@ -1,26 +1,33 @@
 # The two commands of the README: `make run` and `make test`.
 # Both create the virtualenv when it is missing and reinstall only when pyproject.toml changed.
+# `make run` installs what the portal needs; `make test` adds the test tools (pytest,
+# Playwright, schemathesis, import-linter...), each behind a stamp of its own.
 
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test bench bench-report bench-drift bench-organizations bench-groups bench-chaos install clean
+.PHONY: run test bench bench-report bench-drift bench-organizations bench-groups bench-chaos install install-test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# The stamp is newer than pyproject.toml once its dependencies are installed.
+# A stamp is newer than pyproject.toml once its dependencies are installed.
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(TEST_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
 install: $(STAMP)
+install-test: $(TEST_STAMP)
 
 # Development server with demo data, an embedded worker and beat, and a fake Identity
 # Center unless AWS_ENDPOINT_URL is set. Ctrl+C stops everything.
@@ -34,7 +41,7 @@ run: install
 # The architecture contract (docs/architecture.md), then every test, on SQLite unless
 # DATABASE_URL says otherwise. pytest exits non-zero on failures and with 5 when it
 # collected nothing: both fail the target.
-test: install
+test: install-test
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -65,7 +72,7 @@ bench-groups: install
 # 100 approvals provisioned while the worker is SIGKILLed every 10 s and 30 % of Identity
 # Center calls fail (README "Performance"): the real stack on the machine's PostgreSQL and
 # Redis (tests/system/harness.py), a database and key prefix of its own. Prints figures.
-bench-chaos: install
+bench-chaos: install-test
 	$(PY) bench/chaos.py $(BENCH_ARGS)
 
 clean:
