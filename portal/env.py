@@ -63,6 +63,30 @@ def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
     return value
 
 
+def database_settings(*, default_url: str, debug: bool) -> dict:
+    """DATABASE_URL (else ``default_url``) with persistent connections.
+
+    DATABASE_CONN_MAX_AGE is how many seconds a process keeps its connection between
+    requests or tasks: 60 by default in production, where opening one per request costs a
+    TLS handshake and an authentication; 0 (a connection per request) with DEBUG, where the
+    development server's threads and the tests should not hold connections open. Health
+    checks make a connection that the database closed meanwhile reopen instead of failing
+    the next request.
+    """
+    import dj_database_url
+
+    database = dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or default_url,
+        conn_max_age=env_count("DATABASE_CONN_MAX_AGE", 0 if debug else 60, least=0, unit="seconds"),
+        conn_health_checks=True,
+    )
+    # Behind PgBouncer in transaction pooling, the server-side cursors that the exports'
+    # .iterator() opens on PostgreSQL would outlive the transaction they were declared in.
+    if env_switch("DATABASE_DISABLE_SERVER_SIDE_CURSORS", False):
+        database["DISABLE_SERVER_SIDE_CURSORS"] = True
+    return database
+
+
 def identity_source_settings() -> tuple[str, str]:
     """(IDENTITY_SOURCE, IDENTITY_MATCH), checked together.
 

@@ -9,11 +9,11 @@ the standard boto3 variables.
 import os
 from pathlib import Path
 
-import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import (
     cache_from_url,
+    database_settings,
     email_settings,
     env_bool,
     env_choice,
@@ -114,11 +114,9 @@ TEMPLATES = [
 
 if not os.environ.get("DATABASE_URL"):
     VAR_DIR.mkdir(parents=True, exist_ok=True)
+# Persistent connections (DATABASE_CONN_MAX_AGE, with health checks): portal.env.
 DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'portal.sqlite3'}",
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
-    )
+    "default": database_settings(default_url=f"sqlite:///{VAR_DIR / 'portal.sqlite3'}", debug=DEBUG)
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded worker writes while the web process reads: wait for the lock
