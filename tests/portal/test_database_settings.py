@@ -45,7 +45,7 @@ def test_a_value_it_does_not_understand_stops_the_start(monkeypatch, value):
 
 
 def test_server_side_cursors_can_be_turned_off_for_transaction_pooling(monkeypatch):
-    assert "DISABLE_SERVER_SIDE_CURSORS" not in database_settings(default_url=SQLITE, debug=False)
+    assert not database_settings(default_url=SQLITE, debug=False).get("DISABLE_SERVER_SIDE_CURSORS")
     monkeypatch.setenv("DATABASE_DISABLE_SERVER_SIDE_CURSORS", "1")
     assert database_settings(default_url=SQLITE, debug=False)["DISABLE_SERVER_SIDE_CURSORS"] is True
     monkeypatch.setenv("DATABASE_DISABLE_SERVER_SIDE_CURSORS", "maybe")
