@@ -13,6 +13,8 @@ from accessgroups.core.throttling import parse_rate
 _TRUE_WORDS, _FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 # The database cache's table (CACHE_URL=db://), made by migrate.
 CACHE_TABLE = "portal_cache"
+# Django's console backend, one line per message unless LOG_LEVEL=DEBUG.
+CONSOLE_EMAIL_BACKEND = "portal.console_mail.EmailBackend"
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -128,7 +130,7 @@ def email_from_url(url: str) -> dict:
 
     parts = urlsplit(url)
     if parts.scheme == "console":
-        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+        return {"EMAIL_BACKEND": CONSOLE_EMAIL_BACKEND}
     if parts.scheme not in ("smtp", "smtps"):
         raise ImproperlyConfigured(f"EMAIL_URL: unknown scheme {parts.scheme!r} (smtp, smtps, console).")
     query = {k: v[-1].strip().lower() for k, v in parse_qs(parts.query).items()}
@@ -151,7 +153,7 @@ def email_settings(debug: bool) -> dict:
     return {
         "EMAIL_BACKEND": os.environ.get("EMAIL_BACKEND")
         or (
-            "django.core.mail.backends.console.EmailBackend"
+            CONSOLE_EMAIL_BACKEND
             if debug and not os.environ.get("EMAIL_HOST")
             else "django.core.mail.backends.smtp.EmailBackend"
         ),

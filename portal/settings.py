@@ -25,6 +25,7 @@ from portal.env import (
     identity_source_settings,
     proxy_ssl_header,
 )
+from portal.logs import logging_settings
 from portal.schedule import beat_schedule
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -484,13 +485,9 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
 # `Authorization: Bearer <token>`.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "botocore": {"level": "WARNING"},
-        "django.db.backends": {"level": "INFO"},
-    },
-}
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+# One line per request with DEBUG (gunicorn writes its own access log): portal/logs.py.
+ACCESS_LOG = env_switch("ACCESS_LOG", DEBUG)
+if ACCESS_LOG:
+    MIDDLEWARE.insert(0, "portal.logs.AccessLogMiddleware")
+LOGGING = logging_settings(level=LOG_LEVEL, access_log=ACCESS_LOG)
