@@ -35,7 +35,7 @@ run: export DEBUG ?= 1
 # The demo users approve without enrolling MFA first; the printout says so.
 run: export REQUIRE_MFA_FOR_APPROVERS ?= 0
 run: install
-	$(PY) manage.py migrate --noinput
+	$(PY) manage.py migrate --noinput --verbosity 0
 	$(PY) manage.py serve --seed-demo --host $(HOST) --port $(PORT)
 
 # The architecture contract (docs/architecture.md), then every test, on SQLite unless

@@ -31,7 +31,7 @@ else:
 # Without a broker configured, the portal's default is a folder under var/ that a `make run`
 # started from the same checkout reads: tasks sent for real during tests (live servers,
 # on-commit callbacks that run) stay in this process's memory instead.
-if CELERY_BROKER_URL == "filesystem://":  # noqa: F405
+if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
     CELERY_BROKER_URL = "memory://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {}
 
