@@ -255,6 +255,8 @@ class Command(BaseCommand):
             web = [python, "-m", "gunicorn", "portal.wsgi", "--bind", address, "--workers", "2",
                    "--access-logfile", "-"]
         else:
-            web = [python, "-m", "django", "runserver", "--noreload", address]
+            # --nostatic: WhiteNoise serves static files (from the finders with DEBUG), so
+            # that they pass the access log and get the portal's headers, as in production.
+            web = [python, "-m", "django", "runserver", "--noreload", "--nostatic", address]
         process = supervisor.spawn("web", web)
         wait_for_http(f"{base_url}/api/schema/", timeout=options["ready_timeout"], process=process)
