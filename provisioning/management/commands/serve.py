@@ -252,8 +252,9 @@ class Command(BaseCommand):
         )
         address = f"{options['host']}:{options['port']}"
         if options["server"] == "gunicorn":
-            web = [python, "-m", "gunicorn", "portal.wsgi", "--bind", address, "--workers", "2",
-                   "--access-logfile", "-"]
+            web = [python, "-m", "gunicorn", "portal.wsgi", "--bind", address, "--workers", "2"]
+            if not settings.ACCESS_LOG:  # else the portal writes the access lines itself
+                web += ["--access-logfile", "-"]
         else:
             # --nostatic: WhiteNoise serves static files (from the finders with DEBUG), so
             # that they pass the access log and get the portal's headers, as in production.
