@@ -17,9 +17,10 @@ from django.http import HttpRequest, HttpResponse
 access_logger = logging.getLogger("portal.access")
 
 
-def logging_settings(*, level: str, access_log: bool) -> dict:
+def logging_settings(*, level: str, access_log: bool, debug: bool = False) -> dict:
     """``LOGGING`` for ``level`` (LOG_LEVEL); ``access_log``: this process writes the
-    request lines (AccessLogMiddleware), so the development server's are silenced."""
+    request lines (AccessLogMiddleware), so the development server's are silenced; ``debug``:
+    the embedded worker of `make run` says when a task ends, not also when it arrives."""
     loggers = {
         "botocore": {"level": "WARNING"},
         "django.db.backends": {"level": "INFO"},
@@ -28,6 +29,9 @@ def logging_settings(*, level: str, access_log: bool) -> dict:
         # and all: everything goes through the handler below instead.
         "django": {"handlers": [], "propagate": True},
     }
+    if debug and level != "DEBUG":
+        # "Task ... received": production keeps it, to tell a stuck task from a lost one.
+        loggers["celery.worker.strategy"] = {"level": "WARNING"}
     if access_log:
         # Its 4xx lines are WARNING and its 5xx ERROR: above the level would still double.
         loggers["django.server"] = {"level": "CRITICAL", "propagate": False}

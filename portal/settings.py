@@ -490,4 +490,4 @@ LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
 ACCESS_LOG = env_switch("ACCESS_LOG", DEBUG)
 if ACCESS_LOG:
     MIDDLEWARE.insert(0, "portal.logs.AccessLogMiddleware")
-LOGGING = logging_settings(level=LOG_LEVEL, access_log=ACCESS_LOG)
+LOGGING = logging_settings(level=LOG_LEVEL, access_log=ACCESS_LOG, debug=DEBUG)

@@ -60,6 +60,13 @@ def test_with_the_access_log_a_4xx_is_said_once():
     assert "django.server" not in logging_settings(level="INFO", access_log=False)["loggers"]
 
 
+def test_the_embedded_worker_says_when_a_task_ends_not_when_it_arrives():
+    quiet = logging_settings(level="INFO", access_log=True, debug=True)["loggers"]
+    assert quiet["celery.worker.strategy"] == {"level": "WARNING"}
+    assert "celery.worker.strategy" not in logging_settings(level="INFO", access_log=False)["loggers"]
+    assert "celery.worker.strategy" not in logging_settings(level="DEBUG", access_log=True, debug=True)["loggers"]
+
+
 def test_the_access_line_says_method_path_status_and_milliseconds(rf, caplog):
     middleware = AccessLogMiddleware(lambda request: HttpResponse(status=201))
     with caplog.at_level(logging.INFO, logger="portal.access"):
