@@ -9,9 +9,10 @@ without any broker to install; tasks never run inside the web request.
 import os
 import pkgutil
 import time
+from pathlib import Path
 
 from celery import Celery
-from celery.signals import task_postrun, task_prerun
+from celery.signals import beat_init, task_postrun, task_prerun, worker_ready
 
 from provisioning import counters
 
@@ -57,3 +58,24 @@ def _task_finished(task_id: str | None = None, task: object = None, **_: object)
     name = getattr(task, "name", None)
     if started is not None and name:
         counters.record_task_duration(task=name, seconds=time.monotonic() - started)
+
+
+# `manage.py serve` prints the demo users once its worker and beat have started, so that
+# their start-up lines come before the printout: each says so with a file in this folder.
+SERVE_READY_DIR = "PORTAL_SERVE_READY_DIR"
+
+
+def _say_ready(name: str) -> None:
+    folder = os.environ.get(SERVE_READY_DIR)
+    if folder:
+        Path(folder, name).touch()
+
+
+@worker_ready.connect
+def _worker_ready(**_: object) -> None:
+    _say_ready("worker")
+
+
+@beat_init.connect
+def _beat_ready(**_: object) -> None:
+    _say_ready("beat")

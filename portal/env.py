@@ -13,6 +13,8 @@ from accessgroups.core.throttling import parse_rate
 _TRUE_WORDS, _FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 # The database cache's table (CACHE_URL=db://), made by migrate.
 CACHE_TABLE = "portal_cache"
+# Django's console backend, one line per message unless LOG_LEVEL=DEBUG.
+CONSOLE_EMAIL_BACKEND = "portal.console_mail.EmailBackend"
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -63,6 +65,30 @@ def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
     return value
 
 
+def database_settings(*, default_url: str, debug: bool) -> dict:
+    """DATABASE_URL (else ``default_url``) with persistent connections.
+
+    DATABASE_CONN_MAX_AGE is how many seconds a process keeps its connection between
+    requests or tasks: 60 by default in production, where opening one per request costs a
+    TLS handshake and an authentication; 0 (a connection per request) with DEBUG, where the
+    development server's threads and the tests should not hold connections open. Health
+    checks make a connection that the database closed meanwhile reopen instead of failing
+    the next request.
+    """
+    import dj_database_url
+
+    database = dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or default_url,
+        conn_max_age=env_count("DATABASE_CONN_MAX_AGE", 0 if debug else 60, least=0, unit="seconds"),
+        conn_health_checks=True,
+    )
+    # Behind PgBouncer in transaction pooling, the server-side cursors that the exports'
+    # .iterator() opens on PostgreSQL would outlive the transaction they were declared in.
+    if env_switch("DATABASE_DISABLE_SERVER_SIDE_CURSORS", False):
+        database["DISABLE_SERVER_SIDE_CURSORS"] = True
+    return database
+
+
 def identity_source_settings() -> tuple[str, str]:
     """(IDENTITY_SOURCE, IDENTITY_MATCH), checked together.
 
@@ -104,7 +130,7 @@ def email_from_url(url: str) -> dict:
 
     parts = urlsplit(url)
     if parts.scheme == "console":
-        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+        return {"EMAIL_BACKEND": CONSOLE_EMAIL_BACKEND}
     if parts.scheme not in ("smtp", "smtps"):
         raise ImproperlyConfigured(f"EMAIL_URL: unknown scheme {parts.scheme!r} (smtp, smtps, console).")
     query = {k: v[-1].strip().lower() for k, v in parse_qs(parts.query).items()}
@@ -127,7 +153,7 @@ def email_settings(debug: bool) -> dict:
     return {
         "EMAIL_BACKEND": os.environ.get("EMAIL_BACKEND")
         or (
-            "django.core.mail.backends.console.EmailBackend"
+            CONSOLE_EMAIL_BACKEND
             if debug and not os.environ.get("EMAIL_HOST")
             else "django.core.mail.backends.smtp.EmailBackend"
         ),

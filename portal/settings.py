@@ -9,11 +9,11 @@ the standard boto3 variables.
 import os
 from pathlib import Path
 
-import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from portal.env import (
     cache_from_url,
+    database_settings,
     email_settings,
     env_bool,
     env_choice,
@@ -25,6 +25,7 @@ from portal.env import (
     identity_source_settings,
     proxy_ssl_header,
 )
+from portal.logs import logging_settings
 from portal.schedule import beat_schedule
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -114,11 +115,9 @@ TEMPLATES = [
 
 if not os.environ.get("DATABASE_URL"):
     VAR_DIR.mkdir(parents=True, exist_ok=True)
+# Persistent connections (DATABASE_CONN_MAX_AGE, with health checks): portal.env.
 DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'portal.sqlite3'}",
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
-    )
+    "default": database_settings(default_url=f"sqlite:///{VAR_DIR / 'portal.sqlite3'}", debug=DEBUG)
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded worker writes while the web process reads: wait for the lock
@@ -319,7 +318,7 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
 if not CELERY_BROKER_URL:
     # No broker configured: the embedded worker and the web process share a folder.
     _broker_dir = VAR_DIR / "broker"
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "filesystem://localhost/"  # a host name, or kombu warns it has none
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
@@ -486,13 +485,9 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
 # `Authorization: Bearer <token>`.
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "botocore": {"level": "WARNING"},
-        "django.db.backends": {"level": "INFO"},
-    },
-}
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+# One line per request with DEBUG (gunicorn writes its own access log): portal/logs.py.
+ACCESS_LOG = env_switch("ACCESS_LOG", DEBUG)
+if ACCESS_LOG:
+    MIDDLEWARE.insert(0, "portal.logs.AccessLogMiddleware")
+LOGGING = logging_settings(level=LOG_LEVEL, access_log=ACCESS_LOG, debug=DEBUG)

@@ -14,6 +14,12 @@ SECURE_SSL_REDIRECT = False
 # Page tests sign approvers in without MFA; tests/auth turns the requirement on where it matters.
 REQUIRE_MFA_FOR_APPROVERS = False
 
+# A connection per request, as with DEBUG: the live servers' threads would otherwise keep
+# theirs open past the test and hold the test database when it is dropped. The processes
+# that tests/system starts use the production default (portal.env.database_settings).
+if not os.environ.get("DATABASE_CONN_MAX_AGE"):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+
 # Every test run gets its own database, so that runs side by side never share one.
 _run = os.getpid()
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
@@ -25,7 +31,7 @@ else:
 # Without a broker configured, the portal's default is a folder under var/ that a `make run`
 # started from the same checkout reads: tasks sent for real during tests (live servers,
 # on-commit callbacks that run) stay in this process's memory instead.
-if CELERY_BROKER_URL == "filesystem://":  # noqa: F405
+if CELERY_BROKER_URL.startswith("filesystem://"):  # noqa: F405
     CELERY_BROKER_URL = "memory://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {}
 

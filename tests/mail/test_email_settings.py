@@ -29,7 +29,7 @@ def test_smtps_defaults_to_port_465_and_implicit_tls():
 
 def test_console():
     assert email_from_url("console://") == {
-        "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"
+        "EMAIL_BACKEND": "portal.console_mail.EmailBackend"
     }
 
 

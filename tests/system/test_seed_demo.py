@@ -13,6 +13,13 @@ from django.core.management import call_command
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from accessgroups.access.services import (
+    access_request_approve,
+    access_request_create,
+    membership_revoke,
+)
+from accessgroups.catalogue.services import access_group_archive, access_group_update
+from accessgroups.identity.services import user_deactivate
 from accessgroups.models import (
     AccessGroup,
     AccessReview,
@@ -26,6 +33,13 @@ from accessgroups.models import (
 from accessgroups.reviews.services import access_reviews_close_due
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def var_dir(settings, tmp_path):
+    """demo-passwords.json goes to a folder of the test's own, not the checkout's var/."""
+    settings.VAR_DIR = tmp_path
+    return tmp_path
 
 
 def _seed() -> str:
@@ -105,6 +119,66 @@ def test_a_closed_demo_review_is_followed_by_a_new_one():
     fresh = AccessReview.objects.get(closed_at__isnull=True)
     assert fresh.pk != review.pk and fresh.items.count() == 3
     assert AccessReview.objects.count() == 2
+
+
+def _passwords(printed: str) -> dict[str, str]:
+    return {user: password for user, password, _token in DEMO_CREDENTIALS.findall(printed)}
+
+
+def test_a_second_run_undoes_nothing_done_in_the_portal(var_dir):
+    first_passwords = _passwords(_seed())
+    assert set(first_passwords) == {"alice", "bob", "carol", "admin"}
+    assert (var_dir / "demo-passwords.json").stat().st_mode & 0o777 == 0o600
+    admin, alice, bob, carol = (User.objects.get(username=u) for u in ("admin", "alice", "bob", "carol"))
+    developers = AccessGroup.objects.get(name="Developers")
+    production = AccessGroup.objects.get(name="ProductionAdmin")
+
+    request = access_request_create(
+        requester=alice, access_group=developers, justification="Debug the staging deploy.", duration_hours=4
+    )
+    request = access_request_approve(access_request=request, approver=bob, comment="Staging only.")
+    approved = request.status
+    access_group_update(actor=admin, access_group=developers, description="Edited by an admin.")
+    access_group_archive(actor=admin, access_group=production)
+    user_deactivate(user=carol, actor=admin)
+    membership_revoke(
+        membership=Membership.objects.active().get(user=bob, access_group__name="ReadOnly"),
+        revoked_by=admin,
+        comment="Approvers do not need it.",
+    )
+    alice.set_password("alice's own password")
+    alice.save(update_fields=["password"])
+    before = _rows()
+
+    printed = _seed()
+
+    assert _rows() == before  # nothing duplicated, nothing re-created
+    developers.refresh_from_db()
+    production.refresh_from_db()
+    carol.refresh_from_db()
+    request.refresh_from_db()
+    assert developers.description == "Edited by an admin."
+    assert production.is_archived and AccessGroup.objects.filter(name="ProductionAdmin").count() == 1
+    assert not carol.is_active
+    assert not Membership.objects.active().filter(user__in=[bob, carol], access_group__name="ReadOnly").exists()
+    assert request.status == approved != "pending"
+    assert Membership.objects.active().filter(user=alice, access_group=developers).exists()
+    alice.refresh_from_db()
+    assert alice.check_password("alice's own password")
+    # bob's and admin's passwords are the ones the first run printed, printed again.
+    again = _passwords(printed)
+    assert {u: again[u] for u in ("bob", "admin")} == {u: first_passwords[u] for u in ("bob", "admin")}
+    assert "alice" not in again and re.search(r"^  alice\s+\(changed, not shown\)", printed, re.MULTILINE)
+    assert re.search(r"^  carol\s+-\s+-\s+auditor \(deactivated\)", printed, re.MULTILINE)
+
+
+def test_new_passwords_resets_them_on_demand():
+    first = _passwords(_seed())
+    out = io.StringIO()
+    call_command("seed_demo", new_passwords=True, stdout=out)
+    second = _passwords(out.getvalue())
+    assert set(second) == set(first) and all(second[u] != first[u] for u in first)
+    assert User.objects.get(username="bob").check_password(second["bob"])
 
 
 DEMO_CREDENTIALS = re.compile(r"^  (alice|bob|carol|admin)\s+(\S+)\s+([0-9a-f]{40})\s", re.MULTILINE)

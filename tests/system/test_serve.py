@@ -53,6 +53,9 @@ def test_serve_runs_the_demo_twice_and_stops_cleanly(processes: Processes, tmp_p
 def serve_once(processes: Processes, env: dict[str, str], *, run: int, also_request: bool) -> None:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
+    # At LOG_LEVEL=DEBUG the console prints whole mails (the first run reads a link in one);
+    # at INFO one line each.
+    env = {**env, "LOG_LEVEL": "DEBUG" if also_request else "INFO"}
     serve = processes.start(
         f"serve-{run}", [sys.executable, "manage.py", "serve", "--seed-demo", "--port", str(port)], env=env
     )
@@ -105,8 +108,13 @@ def serve_once(processes: Processes, env: dict[str, str], *, run: int, also_requ
             interval=1,
         )
         assert "alice" in fake_state(fake_url)["Developers"]
-        # The mail telling her (printed by the console backend) links to this server.
+        # The mail telling her (printed whole by the console backend at DEBUG) links to
+        # this server.
         processes.wait_for_log(serve, f"{base_url}/my/access/", timeout=30)
+    else:
+        # The run's demo users table comes after the worker's and beat's start-up lines.
+        assert log.index("Connected to filesystem") < log.index("Demo users")
+        assert log.index("beat: Starting") < log.index("Demo users")
 
     children = descendants(serve.pid)
     assert len(children) >= 4, "fake Identity Center, worker, beat and web server"

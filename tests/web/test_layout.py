@@ -19,6 +19,12 @@ def test_favicon(client, client_for, alice):
     assert 'rel="icon" href="/static/favicon.svg"' in html
 
 
+def test_the_csp_lets_the_favicon_load(client_for, alice):
+    policy = client_for(alice).get(reverse("web:catalogue"))["Content-Security-Policy"]
+    img_src = next(d for d in policy.split(";") if d.strip().startswith("img-src")).split()
+    assert "'self'" in img_src
+
+
 def test_reviews_stays_in_the_menu_after_the_last_decision(
     client_for, alice, bob, carol, readonly, grant, in_a_week
 ):

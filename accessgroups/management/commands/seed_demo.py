@@ -1,18 +1,29 @@
 """Demo data for `make run`: accounts, access groups, the personas and an open access
-review, idempotently.
+review, adding only what is missing.
 
-Every run gives the demo users fresh random passwords and new personal API tokens (the
-previous run's demo tokens are revoked) and prints them: this printout is deliberate, for a
+Re-running it never undoes what was done in the portal: rows are found by their natural keys
+(username, account id, group name, archived or not) and left as they are when they exist, so
+an archived group stays archived, an edited description stays edited, a deactivated user stays
+deactivated and a revoked membership is not granted again.
+
+Passwords: a demo user gets a random one only when they have none; it is kept in
+``demo-passwords.json`` under the var folder (readable by its owner only) so that the next run
+can print it again, as long as it still is the user's password. ``--new-passwords`` gives
+every active demo user a new one. Every run makes new personal API tokens (a key cannot be
+shown twice; the previous run's demo tokens are revoked). This printout is deliberate, for a
 local demo, and besides the API tokens page and `drf_create_token` the only place the portal
-shows a secret. Every run also re-enqueues provisioning of everything that has an Identity Center
-side, because the embedded fake Identity Center starts empty each time.
+shows a secret. Every run also re-enqueues provisioning of everything that has an Identity
+Center side, because the embedded fake Identity Center starts empty each time.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
@@ -126,6 +137,8 @@ READ_ONLY_MEMBERS = [
 ]
 REVIEW_DAYS = 14
 DEMO_TOKEN_NAME = "demo"
+PASSWORDS_FILE = "demo-passwords.json"
+CHANGED = "(changed, not shown)"
 
 
 def _admin() -> User:
@@ -210,57 +223,98 @@ def _demo_token(user: User) -> str:
     return api_token_create(actor=None, user=user, name=DEMO_TOKEN_NAME, via="seed_demo").key
 
 
+class _Passwords:
+    """The demo passwords this var folder gave out, so that a later run can print them."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.known: dict[str, str] = json.loads(path.read_text())
+        except (OSError, ValueError):
+            self.known = {}
+
+    def for_user(self, user: User, *, new: bool) -> str:
+        known = self.known.get(user.username)
+        if not new and user.has_usable_password():
+            # Someone changed it (or another checkout set it): theirs to keep.
+            return known if known and user.check_password(known) else CHANGED
+        password = secrets.token_urlsafe(12)
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        self.known[user.username] = password
+        return password
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            json.dump(self.known, file, indent=1)
+
+
 class Command(BaseCommand):
     help = (
-        "Create demo accounts, access groups, users and an open access review (idempotent), "
-        "give the demo users new passwords, print them with API tokens, and re-enqueue "
-        "Identity Center provisioning."
+        "Create what is missing of the demo accounts, access groups, users and access review "
+        "(never undoing what was changed in the portal), print the demo users' passwords with "
+        "new API tokens, and re-enqueue Identity Center provisioning."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--base-url", default="http://127.0.0.1:8000", help="Where the portal is served, for the printout."
         )
+        parser.add_argument(
+            "--new-passwords",
+            action="store_true",
+            help="Give every active demo user a new password (otherwise only those who have none).",
+        )
 
-    def handle(self, *args, base_url: str, **options) -> None:
+    def handle(self, *args, base_url: str, new_passwords: bool, **options) -> None:
         admin = _admin()
         users = [_persona(admin, persona) for persona in PERSONAS]
         for account_id, name in ACCOUNTS:
             if not Account.objects.filter(account_id=account_id).exists():
                 catalogue.account_create(actor=admin, account_id=account_id, name=name)
         for spec in ACCESS_GROUPS:
-            if not AccessGroup.objects.live().filter(name=spec["name"]).exists():
+            # Archived or not: an archived demo group is what an admin did, not a gap.
+            if not AccessGroup.objects.filter(name=spec["name"]).exists():
                 catalogue.access_group_create(actor=admin, **spec)
         by_name = {user.username: user for user in users}
-        read_only = AccessGroup.objects.live().get(name="ReadOnly")
-        for username, justification in READ_ONLY_MEMBERS:
-            member = by_name[username]
-            if not Membership.objects.active().filter(user=member, access_group=read_only).exists():
-                membership_grant(
-                    user=member,
-                    access_group=read_only,
-                    granted_by=admin,
-                    justification=justification,
-                )
-        _demo_review(opener=by_name["carol"], access_group=read_only)
+        read_only = AccessGroup.objects.live().filter(name="ReadOnly").first()
+        if read_only is not None:
+            for username, justification in READ_ONLY_MEMBERS:
+                member = by_name[username]
+                # Ever a member: a revoked or ended membership stays so.
+                if member.is_active and not Membership.objects.filter(
+                    user=member, access_group=read_only
+                ).exists():
+                    membership_grant(
+                        user=member,
+                        access_group=read_only,
+                        granted_by=admin,
+                        justification=justification,
+                    )
+            _demo_review(opener=by_name["carol"], access_group=read_only)
         counts = resync_identity_center()
 
+        passwords = _Passwords(Path(settings.VAR_DIR) / PASSWORDS_FILE)
         rows = []
         for persona, user in [*zip(PERSONAS, users, strict=True), (ADMIN, admin)]:
-            password = secrets.token_urlsafe(12)
-            user.set_password(password)
-            user.save(update_fields=["password"])
-            rows.append((user.username, persona.role, password, _demo_token(user)))
+            if not user.is_active:
+                rows.append((user.username, f"{persona.role} (deactivated)", "-", "-"))
+                continue
+            rows.append((user.username, persona.role, passwords.for_user(user, new=new_passwords), _demo_token(user)))
+        passwords.save()
         self._print(rows, counts, base_url.rstrip("/"))
 
     def _print(self, rows: list[tuple[str, str, str, str]], counts: dict[str, int], base_url: str) -> None:
+        """Links first, the users last: the table is what one looks for at the bottom of the
+        terminal."""
         out = self.stdout
         out.write("")
-        out.write(self.style.SUCCESS("Demo users (new passwords every run):"))
-        out.write(f"  {'username':<8}  {'password':<16}  {'API token':<40}  role")
-        for username, role, password, token in rows:
-            out.write(f"  {username:<8}  {password:<16}  {token:<40}  {role}")
-        out.write("")
+        out.write(
+            f"Provisioning re-enqueued for {counts['users']} users, {counts['access_groups']} access groups "
+            f"and {counts['memberships']} memberships."
+        )
         out.write(f"  API docs:      {base_url}/api/docs/")
         out.write(f"  Sign in:       {base_url}/accounts/login/  (username or email)")
         if settings.REQUIRE_MFA_FOR_APPROVERS:
@@ -268,15 +322,23 @@ class Command(BaseCommand):
         else:
             out.write(
                 "  MFA:           NOT required in this demo (REQUIRE_MFA_FOR_APPROVERS=0); "
-                f"production requires it for approvers and admins. Try it at {base_url}/accounts/2fa/"
+                "production requires it for approvers and admins."
             )
         # Browsers refuse WebAuthn on an IP address: keys are added under a host name.
         local = base_url.replace("://127.0.0.1:", "://localhost:")
         out.write(f"  Passkeys:      {local}/accounts/2fa/  (security keys and passkeys need a host name)")
         out.write(f"  Django admin:  {base_url}/admin/  (user admin)")
-        out.write(f"  Try:           curl -H 'Authorization: Token {rows[0][3]}' {base_url}/api/v1/access-groups/")
-        out.write(
-            f"  Provisioning re-enqueued for {counts['users']} users, {counts['access_groups']} access groups "
-            f"and {counts['memberships']} memberships."
-        )
+        token = next((row[3] for row in rows if row[3] != "-"), "TOKEN")
+        out.write(f"  Try:           curl -H 'Authorization: Token {token}' {base_url}/api/v1/access-groups/")
+        out.write("")
+        out.write(self.style.SUCCESS("Demo users"))
+        header = ("username", "password", "API token (new every run)", "role")
+        widths = [max(len(row[i]) for row in [header, *[(u, p, t, r) for u, r, p, t in rows]]) for i in range(3)]
+        line = "  {:<%d}  {:<%d}  {:<%d}  {}" % tuple(widths)
+        out.write(line.format(*header))
+        out.write(line.format(*("-" * w for w in widths), "-" * 4))
+        for username, role, password, token in rows:
+            out.write(line.format(username, password, token, role))
+        if any(row[2] == CHANGED for row in rows):
+            out.write("  A password changed in the portal is kept; `manage.py seed_demo --new-passwords` resets them.")
         out.write("")

@@ -14,23 +14,31 @@ On Linux the children are also told to stop if this process dies without cleanin
 from __future__ import annotations
 
 import ctypes
+import io
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from portal.celery import SERVE_READY_DIR
 from provisioning.fake import FakeIdentityCenter, wait_for_http
 
 QUEUES = "celery,identity-center"
 # How long a child may take to stop after SIGTERM: a worker finishes its running tasks.
 STOP_TIMEOUT_SECONDS = 30
+# How long the demo printout waits for the provisioning that seeding enqueued, so that the
+# worker's lines about it come before the printout rather than after (it never blocks more).
+SETTLE_SECONDS = 20
 
 
 def _die_with_parent() -> None:
@@ -41,6 +49,22 @@ def _die_with_parent() -> None:
         return
     PR_SET_PDEATHSIG = 1
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _wait_for_provisioning(timeout: float) -> None:
+    """Until nothing waits for provisioning, or ``timeout`` seconds."""
+    from accessgroups.models import AccessGroup, Membership, ProvisioningStatus, User
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(
+            model.objects.filter(provisioning_status=ProvisioningStatus.PENDING).exists()
+            for model in (User, AccessGroup, Membership)
+        ):
+            # The worker's last lines (and the mails that follow) a moment to be written.
+            time.sleep(1)
+            return
+        time.sleep(0.3)
 
 
 class StopRequested(BaseException):
@@ -147,12 +171,19 @@ class Command(BaseCommand):
         # Links in mail point at this server unless the environment says otherwise.
         env.setdefault("PORTAL_BASE_URL", base_url)
         failed: str | None = None
+        ready_dir = tempfile.mkdtemp(prefix="portal-serve-")
+        env[SERVE_READY_DIR] = ready_dir
         try:
             self._start(supervisor, options, base_url)
+            self._wait_for_celery(supervisor, Path(ready_dir), options["ready_timeout"])
             if options["seed_demo"]:
-                # In this process, after the web server answers, so the printout is the
-                # last thing on screen; the worker picks up what seeding enqueues.
-                call_command("seed_demo", base_url=base_url, stdout=self.stdout)
+                # In this process, after the web server answers and the worker and beat have
+                # started, so that the printout comes after their start-up lines; the worker
+                # picks up what seeding enqueues, and its lines about that come first too.
+                printout = io.StringIO()
+                call_command("seed_demo", base_url=base_url, stdout=printout)
+                _wait_for_provisioning(SETTLE_SECONDS)
+                self.stdout.write(printout.getvalue(), ending="")
             self.log(f"the portal is ready at {base_url}/ (Ctrl+C stops everything)")
             while (dead := supervisor.dead_child()) is None:
                 time.sleep(0.5)
@@ -165,8 +196,19 @@ class Command(BaseCommand):
             for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 signal.signal(signum, signal.SIG_IGN)
             supervisor.stop_all()
+            shutil.rmtree(ready_dir, ignore_errors=True)
         if failed:
             raise CommandError(f"stopped because {failed}")
+
+    def _wait_for_celery(self, supervisor: Supervisor, ready_dir: Path, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not all((ready_dir / name).exists() for name in ("worker", "beat")):
+            if (dead := supervisor.dead_child()) is not None:
+                raise CommandError(f"{dead.name} exited with code {dead.process.returncode}")
+            if time.monotonic() > deadline:
+                self.log(f"the worker or beat did not say it was ready within {timeout:.0f} s")
+                return
+            time.sleep(0.2)
 
     def _start(self, supervisor: Supervisor, options: dict, base_url: str) -> None:
         env = supervisor.env
@@ -185,31 +227,37 @@ class Command(BaseCommand):
             self.log(f"Identity Center endpoint: {env['AWS_ENDPOINT_URL']}")
 
         var_dir = str(settings.VAR_DIR)
+        # -q: no banner (the tasks it knows, its configuration); its log lines stay.
+        celery = [python, "-m", "celery", "-A", "portal", "-q"]
+        loglevel = settings.LOG_LEVEL
         supervisor.spawn(
             "worker",
             [
-                python, "-m", "celery", "-A", "portal", "worker",
+                *celery, "worker",
                 "-Q", QUEUES,
                 "--pool", "threads",
                 "--concurrency", str(options["concurrency"]),
                 "--hostname", f"embedded-{os.getpid()}@%h",
                 "--without-mingle", "--without-gossip",
-                "--loglevel", "INFO",
+                "--loglevel", loglevel,
             ],
         )
         supervisor.spawn(
             "beat",
             [
-                python, "-m", "celery", "-A", "portal", "beat",
+                *celery, "beat",
                 "--schedule", os.path.join(var_dir, "celerybeat-schedule"),
-                "--loglevel", "INFO",
+                "--loglevel", loglevel,
             ],
         )
         address = f"{options['host']}:{options['port']}"
         if options["server"] == "gunicorn":
-            web = [python, "-m", "gunicorn", "portal.wsgi", "--bind", address, "--workers", "2",
-                   "--access-logfile", "-"]
+            web = [python, "-m", "gunicorn", "portal.wsgi", "--bind", address, "--workers", "2"]
+            if not settings.ACCESS_LOG:  # else the portal writes the access lines itself
+                web += ["--access-logfile", "-"]
         else:
-            web = [python, "-m", "django", "runserver", "--noreload", address]
+            # --nostatic: WhiteNoise serves static files (from the finders with DEBUG), so
+            # that they pass the access log and get the portal's headers, as in production.
+            web = [python, "-m", "django", "runserver", "--noreload", "--nostatic", address]
         process = supervisor.spawn("web", web)
         wait_for_http(f"{base_url}/api/schema/", timeout=options["ready_timeout"], process=process)

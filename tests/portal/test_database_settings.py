@@ -1,0 +1,58 @@
+"""DATABASE_CONN_MAX_AGE: persistent connections in production, one per request with DEBUG,
+and a start-up error naming the variable for a value it does not understand."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from portal.env import database_settings
+
+SQLITE = "sqlite:///portal.sqlite3"
+
+
+@pytest.fixture(autouse=True)
+def no_database_env(monkeypatch):
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("DATABASE_CONN_MAX_AGE", raising=False)
+    monkeypatch.delenv("DATABASE_DISABLE_SERVER_SIDE_CURSORS", raising=False)
+
+
+def test_production_keeps_connections_for_a_minute_with_health_checks():
+    database = database_settings(default_url=SQLITE, debug=False)
+    assert (database["CONN_MAX_AGE"], database["CONN_HEALTH_CHECKS"]) == (60, True)
+
+
+def test_debug_opens_a_connection_per_request():
+    database = database_settings(default_url=SQLITE, debug=True)
+    assert (database["CONN_MAX_AGE"], database["CONN_HEALTH_CHECKS"]) == (0, True)
+
+
+@pytest.mark.parametrize("value, seconds", [("0", 0), ("300", 300), (" 15 ", 15)])
+def test_the_variable_sets_the_age(monkeypatch, value, seconds):
+    monkeypatch.setenv("DATABASE_CONN_MAX_AGE", value)
+    monkeypatch.setenv("DATABASE_URL", "postgres://portal:secret@db.example.com:5432/portal")
+    database = database_settings(default_url=SQLITE, debug=False)
+    assert database["CONN_MAX_AGE"] == seconds
+    assert (database["ENGINE"], database["HOST"]) == ("django.db.backends.postgresql", "db.example.com")
+
+
+@pytest.mark.parametrize("value", ["-1", "1.5", "forever", "none"])
+def test_a_value_it_does_not_understand_stops_the_start(monkeypatch, value):
+    monkeypatch.setenv("DATABASE_CONN_MAX_AGE", value)
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_CONN_MAX_AGE"):
+        database_settings(default_url=SQLITE, debug=False)
+
+
+def test_server_side_cursors_can_be_turned_off_for_transaction_pooling(monkeypatch):
+    assert not database_settings(default_url=SQLITE, debug=False).get("DISABLE_SERVER_SIDE_CURSORS")
+    monkeypatch.setenv("DATABASE_DISABLE_SERVER_SIDE_CURSORS", "1")
+    assert database_settings(default_url=SQLITE, debug=False)["DISABLE_SERVER_SIDE_CURSORS"] is True
+    monkeypatch.setenv("DATABASE_DISABLE_SERVER_SIDE_CURSORS", "maybe")
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_DISABLE_SERVER_SIDE_CURSORS"):
+        database_settings(default_url=SQLITE, debug=False)
+
+
+def test_the_test_run_opens_a_connection_per_request(settings):
+    # tests/settings.py: live servers' threads must not hold the test database open.
+    assert settings.DATABASES["default"]["CONN_MAX_AGE"] == 0
