@@ -22,6 +22,7 @@ from accessgroups.access import services
 from accessgroups.access.selectors import removals_pending
 from accessgroups.catalogue import services as catalogue
 from accessgroups.catalogue.selectors import current_accounts_prefetch
+from accessgroups.changes import services as changes
 from accessgroups.core.dispatch import provisioning_backlog
 from accessgroups.core.errors import Conflict
 from accessgroups.identity import services as identity
@@ -35,6 +36,7 @@ from accessgroups.models import (
     User,
 )
 from accessgroups.organizations.selectors import organizations_sync_status
+from accessgroups.web.changes import PROPOSED_MESSAGE
 from accessgroups.web.common import paginate, query_text
 from accessgroups.web.confirm import render_confirm
 from accessgroups.web.manage_forms import AccessGroupForm, AccountForm, OnboardForm
@@ -276,12 +278,35 @@ def _group_form_valid(form: AccessGroupForm) -> bool:
     return False
 
 
+def _propose(
+    request: HttpRequest, form: AccessGroupForm, action: str, group: AccessGroup | None
+) -> HttpResponse:
+    """Four eyes (CHANGE_APPROVAL=required): the form's change becomes a change request."""
+    try:
+        change = changes.change_propose(
+            actor=request.user, action=action, access_group=group, fields=form.service_fields()
+        )
+    except (ValidationError, Conflict) as refusal:
+        show_refusal(form, refusal)
+        return render(
+            request,
+            "accessgroups/manage/group_form.html",
+            {"form": form, "group": group},
+            status=400,
+        )
+    messages.success(request, PROPOSED_MESSAGE)
+    return redirect("web:manage-change-request", pk=change.pk)
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def group_create(request: HttpRequest) -> HttpResponse:
     require_admin(request.user)
     form = AccessGroupForm(request.POST or None)
-    if request.method == "POST" and _group_form_valid(form):
+    valid = request.method == "POST" and _group_form_valid(form)
+    if valid and changes.approval_required():
+        return _propose(request, form, "create", None)
+    if valid:
         try:
             group = catalogue.access_group_create(actor=request.user, **form.service_fields())
         except (ValidationError, Conflict) as refusal:
@@ -309,7 +334,10 @@ def group_edit(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "This access group has been archived; it cannot be changed.")
         return redirect("web:manage-group-detail", pk=group.pk)
     form = AccessGroupForm(request.POST or None, access_group=group)
-    if request.method == "POST" and _group_form_valid(form):
+    valid = request.method == "POST" and _group_form_valid(form)
+    if valid and changes.approval_required():
+        return _propose(request, form, "update", group)
+    if valid:
         try:
             catalogue.access_group_update(
                 actor=request.user, access_group=group, **form.service_fields()
@@ -337,7 +365,19 @@ def group_archive(request: HttpRequest, pk: int) -> HttpResponse:
             "open_requests": group.requests.open().count(),
             "memberships": group.memberships.active().count(),
         }
-        return render(request, "accessgroups/manage/group_archive.html", {"group": group, **counts})
+        return render(
+            request,
+            "accessgroups/manage/group_archive.html",
+            {"group": group, "four_eyes": changes.approval_required(), **counts},
+        )
+    if changes.approval_required():
+        try:
+            change = changes.change_propose(actor=request.user, action="archive", access_group=group)
+        except (ValidationError, Conflict) as refusal:
+            messages.error(request, " ".join(getattr(refusal, "messages", [str(refusal)])))
+            return redirect("web:manage-group-detail", pk=group.pk)
+        messages.success(request, PROPOSED_MESSAGE)
+        return redirect("web:manage-change-request", pk=change.pk)
     try:
         catalogue.access_group_archive(actor=request.user, access_group=group)
     except Conflict as refusal:
