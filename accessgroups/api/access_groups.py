@@ -41,6 +41,7 @@ from accessgroups.api.change_output import ChangeRequestOut, change_response
 from accessgroups.api.fields import USERNAME_MAX, column_max, hours_field
 from accessgroups.api.permissions import ADMIN, SIGNED_IN
 from accessgroups.catalogue import services as catalogue
+from accessgroups.changes.preview import ACTIONS, change_preview
 from accessgroups.catalogue.risk import suggested_risk
 from accessgroups.catalogue.selectors import (
     BY_ACCOUNT_ID,
@@ -335,6 +336,47 @@ class AccessGroupIn(serializers.Serializer):
         return value
 
 
+class PlanStepOut(serializers.Serializer):
+    operation = serializers.CharField(help_text="The Identity Center API operation.")
+    count = serializers.IntegerField(help_text="How many calls of it.")
+    text = serializers.CharField(help_text="What it does, in words.")
+    items = serializers.ListField(
+        child=serializers.CharField(), help_text="What it acts on: policies, accounts."
+    )
+
+
+class PlanOut(serializers.Serializer):
+    """What saving would change, and the Identity Center work it would make."""
+
+    action = serializers.ChoiceField(choices=ACTIONS)
+    access_group = serializers.IntegerField(allow_null=True)
+    changes = serializers.DictField(
+        child=serializers.DictField(),
+        help_text="{field: {from, to}} for each field that would change.",
+    )
+    plan = PlanStepOut(many=True)
+    impact = serializers.DictField(
+        help_text="members; accounts_added, accounts_removed (\"name (id)\"); access_gained "
+        "and access_lost (members × accounts); permissions_changed; summary in words; on "
+        "archive, memberships_ended and requests_cancelled."
+    )
+
+
+class PlanIn(AccessGroupIn):
+    """A proposed body, as create or PATCH take it, and what it is for."""
+
+    name = serializers.CharField(max_length=GROUP_NAME_INPUT_MAX, required=False)
+    action = serializers.ChoiceField(
+        choices=ACTIONS,
+        required=False,
+        help_text="create (the default without access_group), update (the default with one) "
+        "or archive.",
+    )
+    access_group = serializers.IntegerField(
+        required=False, allow_null=True, help_text="The id of the group to update or archive."
+    )
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="Access groups",
@@ -366,6 +408,7 @@ class AccessGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Porta
         "partial_update": ADMIN,
         "destroy": ADMIN,
         "retry": ADMIN,
+        "plan": ADMIN,
     }
     conflict_actions = frozenset({"create", "partial_update", "destroy", "retry"})
 
@@ -464,3 +507,34 @@ class AccessGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Porta
         group = self.get_object()
         services.provisioning_retry(obj=group, actor=request.user)
         return self.respond(group, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="Plan a change to an access group (admin): what it changes, the Identity "
+        "Center work and who gains or loses access; nothing is saved",
+        request=PlanIn,
+        responses={200: PlanOut},
+    )
+    @action(detail=False, methods=["post"])
+    def plan(self, request: Request) -> Response:
+        fields = self.read_input(PlanIn, partial=True)
+        pk = fields.pop("access_group", None)
+        group = None
+        if pk is not None:
+            group = AccessGroup.objects.filter(pk=pk).first()
+            if group is None:
+                raise serializers.ValidationError({"access_group": "No access group has this id."})
+        action_name = fields.pop("action", None) or ("update" if group else "create")
+        if (group is None) != (action_name == "create"):
+            raise serializers.ValidationError(
+                {"access_group": "Give the group to update or archive, and none to create."}
+            )
+        if action_name == "create" and "name" not in fields:
+            raise serializers.ValidationError({"name": "A new access group needs a name."})
+        if action_name == "archive" and fields:
+            raise serializers.ValidationError(
+                {"action": "Archiving takes no fields: " + ", ".join(sorted(fields)) + "."}
+            )
+        preview = change_preview(
+            actor=request.user, action=action_name, access_group=group, fields=fields
+        )
+        return Response(PlanOut(preview).data)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from accessgroups.models import ChangeRequest
+from accessgroups.models import ChangeAction, ChangeRequest
 
 
 class ChangeRequestOut(serializers.ModelSerializer):
@@ -14,6 +14,8 @@ class ChangeRequestOut(serializers.ModelSerializer):
         read_only=True, allow_null=True, help_text="null for a new group until it is approved."
     )
     access_group_name = serializers.CharField(source="group_name", read_only=True)
+    # The values only, as the plan endpoint's action: one enum in the schema.
+    action = serializers.ChoiceField(choices=ChangeAction.values, read_only=True)
     proposed_by = serializers.SlugRelatedField(read_only=True, slug_field="username")
     decided_by = serializers.SlugRelatedField(
         read_only=True, slug_field="username", allow_null=True

@@ -30,7 +30,7 @@ STATUSES = [c.value for c in ChangeStatus]
 
 
 class ChangeRequestIn(serializers.Serializer):
-    action = serializers.ChoiceField(choices=ChangeAction.choices)
+    action = serializers.ChoiceField(choices=ChangeAction.values)
     access_group = serializers.IntegerField(
         required=False, allow_null=True, min_value=1, help_text="null for create."
     )

@@ -7,8 +7,9 @@ log and send provisioning after commit, as for any change. ``change_submit`` is 
 entry for callers that do not care which mode is on.
 
 A proposal is checked exactly as the catalogue would apply it, by applying it in a
-transaction that is rolled back: nothing is stored, nothing is sent, and the refusal names
-the field as the access group endpoints do.
+transaction that is rolled back (accessgroups.changes.preview): nothing is stored, nothing
+is sent, and the refusal names the field as the access group endpoints do. Its changes,
+plan and impact are that preview's.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accessgroups.catalogue import services as catalogue
-from accessgroups.changes.config import config_diff, group_config, proposed_config
-from accessgroups.changes.plan import plan_change
+from accessgroups.changes.config import config_diff, group_config
+from accessgroups.changes.preview import change_preview
 from accessgroups.core.audit import audit_record
 from accessgroups.core.errors import Conflict, InvalidTransition
 from accessgroups.core.roles import require_admin
@@ -48,10 +49,6 @@ def approval_required() -> bool:
     return getattr(settings, "CHANGE_APPROVAL", "off") == REQUIRED
 
 
-class _DryRun(Exception):
-    """Raised to roll back a proposal's trial application."""
-
-
 def _apply(
     *, actor: User, action: str, access_group: AccessGroup | None, fields: dict[str, Any]
 ) -> AccessGroup:
@@ -73,23 +70,6 @@ def _check_shape(action: str, access_group: AccessGroup | None, fields: dict[str
             raise ValidationError({"name": "Give the new access group a name."})
     elif access_group is None:
         raise ValidationError({"access_group": f"Name the access group to {action}."})
-
-
-def _trial(
-    *, actor: User, action: str, access_group: AccessGroup | None, fields: dict[str, Any]
-) -> dict[str, Any] | None:
-    """Apply the change in a transaction that is rolled back: the catalogue's refusals, or
-    the configuration the group would have (None for an archive)."""
-    after: dict[str, Any] | None = None
-    try:
-        with transaction.atomic():
-            group = _apply(actor=actor, action=action, access_group=access_group, fields=dict(fields))
-            if action != ChangeAction.ARCHIVE:
-                after = group_config(group)
-            raise _DryRun
-    except _DryRun:
-        pass
-    return after
 
 
 def change_propose(
@@ -115,28 +95,24 @@ def change_propose(
         access_group = AccessGroup.objects.get(pk=access_group.pk)
         if access_group.is_archived:
             raise InvalidTransition("This access group has been archived.")
-    trial_after = _trial(actor=actor, action=action, access_group=access_group, fields=fields)
+    # Checked as the catalogue would apply it, in a transaction rolled back (preview).
+    preview = change_preview(actor=actor, action=action, access_group=access_group, fields=fields)
     with transaction.atomic():
         before = group_config(access_group) if access_group is not None else None
         if action == ChangeAction.ARCHIVE:
-            after, changes = None, dict(ARCHIVED)
+            changes = dict(ARCHIVED)
         else:
-            after = proposed_config(before, fields)
-            if before is None and "risk" not in fields and trial_after is not None:
-                # What create would choose: the portal's suggestion from the policies.
-                after["risk"] = trial_after["risk"]
-            changes = config_diff(before, after)
+            changes = preview["changes"]
             if not changes:
                 raise ValidationError({"fields": "This changes nothing in the access group."})
-        planned = plan_change(access_group, after)
         change = ChangeRequest.objects.create(
             access_group=access_group,
             action=action,
             fields=fields,
             base_config=before,
             changes=changes,
-            plan=list(planned.get("plan", [])),
-            impact=dict(planned.get("impact", {})),
+            plan=list(preview["plan"]),
+            impact=dict(preview["impact"]),
             proposed_by=actor,
             comment=(comment or "").strip(),
         )

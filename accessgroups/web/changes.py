@@ -94,7 +94,6 @@ def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "change": change,
             "lines": change_lines(change),
-            "impact": sorted((change.impact or {}).items()),
             "may_decide": change.is_pending and change.proposed_by_id != request.user.pk,
             "may_withdraw": change.is_pending and change.proposed_by_id == request.user.pk,
             "approve_form": CommentForm(),

@@ -23,6 +23,7 @@ from accessgroups.access.selectors import removals_pending
 from accessgroups.catalogue import services as catalogue
 from accessgroups.catalogue.selectors import current_accounts_prefetch
 from accessgroups.changes import services as changes
+from accessgroups.changes.plan import plan_change
 from accessgroups.core.dispatch import provisioning_backlog
 from accessgroups.core.errors import Conflict
 from accessgroups.identity import services as identity
@@ -39,6 +40,7 @@ from accessgroups.organizations.selectors import organizations_sync_status
 from accessgroups.web.changes import PROPOSED_MESSAGE
 from accessgroups.web.common import paginate, query_text
 from accessgroups.web.confirm import render_confirm
+from accessgroups.web import plans
 from accessgroups.web.manage_forms import AccessGroupForm, AccountForm, OnboardForm
 from accessgroups.web.requester_forms import show_refusal
 
@@ -278,22 +280,8 @@ def _group_form_valid(form: AccessGroupForm) -> bool:
     return False
 
 
-def _propose(
-    request: HttpRequest, form: AccessGroupForm, action: str, group: AccessGroup | None
-) -> HttpResponse:
-    """Four eyes (CHANGE_APPROVAL=required): the form's change becomes a change request."""
-    try:
-        change = changes.change_propose(
-            actor=request.user, action=action, access_group=group, fields=form.service_fields()
-        )
-    except (ValidationError, Conflict) as refusal:
-        show_refusal(form, refusal)
-        return render(
-            request,
-            "accessgroups/manage/group_form.html",
-            {"form": form, "group": group},
-            status=400,
-        )
+def _proposed(request: HttpRequest, change) -> HttpResponse:
+    """Four eyes (CHANGE_APPROVAL=required): the change request's page, with what happened."""
     messages.success(request, PROPOSED_MESSAGE)
     return redirect("web:manage-change-request", pk=change.pk)
 
@@ -303,12 +291,20 @@ def _propose(
 def group_create(request: HttpRequest) -> HttpResponse:
     require_admin(request.user)
     form = AccessGroupForm(request.POST or None)
-    valid = request.method == "POST" and _group_form_valid(form)
-    if valid and changes.approval_required():
-        return _propose(request, form, "create", None)
-    if valid:
+    context: dict = {"form": form, "group": None}
+    if request.method == "POST" and _group_form_valid(form):
+        fields = form.service_fields()
         try:
-            group = catalogue.access_group_create(actor=request.user, **form.service_fields())
+            if plans.needs_review(request, fields):
+                context.update(
+                    plans.review(actor=request.user, form=form, fields=fields, access_group=None)
+                )
+                return render(request, "accessgroups/manage/group_form.html", context)
+            if changes.approval_required():
+                return _proposed(
+                    request, changes.change_propose(actor=request.user, action="create", fields=fields)
+                )
+            group = catalogue.access_group_create(actor=request.user, **fields)
         except (ValidationError, Conflict) as refusal:
             show_refusal(form, refusal)
         else:
@@ -320,7 +316,7 @@ def group_create(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "accessgroups/manage/group_form.html",
-        {"form": form, "group": None},
+        context,
         status=400 if form.is_bound else 200,
     )
 
@@ -334,14 +330,23 @@ def group_edit(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "This access group has been archived; it cannot be changed.")
         return redirect("web:manage-group-detail", pk=group.pk)
     form = AccessGroupForm(request.POST or None, access_group=group)
-    valid = request.method == "POST" and _group_form_valid(form)
-    if valid and changes.approval_required():
-        return _propose(request, form, "update", group)
-    if valid:
+    context: dict = {"form": form, "group": group}
+    if request.method == "POST" and _group_form_valid(form):
+        fields = form.service_fields()
         try:
-            catalogue.access_group_update(
-                actor=request.user, access_group=group, **form.service_fields()
-            )
+            if plans.needs_review(request, fields):
+                context.update(
+                    plans.review(actor=request.user, form=form, fields=fields, access_group=group)
+                )
+                return render(request, "accessgroups/manage/group_form.html", context)
+            if changes.approval_required():
+                return _proposed(
+                    request,
+                    changes.change_propose(
+                        actor=request.user, action="update", access_group=group, fields=fields
+                    ),
+                )
+            catalogue.access_group_update(actor=request.user, access_group=group, **fields)
         except (ValidationError, Conflict) as refusal:
             show_refusal(form, refusal)
         else:
@@ -350,7 +355,7 @@ def group_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "accessgroups/manage/group_form.html",
-        {"form": form, "group": group},
+        context,
         status=400 if form.is_bound else 200,
     )
 
@@ -364,6 +369,7 @@ def group_archive(request: HttpRequest, pk: int) -> HttpResponse:
         counts = {
             "open_requests": group.requests.open().count(),
             "memberships": group.memberships.active().count(),
+            "preview": None if group.is_archived else plan_change(group, None),
         }
         return render(
             request,
@@ -376,8 +382,7 @@ def group_archive(request: HttpRequest, pk: int) -> HttpResponse:
         except (ValidationError, Conflict) as refusal:
             messages.error(request, " ".join(getattr(refusal, "messages", [str(refusal)])))
             return redirect("web:manage-group-detail", pk=group.pk)
-        messages.success(request, PROPOSED_MESSAGE)
-        return redirect("web:manage-change-request", pk=change.pk)
+        return _proposed(request, change)
     try:
         catalogue.access_group_archive(actor=request.user, access_group=group)
     except Conflict as refusal:

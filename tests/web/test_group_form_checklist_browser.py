@@ -37,6 +37,11 @@ def test_dave_filters_the_accounts_and_ticks_two(page, login, dave, bob, request
     expect(accounts.locator("li:visible")).to_have_count(302)
 
     page.get_by_role("group", name="Approvers", exact=True).get_by_label("bob").check()
+    page.get_by_role("button", name="Review changes").click()
+    plan = page.get_by_role("region", name="What saving does")
+    expect(plan.get_by_text("Create 2 account assignments: payments-prod (300000000001), ledger-prod (300000000002)")).to_be_visible()
+    # The boxes come back ticked on the plan step, and Save saves what was reviewed.
+    expect(page.get_by_role("group", name="Accounts").get_by_label(payments.label)).to_be_checked()
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Access group Deploy created")).to_be_visible()
     group = AccessGroup.objects.get()
