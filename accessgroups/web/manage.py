@@ -291,7 +291,7 @@ def _proposed(request: HttpRequest, change) -> HttpResponse:
 def group_create(request: HttpRequest) -> HttpResponse:
     require_admin(request.user)
     form = AccessGroupForm(request.POST or None)
-    context: dict = {"form": form, "group": None}
+    context: dict = {"form": form, "group": None, "four_eyes": changes.approval_required()}
     if request.method == "POST" and _group_form_valid(form):
         fields = form.service_fields()
         try:
@@ -330,7 +330,7 @@ def group_edit(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "This access group has been archived; it cannot be changed.")
         return redirect("web:manage-group-detail", pk=group.pk)
     form = AccessGroupForm(request.POST or None, access_group=group)
-    context: dict = {"form": form, "group": group}
+    context: dict = {"form": form, "group": group, "four_eyes": changes.approval_required()}
     if request.method == "POST" and _group_form_valid(form):
         fields = form.service_fields()
         try:
