@@ -27,6 +27,7 @@ from accessgroups.changes.preview import change_preview
 from accessgroups.core.audit import audit_record
 from accessgroups.core.errors import Conflict, InvalidTransition
 from accessgroups.core.roles import require_admin
+from accessgroups.mail.notify import notify_change_proposed
 from accessgroups.models import (
     AccessGroup,
     ChangeAction,
@@ -130,6 +131,7 @@ def change_propose(
                 "impact": change.impact,
             },
         )
+        notify_change_proposed(change)
     return change
 
 
