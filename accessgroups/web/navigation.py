@@ -23,7 +23,7 @@ ITEMS = (
     ("Accounts", "web:manage-accounts", "admins"),
     ("Users", "web:manage-users", "admins"),
     ("Manage groups", "web:manage-groups", "admins"),
-    ("Change requests", "web:manage-change-requests", "admins"),
+    ("Changes", "web:manage-change-requests", "admins"),
     ("Provisioning", "web:manage-provisioning", "admins"),
 )
 

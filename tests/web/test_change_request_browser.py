@@ -31,7 +31,7 @@ def test_dave_proposes_and_frank_approves(
     other = new_page()
     login(other, frank)
     other.goto("/")
-    other.get_by_role("link", name="Change requests").click()
+    other.get_by_role("link", name="Changes (1)").click()
     other.get_by_role("link", name=f"#{ChangeRequest.objects.get().pk} Change").click()
     other.get_by_label("Comment (optional)").fill("looks right")
     other.get_by_role("button", name="Approve and apply").click()
