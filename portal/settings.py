@@ -138,10 +138,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
-USE_I18N = True
-USE_TZ = True
+LANGUAGE_CODE, TIME_ZONE, USE_I18N, USE_TZ = "en-us", "UTC", True, True
+LOCALE_PATHS = [BASE_DIR / "locale"]  # the portal's words on allauth's two-factor pages
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

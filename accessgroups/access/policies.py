@@ -17,6 +17,7 @@ from accessgroups.access import grants
 from accessgroups.core.audit import audit_record
 from accessgroups.core.roles import possible_approvers
 from accessgroups.mail import notify
+from accessgroups.models.directory import approves
 from accessgroups.models import (
     APPROVALS_REQUIRED_MAX,
     APPROVING_OUTCOMES,
@@ -36,6 +37,50 @@ QUORUM_INPUTS = ("approvals_required", "auto_approve", "risk")
 RISK_COMMENT_REQUIRED = (
     "This access group is high risk: say why you approve (a comment is required)."
 )
+
+
+def quorum_shortfall(group: AccessGroup) -> int | None:
+    """How many possible approvers the group lacks for its quorum; None when it has enough.
+
+    A quorum is checked when it is set, but approvers leave afterwards (deactivated, out
+    of an approver group): then only admins can make up the number, and the admins' pages
+    and reminders say so.
+    """
+    if group.approvals_required <= 1:
+        return None
+    possible = possible_approvers(group).count()
+    return group.approvals_required - possible if possible < group.approvals_required else None
+
+
+def groups_short_of(approver: User) -> list[tuple[AccessGroup, int]]:
+    """The live groups ``approver`` approves whose quorum is short, with how many are lacking."""
+    groups = AccessGroup.objects.live().filter(approvals_required__gt=1).filter(
+        approves(approver)
+    ).order_by("name")
+    found = []
+    for group in groups:
+        lacking = quorum_shortfall(group)
+        if lacking:
+            found.append((group, lacking))
+    return found
+
+
+def groups_left_short(*, approver: User, actor: User | None) -> list[str]:
+    """After ``approver`` left: audit each live group whose quorum they leave short."""
+    short = groups_short_of(approver)
+    for group, lacking in short:
+        audit_record(
+            action="access_group.quorum_short",
+            actor=actor,
+            obj=group,
+            access_group=group,
+            data={
+                "approvals_required": group.approvals_required,
+                "possible_approvers": group.approvals_required - lacking,
+                "left": approver.username,
+            },
+        )
+    return [group.name for group, _ in short]
 
 
 # --- what an admin may configure -------------------------------------------------------------

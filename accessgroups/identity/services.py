@@ -13,6 +13,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accessgroups.access import policies
 from accessgroups.access.services import membership_end
 from accessgroups.core import sync
 from accessgroups.core.audit import audit_record
@@ -208,7 +209,14 @@ def user_deactivate(*, user: User, actor: User) -> User:
         for membership in Membership.objects.active().filter(user=user).select_related("access_group", "user"):
             membership_end(membership, reason=EndReason.DEACTIVATED, by=actor)
         user.access_requests.open().update(status=RequestStatus.CANCELLED, updated_at=timezone.now())
-        audit_record(action="user.deactivated", actor=actor, obj=user, subject=user)
+        short = policies.groups_left_short(approver=user, actor=actor)
+        audit_record(
+            action="user.deactivated",
+            actor=actor,
+            obj=user,
+            subject=user,
+            data={"quorum_short": short} if short else None,
+        )
     user.refresh_from_db()
     return user
 

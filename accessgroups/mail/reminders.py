@@ -3,7 +3,8 @@
 - Reminders: a pending request waiting ``REMINDER_AFTER`` (4 hours) is brought back to its
   approvers, then once a day (``REMINDER_EVERY``) while it waits. Each run sends one mail per
   approver, listing every request due in that run that waits for them; a request they have
-  already approved (a quorum still short) is not listed for them.
+  already approved (a quorum still short) is not listed for them. When no approver is left
+  who could approve it, the admins are reminded: only they can complete the quorum.
 - Time-out: the requester is told that nobody decided in time, and may ask again.
 - Closed: once a pending request is decided (approved in full, rejected, cancelled, timed
   out), the approvers who were told of it (its ``request_submitted`` mail) learn how, and by
@@ -20,6 +21,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Q
 
+from accessgroups.core.roles import admins
 from accessgroups.mail.services import (
     _group_context,
     _mailable,
@@ -59,13 +61,22 @@ def _reminder_due(now: datetime) -> Q:
 
 
 def _waiting_for(request: AccessRequest) -> list[User]:
-    """Who may still decide it: its approvers (or the admins), less those who approved."""
-    people = request_submitted_recipients(request)
-    return [
-        user
-        for user in people
-        if AccessRequest.objects.decidable_by(user).filter(pk=request.pk).exists()
-    ]
+    """Who may still decide it: its approvers (or the admins), less those who approved.
+
+    When every approver who could has approved and the quorum is still short (the
+    requester is one of the approvers, or an approver left), only an admin can make up the
+    number: the admins are reminded instead.
+    """
+    def deciding(people: list[User]) -> list[User]:
+        return [
+            user
+            for user in people
+            if AccessRequest.objects.decidable_by(user).filter(pk=request.pk).exists()
+        ]
+
+    return deciding(request_submitted_recipients(request)) or deciding(
+        _mailable(admins().order_by("username"), actor_id=request.requester_id)
+    )
 
 
 def approval_reminders_send(*, now: datetime) -> int:

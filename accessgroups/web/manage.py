@@ -18,7 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accessgroups.access import services
+from accessgroups.access import policies, services
 from accessgroups.access.selectors import removals_pending
 from accessgroups.catalogue import services as catalogue
 from accessgroups.catalogue.selectors import current_accounts_prefetch
@@ -180,6 +180,14 @@ def user_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, " ".join(_messages_of(refusal)))
     else:
         messages.success(request, f"{user.username} is deactivated; their access is being removed.")
+        short = [group.name for group, _ in policies.groups_short_of(user)]
+        if short:
+            messages.warning(
+                request,
+                f"{', '.join(short)} now {'has' if len(short) == 1 else 'have'} fewer possible "
+                "approvers than approvals required: until you name more approvers or require "
+                "fewer, only an admin can complete their requests.",
+            )
     return redirect("web:manage-users")
 
 
@@ -263,6 +271,7 @@ def group_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "links_page": paginate(request, links, per_page=MANAGE_PAGE_SIZE),
             "policies": list(group.current_policies().order_by("kind", "id")),
             "approvers": list(group.approvers.order_by("username")),
+            "quorum_short": None if group.is_archived else policies.quorum_shortfall(group),
         },
     )
 

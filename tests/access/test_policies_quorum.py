@@ -162,3 +162,50 @@ def test_an_unrelated_change_is_not_refused_for_a_quorum_gone_short(dave, develo
     assert group.description == "Still builds things"
     with pytest.raises(ValidationError):
         access_group_update(actor=dave, access_group=group, approvals_required=2)
+
+
+# --- a quorum left short -----------------------------------------------------------------
+
+
+def test_deactivating_an_approver_who_leaves_a_quorum_short_is_audited_and_shown(
+    make_user, make_group, dave, client_for
+):
+    from django.urls import reverse
+
+    from accessgroups.identity.services import user_deactivate
+    from accessgroups.models import AuditEvent
+
+    ann, ben = make_user("ann"), make_user("ben")
+    pair = make_group("Pair", approvers=[ann, ben], approvals_required=2)
+    make_group("Single", approvers=[ann, ben])
+
+    user_deactivate(user=ben, actor=dave)
+
+    event = AuditEvent.objects.get(action="access_group.quorum_short")
+    assert event.access_group == pair
+    assert event.data == {"approvals_required": 2, "possible_approvers": 1, "left": "ben"}
+    assert AuditEvent.objects.get(action="user.deactivated").data == {"quorum_short": ["Pair"]}
+    page = client_for(dave).get(reverse("web:manage-group-detail", args=[pair.pk])).content.decode()
+    assert "requires 2 approvals but has 1 possible approver too few" in page
+
+
+def test_the_deactivation_page_warns_of_a_quorum_left_short(make_user, make_group, dave, client_for):
+    from django.urls import reverse
+
+    ann, ben = make_user("ann"), make_user("ben")
+    make_group("Pair", approvers=[ann, ben], approvals_required=2)
+    response = client_for(dave).post(
+        reverse("web:manage-user-deactivate", args=[ben.pk]), follow=True
+    )
+    assert "Pair now has fewer possible approvers than approvals required" in response.content.decode()
+
+
+def test_a_deactivation_that_leaves_every_quorum_whole_audits_nothing_more(make_user, make_group, dave):
+    from accessgroups.identity.services import user_deactivate
+    from accessgroups.models import AuditEvent
+
+    ann, ben, cat = make_user("ann"), make_user("ben"), make_user("cat")
+    make_group("Pair", approvers=[ann, ben, cat], approvals_required=2)
+    user_deactivate(user=ben, actor=dave)
+    assert not AuditEvent.objects.filter(action="access_group.quorum_short").exists()
+    assert AuditEvent.objects.get(action="user.deactivated").data in ({}, None)

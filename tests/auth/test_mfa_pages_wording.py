@@ -40,3 +40,23 @@ def test_the_sign_in_step_says_two_factor(alice):
     assert "Two-Factor" not in page and "<h1> Two-factor authentication </h1>" in page
     assert "<title> Two-factor authentication · Access portal</title>" in page
     assert '<main id="main"' in page and "> Sign in </button>" in page
+
+
+@pytest.mark.parametrize(
+    ("url_name", "heading", "allauths"),
+    [
+        ("mfa_activate_totp", "Set up an authenticator app", "Activate Authenticator App"),
+        ("mfa_add_webauthn", "Add a security key", "Add Security Key"),
+    ],
+)
+def test_the_subpages_have_the_portals_sentence_case_headings(alice, url_name, heading, allauths):
+    client = Client()
+    client.post(reverse("account_login"), {"login": "alice", "password": PASSWORD})
+    asked = client.get(reverse(url_name))
+    if asked.status_code == 302:  # adding a factor asks for the password again first
+        client.post(asked["Location"], {"password": PASSWORD})
+    response = client.get(reverse(url_name))
+    assert response.status_code == 200
+    page = " ".join(response.content.decode().split())
+    assert f"<h1> {heading} </h1>" in page, page[:2000]
+    assert allauths not in page

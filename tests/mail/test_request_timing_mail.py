@@ -223,3 +223,21 @@ def test_the_approval_mail_says_when_access_starts(alice, bob, readonly, committ
 
     assert [m.to[0] for m in mail.outbox] == ["alice@example.com"]
     assert f"Your access starts at {starts:%Y-%m-%d %H:%M} UTC, as you asked" in mail.outbox[0].body
+
+
+def test_when_only_an_admin_can_complete_the_quorum_the_admins_are_reminded(
+    alice, bob, erin, dave, make_group, committed
+):
+    # bob asks for a group he approves himself: erin's approval leaves it one short,
+    # and only an admin (dave) can make up the number.
+    group = make_group("Pair", approvers=[bob, erin], approvals_required=2)
+    request = ask(bob, group, committed)
+    with committed():
+        access_request_approve(access_request=request, approver=erin)
+    mail.outbox.clear()
+    backdate(request, 5)
+
+    assert reminders.approval_reminders_send(now=timezone.now()) == 1
+
+    assert outbox() == [("dave@example.com", "Waiting for you: 1 access request")]
+    assert "Bob Example for Pair" in mail.outbox[0].body
