@@ -15,6 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import BooleanField, ExpressionWrapper, Prefetch, Q, QuerySet
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiResponse,
     PolymorphicProxySerializer,
@@ -24,6 +26,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -39,7 +42,7 @@ from accessgroups.api.base import (
 )
 from accessgroups.api.change_output import ChangeRequestOut, change_response
 from accessgroups.api.fields import USERNAME_MAX, column_max, hours_field
-from accessgroups.api.permissions import ADMIN, SIGNED_IN
+from accessgroups.api.permissions import ADMIN, AUDITOR, SIGNED_IN
 from accessgroups.catalogue import services as catalogue
 from accessgroups.changes.preview import ACTIONS, change_preview
 from accessgroups.catalogue.risk import suggested_risk
@@ -49,6 +52,8 @@ from accessgroups.catalogue.selectors import (
     current_policies_prefetch,
 )
 from accessgroups.changes import services as changes
+from accessgroups.changes.terraform import terraform_json
+from accessgroups.changes.yaml_config import export_yaml
 from accessgroups.core import validators
 from accessgroups.core.limits import (
     ACCOUNT_ID_INPUT_MAX,
@@ -71,6 +76,11 @@ from accessgroups.models.directory import may_request
 from accessgroups.organizations.services import OU_ID_PATTERN
 
 ARCHIVED_CHOICES = ("false", "true", "all")
+# ?format= of the export: (content type, file name, writer).
+EXPORT_FORMATS = {
+    "yaml": ("application/yaml", "access-groups.yaml", export_yaml),
+    "terraform": ("application/json", "terraform.tfvars.json", terraform_json),
+}
 IC_GROUP_NAME_MAX = column_max(IdentityCenterGroup, "display_name")
 POLICY_DOCUMENT_SCHEMA = {"type": "object", "nullable": True, "additionalProperties": True}
 
@@ -408,9 +418,17 @@ class AccessGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Porta
         "partial_update": ADMIN,
         "destroy": ADMIN,
         "retry": ADMIN,
+        "export": AUDITOR,
         "plan": ADMIN,
     }
     conflict_actions = frozenset({"create", "partial_update", "destroy", "retry"})
+
+    def perform_content_negotiation(self, request: Request, force: bool = False):
+        # The export answers a file whatever the Accept header; its errors are JSON.
+        if self.action == "export":
+            renderer = JSONRenderer()
+            return renderer, renderer.media_type
+        return super().perform_content_negotiation(request, force)
 
     def get_queryset(self) -> QuerySet:
         queryset = AccessGroup.objects.order_by("name", "id").prefetch_related(
@@ -507,6 +525,35 @@ class AccessGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Porta
         group = self.get_object()
         services.provisioning_retry(obj=group, actor=request.user)
         return self.respond(group, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        summary="The live access groups as configuration (auditors and admins)",
+        description="yaml (default): the file `manage.py apply_access_groups` reads back; "
+        "terraform: a terraform.tfvars.json for the aws-ia iam-identity-center module "
+        "(docs/configuration-as-code.md). Read from the database only.",
+        parameters=[
+            choice_parameter(
+                "format",
+                tuple(EXPORT_FORMATS),
+                "yaml (default): application/yaml; terraform: terraform.tfvars.json.",
+            )
+        ],
+        responses={
+            (200, "application/yaml"): OpenApiResponse(
+                OpenApiTypes.STR, description="The access groups as YAML, version 1."
+            ),
+            (200, "application/json"): OpenApiResponse(
+                OpenApiTypes.OBJECT, description="terraform.tfvars.json."
+            ),
+        },
+    )
+    @action(detail=False, methods=["get"])
+    def export(self, request: Request) -> HttpResponse:
+        fmt = query_choice(request, "format", tuple(EXPORT_FORMATS), default="yaml")
+        content_type, filename, write = EXPORT_FORMATS[fmt]
+        response = HttpResponse(write(), content_type=f"{content_type}; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
 
     @extend_schema(
         summary="Plan a change to an access group (admin): what it changes, the Identity "

@@ -88,6 +88,7 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("access-group-detail", "PATCH"): ADMIN,
     ("access-group-detail", "DELETE"): ADMIN,
     ("access-group-retry", "POST"): ADMIN,
+    ("access-group-export", "GET"): AUDIT,
     ("access-group-plan", "POST"): ADMIN,
     # Change requests (four eyes): auditors read; an admin other than the proposer decides.
     ("change-request-list", "GET"): AUDIT,
@@ -238,6 +239,7 @@ SETUPS: dict[str, Callable[[World], tuple[dict[str, Any], dict[str, Any] | None]
     ),
     "access-group-detail": lambda w: ({"pk": w.group.pk}, {"description": "changed"}),
     "access-group-retry": lambda w: ({"pk": _failed(AccessGroup, w.group.pk)}, {}),
+    "access-group-export": lambda w: ({}, None),
     "access-group-plan": lambda w: ({}, {"access_group": w.group.pk, "session_duration": "PT2H"}),
     "change-request-list": lambda w: (
         {},
