@@ -109,3 +109,38 @@ def test_group_pages_propose_when_required(client_for, dave, developers, setting
     assert answer.redirect_chain[-1][0] == reverse("web:manage-change-request", args=[change.pk])
     assert "Change proposed; another admin must approve it" in answer.content.decode()
     assert not AccessGroup.objects.get(pk=developers.pk).is_archived
+
+
+def test_the_new_group_form_proposes_when_required(client_for, dave, bob, sandbox, settings):
+    settings.CHANGE_APPROVAL = "required"
+    form = {
+        "name": "Deploy",
+        "description": "Deploys the app",
+        "aws_managed_policies": "arn:aws:iam::aws:policy/ReadOnlyAccess",
+        "customer_managed_policies": "",
+        "inline_policy": "",
+        "session_duration": "PT2H",
+        "requestable": "on",
+        "max_duration_hours": "8",
+        "applications_note": "",
+        "accounts": [sandbox.account_id],
+        "approvers": ["bob"],
+    }
+    client = client_for(dave)
+    reviewed = client.post(reverse("web:manage-group-create"), {**form, "review": ""})
+    assert "Propose change" in reviewed.content.decode()
+    answer = client.post(
+        reverse("web:manage-group-create"),
+        {**form, "save": "", "plan_token": reviewed.context["plan_token"]},
+    )
+    change = ChangeRequest.objects.get()
+    assert answer.status_code == 302
+    assert answer["Location"] == reverse("web:manage-change-request", args=[change.pk])
+    assert (change.action, change.group_name, change.changes["session_duration"]["to"]) == (
+        "create",
+        "Deploy",
+        "PT2H",
+    )
+    assert not AccessGroup.objects.filter(name="Deploy").exists()
+    bad = client.post(reverse("web:manage-group-create"), {**form, "session_duration": "PT13H"})
+    assert bad.status_code == 400 and ChangeRequest.objects.count() == 1
