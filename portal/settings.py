@@ -31,7 +31,6 @@ from portal.schedule import beat_schedule
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("PORTAL_VAR_DIR", BASE_DIR / "var"))
 
-
 DEBUG = env_bool("DEBUG", False)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
@@ -219,7 +218,6 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
 # instead of quietly turning a protection off.
 from csp.constants import NONE, SELF
 
-
 # Plain HTTP is answered with a redirect to HTTPS. Health checks are exempt: a load balancer
 # probes its targets over plain HTTP, and a redirect would count as a failed probe. (Their
 # middleware answers before this redirect; the list says so to whoever reads it here.)
@@ -381,6 +379,8 @@ CELERY_BEAT_SCHEDULE = beat_schedule(
 # What an access review does at its deadline with memberships nobody reviewed: "revoke"
 # them, or "flag" them for the auditor and leave access as it is.
 ACCESS_REVIEW_UNREVIEWED = env_choice("ACCESS_REVIEW_UNREVIEWED", ("revoke", "flag"), "revoke")
+# "required": a second admin approves access group changes (docs/decisions/0018).
+CHANGE_APPROVAL = env_choice("CHANGE_APPROVAL", ("off", "required"), "off")
 CELERY_TASK_ALWAYS_EAGER = False
 
 # --- Email ------------------------------------------------------------------------------
@@ -428,7 +428,6 @@ PROVISIONING_REDIS_URL = os.environ.get("PROVISIONING_REDIS_URL") or (
 # each process counts alone rather than answer 500 (portal/cache.py, decision 0010).
 # docs/authentication.md, "Limits".
 from accessgroups.core.throttling import parse_rate as _parse_rate  # noqa: E402
-
 
 # Several portals (or test runs) sharing one Redis keep apart by prefix, as the broker does.
 CACHE_KEY_PREFIX = os.environ.get("CACHE_KEY_PREFIX") or os.environ.get(

@@ -5,6 +5,9 @@ accessgroups.catalogue.services'; Identity Center catches up through the sync po
 write that changes it answers 202 and ``provisioning_status`` tells how far it is. DELETE
 archives the group and answers 202 with the archived row, so the client sees the
 teardown's progress.
+
+With CHANGE_APPROVAL=required, POST, PATCH and DELETE change nothing: each answers 202 with
+a change request (accessgroups.api.change_requests) that another admin must approve.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiResponse,
+    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_field,
     extend_schema_view,
@@ -36,6 +40,7 @@ from accessgroups.api.base import (
     filter_provisioning,
     query_choice,
 )
+from accessgroups.api.change_output import ChangeRequestOut, change_response
 from accessgroups.api.fields import USERNAME_MAX, column_max, hours_field
 from accessgroups.api.permissions import ADMIN, AUDITOR, SIGNED_IN
 from accessgroups.catalogue import services as catalogue
@@ -46,6 +51,7 @@ from accessgroups.catalogue.selectors import (
     current_accounts_prefetch,
     current_policies_prefetch,
 )
+from accessgroups.changes import services as changes
 from accessgroups.changes.terraform import terraform_json
 from accessgroups.changes.yaml_config import export_yaml
 from accessgroups.core import validators
@@ -59,6 +65,7 @@ from accessgroups.models import (
     APPROVALS_REQUIRED_MAX,
     AccessGroup,
     AccessGroupPolicy,
+    ChangeAction,
     IdentityCenterGroup,
     OrganizationalUnit,
     PolicyKind,
@@ -76,6 +83,19 @@ EXPORT_FORMATS = {
 }
 IC_GROUP_NAME_MAX = column_max(IdentityCenterGroup, "display_name")
 POLICY_DOCUMENT_SCHEMA = {"type": "object", "nullable": True, "additionalProperties": True}
+
+
+def group_or_proposal(description: str) -> OpenApiResponse:
+    """A 202 that is the changed group, or with CHANGE_APPROVAL=required the change request."""
+    return OpenApiResponse(
+        PolymorphicProxySerializer(
+            component_name=None,
+            serializers=[AccessGroupOut, ChangeRequestOut],
+            resource_type_field_name=None,
+        ),
+        description=description + " With CHANGE_APPROVAL=required: the change request "
+        "another admin must approve; nothing changed yet.",
+    )
 
 
 @extend_schema_field(POLICY_DOCUMENT_SCHEMA)
@@ -440,10 +460,12 @@ class AccessGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Porta
     @extend_schema(
         summary="Create an access group (admin)",
         request=AccessGroupIn,
-        responses={202: AccessGroupOut},
+        responses={202: group_or_proposal("Created; Identity Center is being set up.")},
     )
     def create(self, request: Request) -> Response:
         fields = self.read_input(AccessGroupIn)
+        if changes.approval_required():
+            return self._propose(ChangeAction.CREATE, None, fields)
         group = catalogue.access_group_create(actor=request.user, **fields)
         return self.respond(group, status.HTTP_202_ACCEPTED)
 
@@ -454,14 +476,14 @@ class AccessGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Porta
             200: OpenApiResponse(
                 AccessGroupOut, description="Changed; nothing to do in Identity Center."
             ),
-            202: OpenApiResponse(
-                AccessGroupOut, description="Changed; Identity Center is being updated."
-            ),
+            202: group_or_proposal("Changed; Identity Center is being updated."),
         },
     )
     def partial_update(self, request: Request, pk: str) -> Response:
         group = self.get_object()
         fields = self.read_input(AccessGroupIn, partial=True)
+        if changes.approval_required():
+            return self._propose(ChangeAction.UPDATE, group, fields)
         generation = group.generation
         group = catalogue.access_group_update(actor=request.user, access_group=group, **fields)
         # The service asks the sync port, which bumps the generation, only when something
@@ -477,13 +499,21 @@ class AccessGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Porta
     @extend_schema(
         summary="Archive an access group (admin); its Identity Center side is removed",
         request=None,
-        responses={202: AccessGroupOut},
+        responses={202: group_or_proposal("Archived; Identity Center is being cleaned up.")},
     )
     def destroy(self, request: Request, pk: str) -> Response:
+        if changes.approval_required():
+            return self._propose(ChangeAction.ARCHIVE, self.get_object(), {})
         group = catalogue.access_group_archive(
             actor=request.user, access_group=self.get_object()
         )
         return self.respond(group, status.HTTP_202_ACCEPTED)
+
+    def _propose(self, kind: str, group: AccessGroup | None, fields: dict[str, Any]) -> Response:
+        change = changes.change_propose(
+            actor=self.request.user, action=kind, access_group=group, fields=fields
+        )
+        return change_response(change, status.HTTP_202_ACCEPTED)
 
     @extend_schema(
         summary="Retry a failed provisioning (admin)",

@@ -7,6 +7,7 @@ from accessgroups.api import (
     access_requests,
     accounts,
     audit_events,
+    change_requests,
     drift,
     identity_center_groups,
     memberships,
@@ -24,6 +25,7 @@ router.register("users", users.UserViewSet, basename="user")
 router.register("accounts", accounts.AccountViewSet, basename="account")
 router.register("access-groups", access_groups.AccessGroupViewSet, basename="access-group")
 router.register("access-requests", access_requests.AccessRequestViewSet, basename="access-request")
+router.register("change-requests", change_requests.ChangeRequestViewSet, basename="change-request")
 router.register("memberships", memberships.MembershipViewSet, basename="membership")
 router.register("reports/who-has-access", reports.WhoHasAccessViewSet, basename="who-has-access")
 router.register("audit-events", audit_events.AuditEventViewSet, basename="audit-event")

@@ -8,8 +8,9 @@ then each change with the catalogue's own checks, items it can point at by their
 the file (``access_groups[2].accounts[1]``).
 
 ``changes_submit`` submits them in one transaction, all or nothing. Every change goes
-through ``_submit``, the one place that decides how a change is made: today straight
-through the catalogue's services, audited as the actor.
+through ``_submit``, the one place that decides how a change is made: through the
+catalogue's services, audited as the actor, or with CHANGE_APPROVAL=required as a change
+request another admin approves (accessgroups.changes.services.change_submit).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from accessgroups.changes.config import (
     group_configs,
     proposed_config,
 )
+from accessgroups.changes.services import change_submit
 from accessgroups.changes.yaml_config import ConfigFileError, Problem, load, parse
 from accessgroups.core import validators
 from accessgroups.core.errors import Conflict
@@ -264,15 +266,12 @@ def actor_for(username: str | None) -> User:
 def _submit(
     *, actor: User, action: str, access_group: AccessGroup | None, fields: dict[str, Any]
 ) -> None:
-    """Make one change as ``actor``: the one seam between a file and the catalogue."""
-    if action == CREATE:
-        catalogue.access_group_create(actor=actor, **fields)
-    elif action == UPDATE:
-        catalogue.access_group_update(actor=actor, access_group=access_group, **fields)
-    elif action == ARCHIVE:
-        catalogue.access_group_archive(actor=actor, access_group=access_group)
-    else:
+    """Make one change as ``actor``: the one seam between a file and the catalogue. With
+    CHANGE_APPROVAL=required it is proposed for another admin to approve
+    (accessgroups.changes.services.change_submit)."""
+    if action not in (CREATE, UPDATE, ARCHIVE):
         raise ValueError(f"Unknown action {action!r}")
+    change_submit(actor=actor, action=action, access_group=access_group, fields=fields)
 
 
 class _RolledBack(Exception):

@@ -12,6 +12,7 @@ from django.db import transaction
 
 from accessgroups.mail.tasks import (
     break_glass_granted_mail_task,
+    change_proposed_mail_task,
     membership_active_mail_task,
     membership_ended_mail_task,
     request_closed_mail_task,
@@ -19,7 +20,7 @@ from accessgroups.mail.tasks import (
     request_submitted_mail_task,
     request_timed_out_mail_task,
 )
-from accessgroups.models import AccessRequest, Membership
+from accessgroups.models import AccessRequest, ChangeRequest, Membership
 
 
 def _send_on_commit(send: Callable[[int], object], object_id: int) -> None:
@@ -55,3 +56,8 @@ def notify_request_timed_out(request: AccessRequest) -> None:
 def notify_request_closed(request: AccessRequest) -> None:
     """The approvers told of a pending request: it is decided, by whom (mail.reminders)."""
     _send_on_commit(request_closed_mail_task.delay, request.pk)
+
+
+def notify_change_proposed(change: ChangeRequest) -> None:
+    """The other admins: one of them must approve it (four eyes)."""
+    _send_on_commit(change_proposed_mail_task.delay, change.pk)

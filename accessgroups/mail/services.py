@@ -11,7 +11,9 @@ Who gets mail:
 - a request arrives: the access group's approvers, or the admins when nobody else can
   approve it;
 - a request is decided, access becomes active, is about to expire, or ends: the requester
-  (the member).
+  (the member);
+- a change of an access group is proposed (four eyes): the other admins
+  (accessgroups.mail.changes).
 Users who are inactive or have no email get nothing, and nobody is mailed about their own
 action (a member who gives up their own access, an approver who is also the requester).
 """

@@ -13,6 +13,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from accessgroups.mail import break_glass as break_glass_mail
+from accessgroups.mail import changes as changes_mail
 from accessgroups.mail import reminders
 from accessgroups.mail import services as mail
 
@@ -37,6 +38,11 @@ MAIL_RETRY = {
 @shared_task(name=_named("request_submitted_mail_task"), **MAIL_RETRY)
 def request_submitted_mail_task(request_id: int) -> int:
     return mail.request_submitted_send(request_id=request_id)
+
+
+@shared_task(**MAIL_RETRY)
+def change_proposed_mail_task(change_id: int) -> int:
+    return changes_mail.change_proposed_send(change_id=change_id)
 
 
 @shared_task(name=_named("request_decided_mail_task"), **MAIL_RETRY)

@@ -38,6 +38,12 @@ from accessgroups.models.catalogue import (
     PolicyKind,
     Risk,
 )
+from accessgroups.models.changes import (
+    ChangeAction,
+    ChangeRequest,
+    ChangeRequestQuerySet,
+    ChangeStatus,
+)
 from accessgroups.models.directory import (
     GroupSync,
     IdentityCenterGroup,
@@ -140,4 +146,8 @@ __all__ = [
     "DriftFindingQuerySet",
     "DriftFinding",
     "DriftScan",
+    "ChangeAction",
+    "ChangeStatus",
+    "ChangeRequestQuerySet",
+    "ChangeRequest",
 ]

@@ -24,6 +24,7 @@ from accessgroups.models import (
     Account,
     ApiToken,
     AuditEvent,
+    ChangeRequest,
     Decision,
     DriftFinding,
     DriftScan,
@@ -90,6 +91,7 @@ KINDS: dict[str, Kind] = {
     "apitoken": Kind(ApiToken, "API token", ("user",), str),
     "driftfinding": Kind(DriftFinding, "Drift finding", ("access_group",), str),
     "driftscan": Kind(DriftScan, "Drift scan", (), str),
+    "changerequest": Kind(ChangeRequest, "Change request", ("access_group",), str),
 }
 
 
@@ -106,6 +108,11 @@ COMMON_ACTIONS = (
     "access_group.created",
     "access_group.updated",
     "access_group.archived",
+    "change_request.proposed",
+    "change_request.approved",
+    "change_request.rejected",
+    "change_request.withdrawn",
+    "change_request.superseded",
     "account.created",
     "account.updated",
     "user.onboarded",

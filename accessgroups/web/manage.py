@@ -22,6 +22,7 @@ from accessgroups.access import policies, services
 from accessgroups.access.selectors import removals_pending
 from accessgroups.catalogue import services as catalogue
 from accessgroups.catalogue.selectors import current_accounts_prefetch
+from accessgroups.changes import services as changes
 from accessgroups.changes.plan import plan_change
 from accessgroups.core.dispatch import provisioning_backlog
 from accessgroups.core.errors import Conflict
@@ -36,6 +37,7 @@ from accessgroups.models import (
     User,
 )
 from accessgroups.organizations.selectors import organizations_sync_status
+from accessgroups.web.changes import PROPOSED_MESSAGE
 from accessgroups.web.common import paginate, query_text
 from accessgroups.web.confirm import render_confirm
 from accessgroups.web import plans
@@ -287,12 +289,18 @@ def _group_form_valid(form: AccessGroupForm) -> bool:
     return False
 
 
+def _proposed(request: HttpRequest, change) -> HttpResponse:
+    """Four eyes (CHANGE_APPROVAL=required): the change request's page, with what happened."""
+    messages.success(request, PROPOSED_MESSAGE)
+    return redirect("web:manage-change-request", pk=change.pk)
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def group_create(request: HttpRequest) -> HttpResponse:
     require_admin(request.user)
     form = AccessGroupForm(request.POST or None)
-    context: dict = {"form": form, "group": None}
+    context: dict = {"form": form, "group": None, "four_eyes": changes.approval_required()}
     if request.method == "POST" and _group_form_valid(form):
         fields = form.service_fields()
         try:
@@ -301,6 +309,10 @@ def group_create(request: HttpRequest) -> HttpResponse:
                     plans.review(actor=request.user, form=form, fields=fields, access_group=None)
                 )
                 return render(request, "accessgroups/manage/group_form.html", context)
+            if changes.approval_required():
+                return _proposed(
+                    request, changes.change_propose(actor=request.user, action="create", fields=fields)
+                )
             group = catalogue.access_group_create(actor=request.user, **fields)
         except (ValidationError, Conflict) as refusal:
             show_refusal(form, refusal)
@@ -327,7 +339,7 @@ def group_edit(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "This access group has been archived; it cannot be changed.")
         return redirect("web:manage-group-detail", pk=group.pk)
     form = AccessGroupForm(request.POST or None, access_group=group)
-    context: dict = {"form": form, "group": group}
+    context: dict = {"form": form, "group": group, "four_eyes": changes.approval_required()}
     if request.method == "POST" and _group_form_valid(form):
         fields = form.service_fields()
         try:
@@ -336,6 +348,13 @@ def group_edit(request: HttpRequest, pk: int) -> HttpResponse:
                     plans.review(actor=request.user, form=form, fields=fields, access_group=group)
                 )
                 return render(request, "accessgroups/manage/group_form.html", context)
+            if changes.approval_required():
+                return _proposed(
+                    request,
+                    changes.change_propose(
+                        actor=request.user, action="update", access_group=group, fields=fields
+                    ),
+                )
             catalogue.access_group_update(actor=request.user, access_group=group, **fields)
         except (ValidationError, Conflict) as refusal:
             show_refusal(form, refusal)
@@ -361,7 +380,18 @@ def group_archive(request: HttpRequest, pk: int) -> HttpResponse:
             "memberships": group.memberships.active().count(),
             "preview": None if group.is_archived else plan_change(group, None),
         }
-        return render(request, "accessgroups/manage/group_archive.html", {"group": group, **counts})
+        return render(
+            request,
+            "accessgroups/manage/group_archive.html",
+            {"group": group, "four_eyes": changes.approval_required(), **counts},
+        )
+    if changes.approval_required():
+        try:
+            change = changes.change_propose(actor=request.user, action="archive", access_group=group)
+        except (ValidationError, Conflict) as refusal:
+            messages.error(request, " ".join(getattr(refusal, "messages", [str(refusal)])))
+            return redirect("web:manage-group-detail", pk=group.pk)
+        return _proposed(request, change)
     try:
         catalogue.access_group_archive(actor=request.user, access_group=group)
     except Conflict as refusal:

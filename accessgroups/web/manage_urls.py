@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accessgroups.web import directory, manage
+from accessgroups.web import changes, directory, manage
 
 urlpatterns = [
     path("accounts/", manage.accounts, name="manage-accounts"),
@@ -14,6 +14,21 @@ urlpatterns = [
     path("groups/<int:pk>/edit/", manage.group_edit, name="manage-group-edit"),
     path("groups/<int:pk>/archive/", manage.group_archive, name="manage-group-archive"),
     path("groups/<int:pk>/retry/", manage.group_retry, name="manage-group-retry"),
+    path("change-requests/", changes.change_list, name="manage-change-requests"),
+    path("change-requests/<int:pk>/", changes.change_detail, name="manage-change-request"),
+    path(
+        "change-requests/<int:pk>/approve/",
+        changes.change_approve,
+        name="manage-change-request-approve",
+    ),
+    path(
+        "change-requests/<int:pk>/reject/", changes.change_reject, name="manage-change-request-reject"
+    ),
+    path(
+        "change-requests/<int:pk>/withdraw/",
+        changes.change_withdraw,
+        name="manage-change-request-withdraw",
+    ),
     path("provisioning/", manage.provisioning, name="manage-provisioning"),
     path(
         "identity-center-groups/",

@@ -6,6 +6,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from accessgroups.core.roles import decides_anything
+from accessgroups.models import ChangeRequest
 from accessgroups.reviews.selectors import may_see_reviews
 
 # (label, URL name, who sees it). Labels are accessible names scripts and tests rely on.
@@ -22,6 +23,7 @@ ITEMS = (
     ("Accounts", "web:manage-accounts", "admins"),
     ("Users", "web:manage-users", "admins"),
     ("Manage groups", "web:manage-groups", "admins"),
+    ("Changes", "web:manage-change-requests", "admins"),
     ("Provisioning", "web:manage-provisioning", "admins"),
 )
 
@@ -49,5 +51,9 @@ def navigation(request: HttpRequest) -> dict:
         if not _may_see(user, audience):
             continue
         url = reverse(name)
-        items.append({"label": label, "url": url, "current": request.path.startswith(url) if url != "/" else request.path == "/"})
+        item = {"label": label, "url": url, "current": request.path.startswith(url) if url != "/" else request.path == "/"}
+        if name == "web:manage-change-requests":
+            # One query, on admins' pages only: how many wait for a decision.
+            item["count"] = ChangeRequest.objects.pending().count()
+        items.append(item)
     return {"nav_items": items}

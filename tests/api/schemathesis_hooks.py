@@ -55,6 +55,15 @@ ROW_RULES: dict[str, dict[str, tuple[str, ...]]] = {
     "POST /api/v1/accounts/": {"account_id": ("already known",)},
     "POST /api/v1/access-groups/": GROUP_RULES,
     "PATCH /api/v1/access-groups/{id}/": {**GROUP_RULES, "name": ("cannot be changed",)},
+    # A proposal is checked as the access group endpoints check it, and by action: a create
+    # needs a name and no group, an update or archive a group, and it must change something.
+    "POST /api/v1/change-requests/": {
+        **GROUP_RULES,
+        "name": ("exists", "required", "Give the new access group a name", "cannot be changed"),
+        "access_group": ("No access group", "no id yet", "Name the access group"),
+        "fields": ("changes nothing",),
+    },
+    "POST /api/v1/change-requests/{id}/reject/": {"comment": ("Say why",)},
     "POST /api/v1/access-requests/": {
         "access_group": ("does not exist", "cannot be requested"),
         "duration_hours": ("grants access for at most",),

@@ -23,6 +23,7 @@ from accessgroups.access.services import (
     membership_activated,
     membership_grant,
 )
+from accessgroups.changes.services import change_propose
 from accessgroups.core.audit import audit_record
 from accessgroups.models import (
     AccessGroup,
@@ -89,6 +90,13 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("access-group-retry", "POST"): ADMIN,
     ("access-group-export", "GET"): AUDIT,
     ("access-group-plan", "POST"): ADMIN,
+    # Change requests (four eyes): auditors read; an admin other than the proposer decides.
+    ("change-request-list", "GET"): AUDIT,
+    ("change-request-list", "POST"): ADMIN,
+    ("change-request-detail", "GET"): AUDIT,
+    ("change-request-approve", "POST"): ADMIN,  # proposed by frank, another admin
+    ("change-request-reject", "POST"): ADMIN,
+    ("change-request-withdraw", "POST"): ADMIN,  # proposed by dave himself
     ("access-request-list", "GET"): SIGNED_IN,
     ("access-request-list", "POST"): SIGNED_IN,
     # alice's pending request: she, bob (approver of its group), carol and dave see it.
@@ -184,6 +192,18 @@ def _failed(model, pk: int) -> int:
     return pk
 
 
+def _proposal(w: World, by: str = "frank") -> int:
+    proposer = w.users["dave"]
+    if by != "dave":
+        proposer = User.objects.create(username=by, email=f"{by}@example.com", is_portal_admin=True)
+    return change_propose(
+        actor=proposer,
+        action="update",
+        access_group=w.group,
+        fields={"description": "proposed"},
+    ).pk
+
+
 def _unit() -> OrganizationalUnit:
     return OrganizationalUnit.objects.create(ou_id="r-ab12", name="Root", path="Root")
 
@@ -221,6 +241,14 @@ SETUPS: dict[str, Callable[[World], tuple[dict[str, Any], dict[str, Any] | None]
     "access-group-retry": lambda w: ({"pk": _failed(AccessGroup, w.group.pk)}, {}),
     "access-group-export": lambda w: ({}, None),
     "access-group-plan": lambda w: ({}, {"access_group": w.group.pk, "session_duration": "PT2H"}),
+    "change-request-list": lambda w: (
+        {},
+        {"action": "update", "access_group": w.group.pk, "fields": {"description": "changed"}},
+    ),
+    "change-request-detail": lambda w: ({"pk": _proposal(w)}, None),
+    "change-request-approve": lambda w: ({"pk": _proposal(w)}, {"comment": "ok"}),
+    "change-request-reject": lambda w: ({"pk": _proposal(w)}, {"comment": "no"}),
+    "change-request-withdraw": lambda w: ({"pk": _proposal(w, by="dave")}, {}),
     "access-request-list": lambda w: (
         {},
         {"access_group": w.group.pk, "justification": "need to read logs"},

@@ -119,3 +119,17 @@ def test_createsuperuser_noinput_from_environment(monkeypatch: pytest.MonkeyPatc
     assert user.is_superuser and user.is_staff
     assert user.is_admin, "superusers are admins of the portal"
     assert user.check_password("a fine long passphrase")
+
+
+def test_change_approval_is_off_by_default_and_refused_when_not_understood(tmp_path: Path) -> None:
+    result = start_settings("CHANGE_APPROVAL", PORTAL_VAR_DIR=str(tmp_path), DEBUG="1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "off"
+    result = start_settings(
+        "CHANGE_APPROVAL", PORTAL_VAR_DIR=str(tmp_path), DEBUG="1", CHANGE_APPROVAL="Required"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "required"
+    result = start_settings(PORTAL_VAR_DIR=str(tmp_path), DEBUG="1", CHANGE_APPROVAL="yes")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and "CHANGE_APPROVAL" in result.stderr

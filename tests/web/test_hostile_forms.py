@@ -20,6 +20,8 @@ from accessgroups.access.services import (
     membership_grant,
 )
 from accessgroups.auth.tokens import api_token_create
+from accessgroups.changes.services import change_propose
+from accessgroups.models import User
 from accessgroups.reviews.services import access_review_open
 
 pytestmark = pytest.mark.django_db
@@ -80,6 +82,11 @@ def world(alice, bob, carol, dave, erin, readonly):
     )
     item = review.items.get()
     token = api_token_create(actor=None, user=dave, name="script").token
+    # Proposed by another admin, so that dave may decide it.
+    frank = User.objects.create(username="frank", email="frank@example.com", is_portal_admin=True)
+    change = change_propose(
+        actor=frank, action="update", access_group=readonly, fields={"description": "x"}
+    )
     # The id each kind of page takes, by the start of its URL name.
     ids = {
         "web:request-create": {"group_id": readonly.pk},
@@ -98,6 +105,7 @@ def world(alice, bob, carol, dave, erin, readonly):
         "web:review-item": {"pk": item.pk},
         "web:api-token-revoke": {"pk": token.pk},
         "web:manage-api-token-revoke": {"pk": token.pk},
+        "web:manage-change-request": {"pk": change.pk},
     }
     return {"ids": ids, "users": {"alice": alice, "bob": bob, "dave": dave, "erin": erin}, "item": item}
 
