@@ -169,49 +169,35 @@ def link_gives_access_now(path: str = "") -> Q:
     )
 
 
-def who_has_access(
-    *,
-    account: Account | None = None,
-    access_group: AccessGroup | None = None,
-    user: User | None = None,
-    expiring_before: datetime | None = None,
-    at: datetime | None = None,
-) -> Rows:
-    """One row (a dict of WHO_HAS_ACCESS_COLUMNS) per user x access group x account.
+def approvals(*, at: datetime | None = None) -> QuerySet[Decision]:
+    """Approvals that name a membership's approver, made by ``at`` if given.
 
-    Now (``at`` None), the report is what Identity Center may grant. Rows in ``state``
-    ``active`` are confirmed: the membership is active and in sync, the account link current
-    and in sync. Rows in ``state`` ``removal_pending`` are access the portal has ended (the
-    membership, or the group's account) whose removal Identity Center has not confirmed
-    yet: they stay listed, with when it ended and the last error, until it has. Access that
-    is still being provisioned, or failed to be, is not access yet.
-
-    At a past moment ``at``, rows come from the dated history instead of the current state:
-    memberships active then (activated at or before ``at``, not ended by then), account links
-    valid then, access groups not yet archived then, and the approver of the latest approval
-    made by then. ``expires_at`` is the expiry in force then: an extension approved after
-    ``at`` does not show. Names, email addresses and OU paths are those of today; which
-    accounts a group granted then comes from its dated links, so an account an OU brought
-    in or took away (accessgroups.organizations) shows only while its link was current.
-
-    ``expiring_before`` keeps only grants whose expiry (in force at ``at``, or now) is
-    before that moment.
-
-    The result is one query whether it is iterated (files) or counted and sliced (pages).
+    The approver is that of the latest approved request behind the membership: an
+    extension's approver is the one who decided how long the access now lasts. Admin
+    grants have no request, so their granter answers.
     """
-    # The approver of the latest approved request behind the membership: an extension's
-    # approver is the one who decided how long the access now lasts. Admin grants have
-    # no request, so their granter answers.
-    approvals = Decision.objects.filter(
-        request__membership=OuterRef("pk"), outcome=DecisionOutcome.APPROVE
-    )
+    found = Decision.objects.filter(outcome=DecisionOutcome.APPROVE)
+    if at is not None:
+        found = found.filter(created_at__lte=at)
+    return found
+
+
+def report_rows(
+    *,
+    account: Account | None,
+    access_group: AccessGroup | None,
+    user: User | None,
+    expiring_before: datetime | None,
+    at: datetime | None,
+) -> QuerySet:
+    """The report's rows (memberships joined to their account links) before their columns
+    are chosen."""
     if at is None:
         memberships = Membership.objects.filter(membership_may_grant_now()).annotate(
             expiry=F("expires_at")
         )
         link_condition = link_may_grant_now("access_group__account_links__")
     else:
-        approvals = approvals.filter(created_at__lte=at)
         memberships = Membership.objects.filter(
             # Active from the moment Identity Center confirmed it; a row without that moment
             # (recorded before it was kept) counts from its grant once it is confirmed.
@@ -229,7 +215,6 @@ def who_has_access(
             | Q(access_group__account_links__valid_to__gt=at)
         )
         memberships = memberships.annotate(expiry=_expiry_at(at))
-    latest_approver = approvals.order_by("-created_at", "-id").values("decided_by__username")[:1]
     # One join to the account links, filtered in the ON clause, so that the account
     # columns come from exactly the links that passed the filter.
     rows = memberships.annotate(
@@ -273,6 +258,54 @@ def who_has_access(
             row_ended_at=Value(None, output_field=DateTimeField()),
             row_last_error=Value("", output_field=TextField()),
         )
+    return rows
+
+
+def who_has_access(
+    *,
+    account: Account | None = None,
+    access_group: AccessGroup | None = None,
+    user: User | None = None,
+    expiring_before: datetime | None = None,
+    at: datetime | None = None,
+) -> Rows:
+    """One row (a dict of WHO_HAS_ACCESS_COLUMNS) per user x access group x account.
+
+    Now (``at`` None), the report is what Identity Center may grant. Rows in ``state``
+    ``active`` are confirmed: the membership is active and in sync, the account link current
+    and in sync. Rows in ``state`` ``removal_pending`` are access the portal has ended (the
+    membership, or the group's account) whose removal Identity Center has not confirmed
+    yet: they stay listed, with when it ended and the last error, until it has. Access that
+    is still being provisioned, or failed to be, is not access yet.
+
+    At a past moment ``at``, rows come from the dated history instead of the current state:
+    memberships active then (activated at or before ``at``, not ended by then), account links
+    valid then, access groups not yet archived then, and the approver of the latest approval
+    made by then. ``expires_at`` is the expiry in force then: an extension approved after
+    ``at`` does not show. Names, email addresses and OU paths are those of today; which
+    accounts a group granted then comes from its dated links, so an account an OU brought
+    in or took away (accessgroups.organizations) shows only while its link was current.
+
+    ``expiring_before`` keeps only grants whose expiry (in force at ``at``, or now) is
+    before that moment.
+
+    The result is one query whether it is iterated (files) or counted and sliced (pages).
+    """
+    rows = report_rows(
+        account=account,
+        access_group=access_group,
+        user=user,
+        expiring_before=expiring_before,
+        at=at,
+    )
+    # Pages read a few rows at a time (LIMIT), so the approver is looked up per row shown;
+    # the files join it per membership instead (accessgroups.reports.export_rows).
+    latest_approver = (
+        approvals(at=at)
+        .filter(request__membership=OuterRef("pk"))
+        .order_by("-created_at", "-id")
+        .values("decided_by__username")[:1]
+    )
     queryset = rows.values(
         username=F("user__username"),
         email=F("user__email"),
