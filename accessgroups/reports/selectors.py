@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -56,8 +57,38 @@ WHO_HAS_ACCESS_COLUMNS = (
     "account_ou_path",
 )
 
+# The report's order: its rows' key, unique (the membership's id last).
+ORDER = ("user__username", "access_group__name", "link__account__account_id", "pk")
+
 ACTIVE = "active"
 REMOVAL_PENDING = "removal_pending"
+
+
+@dataclass
+class KeysetPage:
+    """A page of report rows and the keys of its first and last rows (for Previous/Next)."""
+
+    # As Django's Page names them.
+    object_list: list[dict[str, Any]]
+    first_key: tuple | None
+    last_key: tuple | None
+    has_next: bool
+    has_previous: bool
+
+
+def _after(fields: tuple[str, ...], key: tuple, *, descending: bool = False) -> Q:
+    """Rows whose ``fields`` come after ``key`` in their order (before, if ``descending``).
+
+    Spelled out as (a > x) or (a = x and b > y) or ..., which both databases read; the
+    first term alone (a >= x) lets an index on ``a`` narrow the scan.
+    """
+    op = "lt" if descending else "gt"
+    first = Q(**{f"{fields[0]}__{'lte' if descending else 'gte'}": key[0]})
+    alternatives = Q()
+    for n, field in enumerate(fields):
+        equal = {f: v for f, v in zip(fields[:n], key[:n], strict=True)}
+        alternatives |= Q(**equal, **{f"{field}__{op}": key[n]})
+    return first & alternatives
 
 
 class Rows:
@@ -71,10 +102,18 @@ class Rows:
 
     ordered = True  # the queryset is ordered; tells Django's Paginator not to warn
 
-    def __init__(self, queryset: QuerySet, renames: dict[str, str], columns: tuple[str, ...]):
+    def __init__(
+        self,
+        queryset: QuerySet,
+        renames: dict[str, str],
+        columns: tuple[str, ...],
+        key_names: tuple[str, ...] = (),
+    ):
         self.queryset = queryset
         self.renames = renames
         self.columns = columns
+        # The names among the values of the order's fields, a unique key: for keyset pages.
+        self.key_names = key_names
 
     def _row(self, raw: dict[str, Any]) -> dict[str, Any]:
         return {column: raw[self.renames.get(column, column)] for column in self.columns}
@@ -89,6 +128,39 @@ class Rows:
         if not isinstance(key, slice):
             raise TypeError("Rows are read by slices.")
         return [self._row(raw) for raw in self.queryset[key]]
+
+    def keyset_page(
+        self, *, after: tuple | None = None, before: tuple | None = None, size: int = 50
+    ) -> KeysetPage:
+        """The ``size`` rows after the row whose key is ``after`` (or before ``before``; the
+        first rows if neither): a late page costs what the first does, where an OFFSET
+        makes the database build and skip every row before it."""
+        # The keys by their names among the values: a lookup through ``link`` in a new
+        # filter() would join the account links a second time.
+        fields = self.key_names
+        queryset = self.queryset
+        if before is not None:
+            queryset = queryset.filter(_after(fields, before, descending=True)).order_by(
+                *(f"-{f}" for f in fields)
+            )
+        elif after is not None:
+            queryset = queryset.filter(_after(fields, after))
+        raws = list(queryset[: size + 1])
+        more = len(raws) > size
+        raws = raws[:size]
+        if before is not None:
+            raws.reverse()
+        rows = [self._row(raw) for raw in raws]
+        keys = [tuple(raw[k] for k in self.key_names) for raw in raws]
+        return KeysetPage(
+            object_list=rows,
+            first_key=keys[0] if keys else None,
+            last_key=keys[-1] if keys else None,
+            # Coming back from a later page, there is one; going back, there is one if
+            # more rows were found before.
+            has_next=(more if before is None else True) and bool(rows),
+            has_previous=(after is not None if before is None else more) and bool(rows),
+        )
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         # Rows are ten short columns: 2,000 per fetch keeps round trips few and memory bounded.
@@ -323,7 +395,8 @@ def who_has_access(
         state=F("row_state"),
         state_ended_at=F("row_ended_at"),
         state_last_error=F("row_last_error"),
-    ).order_by("user__username", "access_group__name", "link__account__account_id", "pk")
+        row_id=F("pk"),
+    ).order_by(*ORDER)
     return Rows(
         queryset,
         renames={
@@ -336,4 +409,5 @@ def who_has_access(
             "last_error": "state_last_error",
         },
         columns=WHO_HAS_ACCESS_COLUMNS,
+        key_names=("username", "access_group_name", "account_id", "row_id"),
     )
