@@ -58,6 +58,8 @@ def _environment(var_dir: str) -> None:
     os.environ["DEBUG"] = "0"
     os.environ.setdefault("SECRET_KEY", "bench-" + uuid.uuid4().hex)
     os.environ["ALLOWED_HOSTS"] = "testserver"
+    # Plain http: the test client and the bench server have no TLS in front of them.
+    os.environ["SECURE_SSL_REDIRECT"] = "0"
     os.environ["REQUIRE_MFA_FOR_APPROVERS"] = "0"
     os.environ["LOG_LEVEL"] = "WARNING"
     os.environ.pop("CELERY_BROKER_URL", None)
