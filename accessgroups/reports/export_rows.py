@@ -34,6 +34,8 @@ from accessgroups.reports.selectors import WHO_HAS_ACCESS_COLUMNS, approvals, re
 # Rows per fetch from the server-side cursor: 2,000 rows of ~140 bytes is ~280 KB a round
 # trip; larger fetches measured no faster and hold more memory.
 FETCH_ROWS = 2000
+# The first fetch is small, so that the first rows leave as soon as the database has them.
+FIRST_FETCH_ROWS = 200
 
 # Columns whose text comes from people or from AWS (names, addresses, justifications,
 # errors): the ones a spreadsheet could be made to run. Account ids, sources, states and
@@ -191,8 +193,7 @@ def who_has_access_batches(*, for_spreadsheet: bool, **filters: Any) -> Iterator
         # SQLite has no server-side cursor; its cursor already steps through the result.
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            while batch := cursor.fetchmany(FETCH_ROWS):
-                yield batch
+            yield from _batches(cursor)
         return
     # Inside a transaction Django's chunked cursor is declared without HOLD: PostgreSQL
     # sends rows as it makes them instead of building the whole result first.
@@ -203,5 +204,11 @@ def who_has_access_batches(*, for_spreadsheet: bool, **filters: Any) -> Iterator
             cursor.execute("SET LOCAL jit = off")
         with connection.chunked_cursor() as cursor:
             cursor.execute(sql, params)
-            while batch := cursor.fetchmany(FETCH_ROWS):
-                yield batch
+            yield from _batches(cursor)
+
+
+def _batches(cursor: Any) -> Iterator[list[tuple]]:
+    size = FIRST_FETCH_ROWS
+    while batch := cursor.fetchmany(size):
+        yield batch
+        size = FETCH_ROWS
