@@ -1,14 +1,17 @@
-"""Benchmark: the who-has-access CSV export and the access matrix of a large organisation.
+"""Benchmark: the who-has-access files and the access matrix of a large organisation.
 
     .venv/bin/python bench/report_export.py [--users 10000] [--groups 1000] [--accounts 500]
         [--accounts-per-group 10] [--groups-per-user 5] [--only csv|matrix]
 
 Builds the organisation with bulk_create in a throwaway database (PostgreSQL when
 DATABASE_URL is set: a database of this run's own on that server, dropped at the end; else a
-temporary SQLite file), then downloads ``/api/v1/reports/who-has-access/?format=csv`` as an
-auditor with Django's test client, reading the streamed response chunk by chunk. It prints
-the rows, rows per second, time to first byte, peak memory and the number of SQL queries; it
-asserts nothing.
+temporary SQLite file), then serves the portal on it with gunicorn (one worker) and
+downloads ``/api/v1/reports/who-has-access/`` as CSV, JSON Lines and XLSX over HTTP with an
+auditor's API token, reading each response 64 KB at a time as it arrives. On PostgreSQL it
+also runs ``COPY (the CSV export's own SQL) TO STDOUT CSV``: the database's own speed for
+the same rows. It prints, for each, the rows, rows per second, time to the first row, the
+worker's RSS before and at its peak (Linux; the peak is reset before each file), and for
+CSV and JSON Lines their rate over COPY's. It asserts nothing.
 
 The defaults give 10,000 users each in 5 of 1,000 access groups, each group granting 10 of
 500 accounts: 50,000 memberships x 10 accounts = 500,000 report rows. Every membership is
@@ -17,30 +20,31 @@ of the memberships come from an approved request (the report looks up its approv
 from an admin grant. On PostgreSQL the tables are analysed after the build, as autovacuum
 would do on a live database, so that the planner works from statistics.
 
-The export is read twice: once timed, once under tracemalloc for the peak of Python memory
-(tracemalloc slows Python down, so it would spoil the timing).
-
 Then the access matrix page (``web:access-matrix``) is read through the real view: people and
 access groups as rows, the first page and the last, and filtered by an account, an access
 group and a user. Each page is read five times after a warm-up; it prints the median time,
-the SQL queries and the rows and columns shown. ``--only`` runs one of the two parts.
+the SQL queries and the rows and columns shown. ``--only`` runs one of the two parts
+(``csv``: the files).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import re
-import resource
 import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
+import urllib.request
 import uuid
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +58,8 @@ def _environment(var_dir: str) -> None:
     os.environ["DEBUG"] = "0"
     os.environ.setdefault("SECRET_KEY", "bench-" + uuid.uuid4().hex)
     os.environ["ALLOWED_HOSTS"] = "testserver"
+    # Plain http: the test client and the bench server have no TLS in front of them.
+    os.environ["SECURE_SSL_REDIRECT"] = "0"
     os.environ["REQUIRE_MFA_FOR_APPROVERS"] = "0"
     os.environ["LOG_LEVEL"] = "WARNING"
     os.environ.pop("CELERY_BROKER_URL", None)
@@ -172,80 +178,128 @@ def _build(args: argparse.Namespace) -> int:
     return len(memberships) * args.accounts_per_group
 
 
-def _status_kib(field: str) -> int | None:
-    """A field of /proc/self/status in KiB (Linux), or None elsewhere."""
+@contextlib.contextmanager
+def _server(database_url: str, var_dir: str) -> Iterator[tuple[str, int]]:
+    """gunicorn serving the portal on the bench's database: (base URL, worker pid).
+
+    One worker, one thread: the export is measured as one request of a real server, over
+    a socket, with the worker's own memory."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "PORTAL_VAR_DIR": var_dir,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0",
+        # The throwaway directory has no collected static files; the export serves none.
+        "PYTHONWARNINGS": "ignore::UserWarning",
+    }
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "portal.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--timeout",
+            "600",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz") as answer:
+                    answer.read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("gunicorn did not start") from None
+                time.sleep(0.2)
+        children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
+        worker = int(children.read_text().split()[0]) if children.exists() else server.pid
+        yield f"http://127.0.0.1:{port}", worker
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _proc_kib(pid: int, field: str) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
     except OSError:
         pass
     return None
 
 
-def _reset_peak_rss() -> bool:
-    # Writing 5 to clear_refs resets VmHWM (Linux 4.0+), so the peak measured is the
-    # export's own and not the build's.
+def _download(base: str, key: str, fmt: str, worker: int) -> dict[str, float]:
+    """One file of who has access over HTTP, read 64 KB at a time as it arrives."""
     try:
-        with open("/proc/self/clear_refs", "w") as clear_refs:
-            clear_refs.write("5")
-        return True
+        Path(f"/proc/{worker}/clear_refs").write_text("5")  # reset the worker's peak RSS
     except OSError:
-        return False
-
-
-def _export(client, *, trace: bool) -> dict[str, float]:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    if trace:
-        tracemalloc.start()
-        tracemalloc.reset_peak()
-    rss_before = _status_kib("VmRSS")
-    peak_reset = _reset_peak_rss()
-    maxrss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        pass
+    rss_before = _proc_kib(worker, "VmRSS")
+    request = urllib.request.Request(
+        f"{base}/api/v1/reports/who-has-access/?format={fmt}",
+        headers={"Authorization": f"Token {key}"},
+    )
     started = time.perf_counter()
-    first_byte = None
     first_row = None
-    lines = 0
-    size = 0
-    with CaptureQueriesContext(connection) as captured:
-        response = client.get("/api/v1/reports/who-has-access/", {"format": "csv"})
-        if response.status_code != 200 or not response.streaming:
-            raise SystemExit(f"export answered {response.status_code}: {response.content[:500]!r}")
-        for chunk in response.streaming_content:
-            if first_byte is None:
-                first_byte = time.perf_counter() - started
+    lines = size = 0
+    # The header line of CSV; JSON Lines has none.
+    header_lines = 1 if fmt == "csv" else 0
+    with urllib.request.urlopen(request) as answer:
+        while chunk := answer.read1(65536):
             lines += chunk.count(b"\n")
-            # The header may be sent before the query runs; the first row needs the query.
-            if first_row is None and lines >= 2:
-                first_row = time.perf_counter() - started
             size += len(chunk)
-        response.close()
+            if first_row is None and lines > header_lines:
+                first_row = time.perf_counter() - started
     elapsed = time.perf_counter() - started
-    figures = {
-        "rows": lines - 1,  # the header line
+    peak = _proc_kib(worker, "VmHWM")
+    return {
+        "rows": lines - header_lines,
         "bytes": size,
         "elapsed": elapsed,
-        "first_byte": first_byte or elapsed,
         "first_row": first_row or elapsed,
-        "queries": len(captured),
+        "rss_before_mib": (rss_before or 0) / 1024,
+        "rss_peak_mib": (peak or 0) / 1024,
     }
-    peak = _status_kib("VmHWM")
-    if peak_reset and peak is not None and rss_before is not None:
-        figures["rss_growth_mib"] = (peak - rss_before) / 1024
-        figures["rss_peak_mib"] = peak / 1024
-    else:
-        # ru_maxrss (KiB on Linux) only grows past the build's peak, so this underestimates.
-        figures["rss_growth_mib"] = (
-            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - maxrss_before
-        ) / 1024
-        figures["rss_peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    if trace:
-        figures["peak_mib"] = tracemalloc.get_traced_memory()[1] / 2**20
-        tracemalloc.stop()
-    return figures
+
+
+def _copy() -> dict[str, float]:
+    """``COPY (the CSV export's own SQL) TO STDOUT CSV``, read by psycopg as it arrives."""
+    import psycopg
+    from django.db import connection, transaction
+
+    from accessgroups.reports.export_rows import export_sql
+
+    sql, params = export_sql(for_spreadsheet=True)
+    started = time.perf_counter()
+    first_row = None
+    lines = size = 0
+    with transaction.atomic():
+        connection.ensure_connection()
+        raw = connection.connection
+        statement = psycopg.ClientCursor(raw).mogrify(sql, params)
+        with raw.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")  # as the export does
+            with cursor.copy(f"COPY ({statement}) TO STDOUT (FORMAT csv)") as copy:
+                for block in copy:
+                    lines += bytes(block).count(b"\n")
+                    size += len(block)
+                    if first_row is None and lines:
+                        first_row = time.perf_counter() - started
+    elapsed = time.perf_counter() - started
+    return {"rows": lines, "bytes": size, "elapsed": elapsed, "first_row": first_row or elapsed}
 
 
 # A page read a few times: the median is steadier than one reading, and the page is cheap.
@@ -342,19 +396,20 @@ def _analyse() -> None:
             cursor.execute("ANALYZE")
 
 
-def _print_export(timed: dict[str, float], traced: dict[str, float], expected: int) -> None:
-    print(f"rows:                {timed['rows']:,} (expected {expected:,})")
-    print(f"CSV size:            {timed['bytes'] / 2**20:.1f} MiB")
-    print(f"elapsed:             {timed['elapsed']:.2f} s")
-    print(f"rows per second:     {timed['rows'] / timed['elapsed']:,.0f}")
-    print(f"time to first byte:  {timed['first_byte'] * 1000:.0f} ms")
-    print(f"time to first row:   {timed['first_row'] * 1000:.0f} ms")
-    print(f"SQL queries:         {timed['queries']}")
-    print(f"peak Python memory:  {traced['peak_mib']:.1f} MiB (tracemalloc, during the export)")
-    print(
-        f"peak RSS:            {timed['rss_peak_mib']:.1f} MiB, "
-        f"{timed['rss_growth_mib']:+.1f} MiB over the RSS before the timed export"
-    )
+def _print_export(files: dict[str, dict[str, float]], copy: dict[str, float] | None, expected: int) -> None:
+    print(f"who has access over HTTP (gunicorn, one worker), {expected:,} rows expected:")
+    reference = copy["rows"] / copy["elapsed"] if copy else None
+    for what, f in files.items():
+        rate = f["rows"] / f["elapsed"]
+        line = (
+            f"  {what:<6} {f['rows']:>9,} rows  {f['bytes'] / 2**20:6.1f} MiB  "
+            f"{f['elapsed']:6.2f} s  {rate:>9,.0f} rows/s  first row {f['first_row'] * 1000:5.0f} ms"
+        )
+        if "rss_peak_mib" in f:
+            line += f"  worker RSS {f['rss_before_mib']:.0f} -> peak {f['rss_peak_mib']:.0f} MiB"
+        if reference and what in ("csv", "jsonl"):
+            line += f"  {rate / reference:.2f} x COPY"
+        print(line)
 
 
 def _print_matrix(results: list[dict[str, Any]]) -> None:
@@ -406,7 +461,8 @@ def main() -> int:
         old_name = settings.DATABASES["default"]["NAME"]
         print(f"database: {connection.vendor}, building the organisation...", flush=True)
         connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-        timed = traced = None
+        files: dict[str, dict[str, float]] = {}
+        copy = None
         matrix = None
         try:
             started = time.perf_counter()
@@ -424,22 +480,34 @@ def main() -> int:
             client = Client()
             client.force_login(auditor)
             if args.only != "matrix":
-                # A first, empty export loads the code a first request imports, so that the
-                # memory figures are the export's own.
-                warm_up = client.get(
-                    "/api/v1/reports/who-has-access/",
-                    {"format": "csv", "user": auditor.username},
-                )
-                b"".join(warm_up.streaming_content)
-                timed = _export(client, trace=False)
-                traced = _export(client, trace=True)
+                from accessgroups.auth.tokens import api_token_create
+
+                key = api_token_create(actor=None, user=auditor, name="bench").key
+                database = settings.DATABASES["default"]
+                if connection.vendor == "sqlite":
+                    url = f"sqlite:///{database['NAME']}"
+                else:
+                    url = (
+                        f"postgres://{database['USER']}:{database['PASSWORD']}@"
+                        f"{database['HOST']}:{database['PORT'] or 5432}/{database['NAME']}"
+                    )
+                with _server(url, var_dir) as (base, worker):
+                    # A first, small export loads the code a first request imports.
+                    _download(base, key, "csv&user=bench-auditor", worker)
+                    for fmt in ("csv", "jsonl", "xlsx"):
+                        files[fmt] = _download(base, key, fmt, worker)
+                    if connection.vendor == "postgresql":
+                        copy = _copy()
+                if "xlsx" in files:
+                    # The workbook is not parsed to count its rows: it holds the CSV's.
+                    files["xlsx"]["rows"] = files["csv"]["rows"]
             if args.only != "csv":
                 matrix = _matrix(client, _matrix_cases(args))
         finally:
             connection.creation.destroy_test_db(old_name, verbosity=0)
 
-    if timed is not None and traced is not None:
-        _print_export(timed, traced, expected)
+    if files:
+        _print_export(files, copy, expected)
     if matrix is not None:
         _print_matrix(matrix)
     return 0

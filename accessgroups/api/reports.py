@@ -37,10 +37,11 @@ from accessgroups.api.base import (
 )
 from accessgroups.api.permissions import AUDITOR
 from accessgroups.models import AccessGroup, Account, Membership, User
+from accessgroups.reports.export_rows import who_has_access_batches
 from accessgroups.reports.exports import (
     XLSX_CONTENT_TYPE,
-    csv_response,
-    jsonl_response,
+    csv_batches_response,
+    jsonl_batches_response,
     xlsx_response,
 )
 from accessgroups.reports.selectors import WHO_HAS_ACCESS_COLUMNS, who_has_access
@@ -166,19 +167,20 @@ class WhoHasAccessViewSet(FileFormatMixin, PortalViewSet):
         filters = self._filters()
         filters["expiring_before"] = query_time(self.request, "expiring_before")
         filters["at"] = query_time(self.request, "at")
-        rows = who_has_access(**filters)
         if fmt == "json":
-            page = self.paginate_queryset(rows)
+            page = self.paginate_queryset(who_has_access(**filters))
             return self.get_paginated_response(self.get_serializer(page, many=True).data)
-        out = WhoHasAccessRow()
         header = list(WHO_HAS_ACCESS_COLUMNS)
-        # The same columns and values in every format: the JSON rows' representation.
-        # Each row is serialised once, not once per column.
-        values = ([data[c] for c in header] for data in map(out.to_representation, rows))
+        # The files read the same rows as the pages through a query of their own, which
+        # returns the values as the JSON rows show them (accessgroups.reports.export_rows).
         moment = f"{filters['at'] or timezone.now():%Y%m%dT%H%M%SZ}"
         filename = f"who-has-access-{moment}.{fmt}"
         if fmt == "csv":
-            return csv_response(header, values, filename)
+            return csv_batches_response(
+                header, who_has_access_batches(for_spreadsheet=True, **filters), filename
+            )
+        batches = who_has_access_batches(for_spreadsheet=False, **filters)
         if fmt == "jsonl":
-            return jsonl_response(header, values, filename)
+            return jsonl_batches_response(header, batches, filename)
+        values = (row for batch in batches for row in batch)
         return xlsx_response(header, values, filename)

@@ -78,6 +78,10 @@ class Membership(Provisioned):
 
     class Meta:
         ordering = ["-granted_at", "-id"]
+        indexes = [
+            # Lists of memberships, newest first (the API's, the failed ones on /manage/).
+            models.Index(F("granted_at").desc(), F("id").desc(), name="membership_recent"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 "user",
@@ -223,6 +227,15 @@ class AccessRequest(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            # Lists of requests newest first: all of them, and a requester's own.
+            models.Index(F("created_at").desc(), F("id").desc(), name="accessrequest_recent"),
+            models.Index(
+                "requester", F("created_at").desc(), F("id").desc(), name="accessrequest_mine"
+            ),
+            # The approvers' queue: pending requests, oldest first.
+            models.Index("status", "created_at", "id", name="accessrequest_status_created"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 "requester",
@@ -298,6 +311,12 @@ class Decision(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+        indexes = [
+            # An approver's decision history, newest first (/approvals/).
+            models.Index(
+                "decided_by", F("created_at").desc(), F("id").desc(), name="decision_decider_recent"
+            ),
+        ]
         constraints = [
             # A quorum counts distinct people: nobody decides the same request twice on the
             # same version of its group (after a change, approvals are given again).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -56,8 +57,38 @@ WHO_HAS_ACCESS_COLUMNS = (
     "account_ou_path",
 )
 
+# The report's order: its rows' key, unique (the membership's id last).
+ORDER = ("user__username", "access_group__name", "link__account__account_id", "pk")
+
 ACTIVE = "active"
 REMOVAL_PENDING = "removal_pending"
+
+
+@dataclass
+class KeysetPage:
+    """A page of report rows and the keys of its first and last rows (for Previous/Next)."""
+
+    # As Django's Page names them.
+    object_list: list[dict[str, Any]]
+    first_key: tuple | None
+    last_key: tuple | None
+    has_next: bool
+    has_previous: bool
+
+
+def _after(fields: tuple[str, ...], key: tuple, *, descending: bool = False) -> Q:
+    """Rows whose ``fields`` come after ``key`` in their order (before, if ``descending``).
+
+    Spelled out as (a > x) or (a = x and b > y) or ..., which both databases read; the
+    first term alone (a >= x) lets an index on ``a`` narrow the scan.
+    """
+    op = "lt" if descending else "gt"
+    first = Q(**{f"{fields[0]}__{'lte' if descending else 'gte'}": key[0]})
+    alternatives = Q()
+    for n, field in enumerate(fields):
+        equal = {f: v for f, v in zip(fields[:n], key[:n], strict=True)}
+        alternatives |= Q(**equal, **{f"{field}__{op}": key[n]})
+    return first & alternatives
 
 
 class Rows:
@@ -71,10 +102,18 @@ class Rows:
 
     ordered = True  # the queryset is ordered; tells Django's Paginator not to warn
 
-    def __init__(self, queryset: QuerySet, renames: dict[str, str], columns: tuple[str, ...]):
+    def __init__(
+        self,
+        queryset: QuerySet,
+        renames: dict[str, str],
+        columns: tuple[str, ...],
+        key_names: tuple[str, ...] = (),
+    ):
         self.queryset = queryset
         self.renames = renames
         self.columns = columns
+        # The names among the values of the order's fields, a unique key: for keyset pages.
+        self.key_names = key_names
 
     def _row(self, raw: dict[str, Any]) -> dict[str, Any]:
         return {column: raw[self.renames.get(column, column)] for column in self.columns}
@@ -89,6 +128,39 @@ class Rows:
         if not isinstance(key, slice):
             raise TypeError("Rows are read by slices.")
         return [self._row(raw) for raw in self.queryset[key]]
+
+    def keyset_page(
+        self, *, after: tuple | None = None, before: tuple | None = None, size: int = 50
+    ) -> KeysetPage:
+        """The ``size`` rows after the row whose key is ``after`` (or before ``before``; the
+        first rows if neither): a late page costs what the first does, where an OFFSET
+        makes the database build and skip every row before it."""
+        # The keys by their names among the values: a lookup through ``link`` in a new
+        # filter() would join the account links a second time.
+        fields = self.key_names
+        queryset = self.queryset
+        if before is not None:
+            queryset = queryset.filter(_after(fields, before, descending=True)).order_by(
+                *(f"-{f}" for f in fields)
+            )
+        elif after is not None:
+            queryset = queryset.filter(_after(fields, after))
+        raws = list(queryset[: size + 1])
+        more = len(raws) > size
+        raws = raws[:size]
+        if before is not None:
+            raws.reverse()
+        rows = [self._row(raw) for raw in raws]
+        keys = [tuple(raw[k] for k in self.key_names) for raw in raws]
+        return KeysetPage(
+            object_list=rows,
+            first_key=keys[0] if keys else None,
+            last_key=keys[-1] if keys else None,
+            # Coming back from a later page, there is one; going back, there is one if
+            # more rows were found before.
+            has_next=(more if before is None else True) and bool(rows),
+            has_previous=(after is not None if before is None else more) and bool(rows),
+        )
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         # Rows are ten short columns: 2,000 per fetch keeps round trips few and memory bounded.
@@ -169,49 +241,35 @@ def link_gives_access_now(path: str = "") -> Q:
     )
 
 
-def who_has_access(
-    *,
-    account: Account | None = None,
-    access_group: AccessGroup | None = None,
-    user: User | None = None,
-    expiring_before: datetime | None = None,
-    at: datetime | None = None,
-) -> Rows:
-    """One row (a dict of WHO_HAS_ACCESS_COLUMNS) per user x access group x account.
+def approvals(*, at: datetime | None = None) -> QuerySet[Decision]:
+    """Approvals that name a membership's approver, made by ``at`` if given.
 
-    Now (``at`` None), the report is what Identity Center may grant. Rows in ``state``
-    ``active`` are confirmed: the membership is active and in sync, the account link current
-    and in sync. Rows in ``state`` ``removal_pending`` are access the portal has ended (the
-    membership, or the group's account) whose removal Identity Center has not confirmed
-    yet: they stay listed, with when it ended and the last error, until it has. Access that
-    is still being provisioned, or failed to be, is not access yet.
-
-    At a past moment ``at``, rows come from the dated history instead of the current state:
-    memberships active then (activated at or before ``at``, not ended by then), account links
-    valid then, access groups not yet archived then, and the approver of the latest approval
-    made by then. ``expires_at`` is the expiry in force then: an extension approved after
-    ``at`` does not show. Names, email addresses and OU paths are those of today; which
-    accounts a group granted then comes from its dated links, so an account an OU brought
-    in or took away (accessgroups.organizations) shows only while its link was current.
-
-    ``expiring_before`` keeps only grants whose expiry (in force at ``at``, or now) is
-    before that moment.
-
-    The result is one query whether it is iterated (files) or counted and sliced (pages).
+    The approver is that of the latest approved request behind the membership: an
+    extension's approver is the one who decided how long the access now lasts. Admin
+    grants have no request, so their granter answers.
     """
-    # The approver of the latest approved request behind the membership: an extension's
-    # approver is the one who decided how long the access now lasts. Admin grants have
-    # no request, so their granter answers.
-    approvals = Decision.objects.filter(
-        request__membership=OuterRef("pk"), outcome=DecisionOutcome.APPROVE
-    )
+    found = Decision.objects.filter(outcome=DecisionOutcome.APPROVE)
+    if at is not None:
+        found = found.filter(created_at__lte=at)
+    return found
+
+
+def report_rows(
+    *,
+    account: Account | None,
+    access_group: AccessGroup | None,
+    user: User | None,
+    expiring_before: datetime | None,
+    at: datetime | None,
+) -> QuerySet:
+    """The report's rows (memberships joined to their account links) before their columns
+    are chosen."""
     if at is None:
         memberships = Membership.objects.filter(membership_may_grant_now()).annotate(
             expiry=F("expires_at")
         )
         link_condition = link_may_grant_now("access_group__account_links__")
     else:
-        approvals = approvals.filter(created_at__lte=at)
         memberships = Membership.objects.filter(
             # Active from the moment Identity Center confirmed it; a row without that moment
             # (recorded before it was kept) counts from its grant once it is confirmed.
@@ -229,7 +287,6 @@ def who_has_access(
             | Q(access_group__account_links__valid_to__gt=at)
         )
         memberships = memberships.annotate(expiry=_expiry_at(at))
-    latest_approver = approvals.order_by("-created_at", "-id").values("decided_by__username")[:1]
     # One join to the account links, filtered in the ON clause, so that the account
     # columns come from exactly the links that passed the filter.
     rows = memberships.annotate(
@@ -273,6 +330,54 @@ def who_has_access(
             row_ended_at=Value(None, output_field=DateTimeField()),
             row_last_error=Value("", output_field=TextField()),
         )
+    return rows
+
+
+def who_has_access(
+    *,
+    account: Account | None = None,
+    access_group: AccessGroup | None = None,
+    user: User | None = None,
+    expiring_before: datetime | None = None,
+    at: datetime | None = None,
+) -> Rows:
+    """One row (a dict of WHO_HAS_ACCESS_COLUMNS) per user x access group x account.
+
+    Now (``at`` None), the report is what Identity Center may grant. Rows in ``state``
+    ``active`` are confirmed: the membership is active and in sync, the account link current
+    and in sync. Rows in ``state`` ``removal_pending`` are access the portal has ended (the
+    membership, or the group's account) whose removal Identity Center has not confirmed
+    yet: they stay listed, with when it ended and the last error, until it has. Access that
+    is still being provisioned, or failed to be, is not access yet.
+
+    At a past moment ``at``, rows come from the dated history instead of the current state:
+    memberships active then (activated at or before ``at``, not ended by then), account links
+    valid then, access groups not yet archived then, and the approver of the latest approval
+    made by then. ``expires_at`` is the expiry in force then: an extension approved after
+    ``at`` does not show. Names, email addresses and OU paths are those of today; which
+    accounts a group granted then comes from its dated links, so an account an OU brought
+    in or took away (accessgroups.organizations) shows only while its link was current.
+
+    ``expiring_before`` keeps only grants whose expiry (in force at ``at``, or now) is
+    before that moment.
+
+    The result is one query whether it is iterated (files) or counted and sliced (pages).
+    """
+    rows = report_rows(
+        account=account,
+        access_group=access_group,
+        user=user,
+        expiring_before=expiring_before,
+        at=at,
+    )
+    # Pages read a few rows at a time (LIMIT), so the approver is looked up per row shown;
+    # the files join it per membership instead (accessgroups.reports.export_rows).
+    latest_approver = (
+        approvals(at=at)
+        .filter(request__membership=OuterRef("pk"))
+        .order_by("-created_at", "-id")
+        .values("decided_by__username")[:1]
+    )
     queryset = rows.values(
         username=F("user__username"),
         email=F("user__email"),
@@ -290,7 +395,8 @@ def who_has_access(
         state=F("row_state"),
         state_ended_at=F("row_ended_at"),
         state_last_error=F("row_last_error"),
-    ).order_by("user__username", "access_group__name", "link__account__account_id", "pk")
+        row_id=F("pk"),
+    ).order_by(*ORDER)
     return Rows(
         queryset,
         renames={
@@ -303,4 +409,5 @@ def who_has_access(
             "last_error": "state_last_error",
         },
         columns=WHO_HAS_ACCESS_COLUMNS,
+        key_names=("username", "access_group_name", "account_id", "row_id"),
     )
