@@ -74,7 +74,7 @@ def test_dave_fixes_a_bad_session_duration_and_saves(page, login, dave, bob, san
     page.get_by_role("group", name="Approvers", exact=True).get_by_label("bob").check()
     page.get_by_label("Session duration").fill("PT13H")
     page.get_by_label("Maximum duration (hours)").fill("8")
-    page.get_by_role("button", name="Save").click()
+    page.get_by_role("button", name="Review changes").click()
 
     field = page.get_by_label("Session duration")
     error = page.locator(".field", has=field).locator(".errorlist")
@@ -86,6 +86,10 @@ def test_dave_fixes_a_bad_session_duration_and_saves(page, login, dave, bob, san
     assert requested_syncs == []
 
     field.fill("PT4H")
+    page.get_by_role("button", name="Review changes").click()
+    # The plan of what saving does, then Save.
+    expect(page.get_by_text("Create the permission set Deploy")).to_be_visible()
+    assert not AccessGroup.objects.exists()
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("heading", name="Deploy")).to_be_visible()
     expect(page.get_by_text("Access group Deploy created")).to_be_visible()
