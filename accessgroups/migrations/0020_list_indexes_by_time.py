@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accessgroups', '0018_request_timing'),
+        ('accessgroups', '0019_change_requests'),
     ]
 
     operations = [
