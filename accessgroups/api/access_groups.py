@@ -540,7 +540,16 @@ class AccessGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Porta
         ],
         responses={
             (200, "application/yaml"): OpenApiResponse(
-                OpenApiTypes.STR, description="The access groups as YAML, version 1."
+                # The document the YAML holds (docs/configuration-as-code.md).
+                {
+                    "type": "object",
+                    "required": ["version", "access_groups"],
+                    "properties": {
+                        "version": {"type": "integer", "enum": [1]},
+                        "access_groups": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+                description="The access groups as YAML, version 1.",
             ),
             (200, "application/json"): OpenApiResponse(
                 OpenApiTypes.OBJECT, description="terraform.tfvars.json."
@@ -569,17 +578,17 @@ class AccessGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Porta
         if pk is not None:
             group = AccessGroup.objects.filter(pk=pk).first()
             if group is None:
-                raise serializers.ValidationError({"access_group": "No access group has this id."})
+                raise serializers.ValidationError({"access_group": ["No access group has this id."]})
         action_name = fields.pop("action", None) or ("update" if group else "create")
         if (group is None) != (action_name == "create"):
             raise serializers.ValidationError(
-                {"access_group": "Give the group to update or archive, and none to create."}
+                {"access_group": ["Give the group to update or archive, and none to create."]}
             )
         if action_name == "create" and "name" not in fields:
-            raise serializers.ValidationError({"name": "A new access group needs a name."})
+            raise serializers.ValidationError({"name": ["A new access group needs a name."]})
         if action_name == "archive" and fields:
             raise serializers.ValidationError(
-                {"action": "Archiving takes no fields: " + ", ".join(sorted(fields)) + "."}
+                {"action": ["Archiving takes no fields: " + ", ".join(sorted(fields)) + "."]}
             )
         preview = change_preview(
             actor=request.user, action=action_name, access_group=group, fields=fields

@@ -64,6 +64,13 @@ ROW_RULES: dict[str, dict[str, tuple[str, ...]]] = {
         "fields": ("changes nothing",),
     },
     "POST /api/v1/change-requests/{id}/reject/": {"comment": ("Say why",)},
+    # A plan is checked as the access group endpoints check it, and by action.
+    "POST /api/v1/access-groups/plan/": {
+        **GROUP_RULES,
+        "name": ("exists", "needs a name", "cannot be changed"),
+        "access_group": ("No access group", "Give the group to update"),
+        "action": ("takes no fields",),
+    },
     "POST /api/v1/access-requests/": {
         "access_group": ("does not exist", "cannot be requested"),
         "duration_hours": ("grants access for at most",),
