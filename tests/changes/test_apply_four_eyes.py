@@ -31,3 +31,5 @@ def test_a_file_makes_change_requests(estate, tmp_path, settings):
     proposed = {(c.action, c.group_name, c.status) for c in ChangeRequest.objects.all()}
     assert proposed == {("update", "Developers", "pending"), ("create", "Auditors", "pending")}
     assert {c.proposed_by.username for c in ChangeRequest.objects.all()} == {"dave"}
+    assert "Proposed 2 change request(s) (CHANGE_APPROVAL=required)" in result.out
+    assert "Applied" not in result.out

@@ -23,6 +23,7 @@ from accessgroups.changes.apply import (
     file_changes,
 )
 from accessgroups.changes.plan import plan_change, plan_lines
+from accessgroups.changes.services import approval_required
 from accessgroups.changes.yaml_config import MAX_FILE_BYTES, ConfigFileError, Problem
 
 NOTHING, PLANNED, REFUSED = 0, 2, 1
@@ -96,6 +97,11 @@ class Command(BaseCommand):
         count = len(result.changes)
         if not count:
             self.stdout.write("No changes: the access groups match the file.")
+        elif applied and approval_required():
+            self.stdout.write(
+                f"Proposed {count} change request(s) (CHANGE_APPROVAL=required): another admin "
+                "approves them in the portal (/manage/change-requests/) or the API."
+            )
         elif applied:
             self.stdout.write(f"Applied {count} change(s).")
         else:
