@@ -31,7 +31,12 @@ from django.db.models.expressions import RawSQL
 
 from accessgroups.models import AccessGroup, Account, User
 from accessgroups.reports.exports import FORMULA_STARTS
-from accessgroups.reports.selectors import WHO_HAS_ACCESS_COLUMNS, approvals, report_rows
+from accessgroups.reports.selectors import (
+    WHO_HAS_ACCESS_COLUMNS,
+    approvals,
+    report_columns,
+    report_rows,
+)
 
 # Rows per fetch from the server-side cursor: 2,000 rows of ~140 bytes is ~280 KB a round
 # trip; larger fetches measured no faster and hold more memory.
@@ -138,22 +143,7 @@ def export_sql(
         expiring_before=expiring_before,
         at=at,
     ).values(
-        username=F("user__username"),
-        email=F("user__email"),
-        access_group_name=F("access_group__name"),
-        permission_set=F("access_group__name"),
-        account_id=F("link__account__account_id"),
-        account_name=F("link__account__name"),
-        account_ou_path=F("link__account__ou_path"),
-        membership_source=F("source"),
-        membership_granted_at=F("granted_at"),
-        membership_expires_at=F("expiry"),
-        granter=F("granted_by__username"),
-        membership_justification=F("justification"),
-        state=F("row_state"),
-        state_ended_at=F("row_ended_at"),
-        state_last_error=F("row_last_error"),
-        membership_id=F("pk"),
+        **report_columns(), granter=F("granted_by__username"), membership_id=F("pk")
     )
     rows_sql, rows_params = rows.order_by().query.sql_with_params()
     approver_sql, approver_params = _latest_approver(at)

@@ -333,6 +333,28 @@ def report_rows(
     return rows
 
 
+def report_columns() -> dict[str, F]:
+    """The report's columns over report_rows, all but the approver, which the pages and
+    the files each look up their own way."""
+    return {
+        "username": F("user__username"),
+        "email": F("user__email"),
+        "access_group_name": F("access_group__name"),
+        # The permission set is named after the access group (DESIGN: Identity Center mapping).
+        "permission_set": F("access_group__name"),
+        "account_id": F("link__account__account_id"),
+        "account_name": F("link__account__name"),
+        "account_ou_path": F("link__account__ou_path"),
+        "membership_source": F("source"),
+        "membership_granted_at": F("granted_at"),
+        "membership_expires_at": F("expiry"),
+        "membership_justification": F("justification"),
+        "state": F("row_state"),
+        "state_ended_at": F("row_ended_at"),
+        "state_last_error": F("row_last_error"),
+    }
+
+
 def who_has_access(
     *,
     account: Account | None = None,
@@ -379,22 +401,8 @@ def who_has_access(
         .values("decided_by__username")[:1]
     )
     queryset = rows.values(
-        username=F("user__username"),
-        email=F("user__email"),
-        access_group_name=F("access_group__name"),
-        # The permission set is named after the access group (DESIGN: Identity Center mapping).
-        permission_set=F("access_group__name"),
-        account_id=F("link__account__account_id"),
-        account_name=F("link__account__name"),
-        account_ou_path=F("link__account__ou_path"),
-        membership_source=F("source"),
-        membership_granted_at=F("granted_at"),
-        membership_expires_at=F("expiry"),
+        **report_columns(),
         approved_by=Coalesce(Subquery(latest_approver), F("granted_by__username")),
-        membership_justification=F("justification"),
-        state=F("row_state"),
-        state_ended_at=F("row_ended_at"),
-        state_last_error=F("row_last_error"),
         row_id=F("pk"),
     ).order_by(*ORDER)
     return Rows(
