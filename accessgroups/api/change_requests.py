@@ -34,7 +34,7 @@ from accessgroups.models import AccessGroup, ChangeAction, ChangeRequest, Change
 STATUSES = [c.value for c in ChangeStatus]
 
 
-@extend_schema_field({"$ref": "#/components/schemas/PatchedAccessGroupIn"})
+@extend_schema_field(AccessGroupIn(partial=True))
 class GroupFieldsField(serializers.DictField):
     """An access group's fields, as PATCH /api/v1/access-groups/{id}/ takes them (create
     needs ``name`` too); checked with AccessGroupIn in the view."""

@@ -38,6 +38,9 @@ GROUP_RULES = {
     "customer_managed_policies": ("listed once",),
     # OpenAPI 3.0 cannot say "no NUL anywhere inside" or limit a document's size in bytes.
     "inline_policy": ("NUL", "bytes", "white space"),
+    # Approval policies checked together, against the approvers (accessgroups.access.policies).
+    "approvals_required": ("possible approver",),
+    "auto_approve": ("cannot also require several approvals", "cannot be approved automatically"),
 }
 
 ROW_RULES: dict[str, dict[str, tuple[str, ...]]] = {

@@ -101,6 +101,25 @@ CONFLICTS = {
 }
 
 
+def test_every_reference_names_a_component(schema):
+    # ReDoc and generated clients stop at a $ref that leads nowhere.
+    refs = set()
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("$ref"), str):
+                refs.add(node["$ref"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    components = {f"#/components/schemas/{name}" for name in schema["components"]["schemas"]}
+    assert refs and refs <= components, sorted(refs - components)
+
+
 def test_every_operation_lists_the_shared_refusals(schema):
     error = {"$ref": "#/components/schemas/Error"}
     invalid = {"$ref": "#/components/schemas/ValidationError"}

@@ -87,13 +87,13 @@ def unlabelled_fields(page) -> list[str]:
 
 def add_security_key(page, name: str, *, passwordless: bool = False) -> None:
     """From the two-factor page: add a key, confirming the password first, as a person does."""
-    page.get_by_role("heading", name="Security Keys").wait_for()
+    page.get_by_role("heading", name="Security keys").wait_for()
     page.get_by_role("link", name="Add").click()
     # Adding a second factor asks for the password again.
     expect(page.get_by_text("Enter your password")).to_be_visible()
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Confirm").click()
-    expect(page.get_by_role("heading", name="Add Security Key")).to_be_visible()
+    expect(page.get_by_role("heading", name="Add a security key")).to_be_visible()
     assert unlabelled_fields(page) == []
     page.get_by_label("Name").fill(name)
     if passwordless:
@@ -135,7 +135,7 @@ def test_an_approver_adds_a_security_key_and_it_satisfies_the_mfa_rule(
     page.get_by_role("link", name="Two-factor authentication").click()
     expect(page.get_by_text("You have added 1 security key.")).to_be_visible()
     page.get_by_role("link", name="Manage").click()
-    expect(page.get_by_role("heading", name="Security Keys")).to_be_visible()
+    expect(page.get_by_role("heading", name="Security keys")).to_be_visible()
     expect(page.get_by_role("cell", name="Bob's laptop")).to_be_visible()
     [key] = webauthn_keys(bob)
     assert key.wrap().name == "Bob's laptop"
