@@ -31,12 +31,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import math
 import os
-import re
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,7 +43,6 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -302,92 +298,6 @@ def _copy() -> dict[str, float]:
     return {"rows": lines, "bytes": size, "elapsed": elapsed, "first_row": first_row or elapsed}
 
 
-# A page read a few times: the median is steadier than one reading, and the page is cheap.
-MATRIX_READINGS = 5
-
-
-def _matrix_cases(args: argparse.Namespace) -> list[tuple[str, dict[str, str]]]:
-    """(what, query) of the matrix pages read: both row kinds, first and last pages, filters."""
-    from accessgroups.models import AccessGroup, Account, User
-    from accessgroups.web.matrix import MATRIX_PAGE_SIZE
-
-    # The organisation is regular: an account, a group and a user from the middle of it.
-    account = Account.objects.get(account_id=f"{200000000000 + args.accounts // 2:012d}")
-    group = AccessGroup.objects.get(name=f"group-{args.groups // 2:04d}")
-    user = User.objects.get(username=f"user{args.users // 2:05d}")
-    people_with_account = (
-        User.objects.filter(memberships__access_group__account_links__account=account)
-        .distinct()
-        .count()
-    )
-
-    def last(rows: int) -> str:
-        return str(max(1, math.ceil(rows / MATRIX_PAGE_SIZE)))
-
-    cases = [
-        ("people, page 1", {}),
-        (f"people, page {last(args.users)} (last)", {"page": last(args.users)}),
-        ("access groups, page 1", {"rows": "access_groups"}),
-        (
-            f"access groups, page {last(args.groups)} (last)",
-            {"rows": "access_groups", "page": last(args.groups)},
-        ),
-        ("people, account filter, page 1", {"account": account.account_id}),
-        (
-            f"people, account filter, page {last(people_with_account)} (last)",
-            {"account": account.account_id, "page": last(people_with_account)},
-        ),
-        ("people, access group filter", {"access_group": str(group.pk)}),
-        ("access groups, user filter", {"rows": "access_groups", "user": user.username}),
-    ]
-    # A small organisation has one page only: its last page is its first, read once.
-    distinct = {}
-    for what, query in cases:
-        key = tuple(sorted(item for item in query.items() if item != ("page", "1")))
-        distinct.setdefault(key, (what, query))
-    return list(distinct.values())
-
-
-def _matrix(client, cases: list[tuple[str, dict[str, str]]]) -> list[dict[str, Any]]:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext, teardown_test_environment
-    from django.urls import reverse
-
-    # The test environment makes every template rendering copy its context for the test
-    # client (thousands on a matrix page, most of them the filter form's options); a page
-    # as served does not, so it is measured without.
-    teardown_test_environment()
-    url = reverse("web:access-matrix")
-    # The first page read compiles the templates and fills the database's caches.
-    client.get(url)
-    results = []
-    for what, query in cases:
-        times = []
-        for _ in range(MATRIX_READINGS):
-            with CaptureQueriesContext(connection) as captured:
-                started = time.perf_counter()
-                response = client.get(url, query)
-                times.append(time.perf_counter() - started)
-            if response.status_code != 200:
-                raise SystemExit(f"matrix {query} answered {response.status_code}")
-        page = response.content.decode()
-        rows = re.search(r"(\d+) (?:people|person|access groups?) with access", page)
-        columns = re.search(r"Accounts \d+–\d+ of (\d+)", page)
-        shown_columns = page.count("data-account-id=")
-        results.append(
-            {
-                "what": what,
-                "elapsed": statistics.median(times),
-                "queries": len(captured),
-                "rows": page.count('class="matrix-row"'),
-                "of_rows": int(rows.group(1)) if rows else 0,
-                "columns": shown_columns,
-                "of_columns": int(columns.group(1)) if columns else shown_columns,
-            }
-        )
-    return results
-
-
 def _analyse() -> None:
     from django.db import connection
 
@@ -410,16 +320,6 @@ def _print_export(files: dict[str, dict[str, float]], copy: dict[str, float] | N
         if reference and what in ("csv", "jsonl"):
             line += f"  {rate / reference:.2f} x COPY"
         print(line)
-
-
-def _print_matrix(results: list[dict[str, Any]]) -> None:
-    print(f"access matrix pages (median of {MATRIX_READINGS} readings, through the view):")
-    width = max(len(str(r["what"])) for r in results)
-    for r in results:
-        print(
-            f"  {r['what']:<{width}}  {r['elapsed'] * 1000:6.0f} ms  {r['queries']:2} queries  "
-            f"{r['rows']:3} of {r['of_rows']:,} rows, {r['columns']} of {r['of_columns']} columns"
-        )
 
 
 def main() -> int:
@@ -502,14 +402,18 @@ def main() -> int:
                     # The workbook is not parsed to count its rows: it holds the CSV's.
                     files["xlsx"]["rows"] = files["csv"]["rows"]
             if args.only != "csv":
-                matrix = _matrix(client, _matrix_cases(args))
+                from bench.report_matrix import matrix_cases, read_matrix
+
+                matrix = read_matrix(client, matrix_cases(args))
         finally:
             connection.creation.destroy_test_db(old_name, verbosity=0)
 
     if files:
         _print_export(files, copy, expected)
     if matrix is not None:
-        _print_matrix(matrix)
+        from bench.report_matrix import print_matrix
+
+        print_matrix(matrix)
     return 0
 
 

@@ -22,7 +22,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accessgroups.api.access_groups import AccessGroupIn
+from accessgroups.api.access_group_serializers import AccessGroupIn
 from accessgroups.api.base import PortalViewSet, choice_parameter, query_choice
 from accessgroups.api.change_output import ChangeRequestOut, change_response
 from accessgroups.api.fields import json_type_errors
