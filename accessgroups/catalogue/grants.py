@@ -36,7 +36,10 @@ def account_row(account: Any) -> dict[str, str]:
 
 def group_grants(group: AccessGroup) -> dict[str, Any]:
     """The accounts, policies (each with its risk) and session duration of a group."""
-    policies = list(getattr(group, "current_policy_rows", None) or group.current_policies())
+    # An empty prefetched list is an answer too: a group with no policies costs no query.
+    policies = getattr(group, "current_policy_rows", None)
+    if policies is None:
+        policies = list(group.current_policies())
     links = getattr(group, "current_links", None)
     accounts = [link.account for link in links] if links is not None else group.current_accounts()
     inline = next((p for p in policies if p.kind == PolicyKind.INLINE), None)
