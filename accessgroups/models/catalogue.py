@@ -45,7 +45,13 @@ class Account(models.Model):
     @property
     def label(self) -> str:
         """How pages name it: ``prod (111122223333) · Root/Workloads``."""
-        return f"{self} · {self.ou_path}" if self.ou_path else str(self)
+        return self.label_of(self.account_id, self.name, self.ou_path)
+
+    @staticmethod
+    def label_of(account_id: str, name: str, ou_path: str) -> str:
+        """``label`` from the values alone, for lists read without model instances."""
+        named = f"{name} ({account_id})"
+        return f"{named} · {ou_path}" if ou_path else named
 
 
 class Risk(models.TextChoices):

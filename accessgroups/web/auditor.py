@@ -82,7 +82,7 @@ class WhoHasAccessFilters(forms.Form):
     def datalists(self) -> list[tuple[str, str]]:
         """(id, options) of the fields' datalists, built as one string each: two queries."""
         groups = AccessGroup.objects.live().order_by("name", "id").values_list("name", flat=True)
-        accounts = Account.objects.only("account_id", "name", "ou_path").order_by(
+        accounts = Account.objects.values_list("account_id", "name", "ou_path").order_by(
             "name", "account_id"
         )
         return [
@@ -90,7 +90,7 @@ class WhoHasAccessFilters(forms.Form):
             (
                 "filter-accounts",
                 format_html_join(
-                    "", '<option value="{}">{}</option>', ((a.account_id, a.label) for a in accounts)
+                    "", '<option value="{}">{}</option>', ((a[0], Account.label_of(*a)) for a in accounts)
                 ),
             ),
         ]

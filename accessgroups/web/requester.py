@@ -18,6 +18,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accessgroups.access import services
@@ -86,11 +88,25 @@ def catalogue(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "open_groups": open_groups,
-            "accounts": Account.objects.only("account_id", "name", "ou_path"),
+            "account_options": _account_options(account_id),
             "search": search,
             "account_filter": account_id,
             "limited": limited,
         },
+    )
+
+
+def _account_options(selected: str) -> str:
+    """The account filter's options as one string: through the template, 500 accounts cost
+    a third of the page."""
+    accounts = Account.objects.values_list("account_id", "name", "ou_path")
+    return format_html_join(
+        "",
+        '<option value="{}"{}>{}</option>',
+        (
+            (a[0], mark_safe(" selected") if a[0] == selected else "", Account.label_of(*a))
+            for a in accounts
+        ),
     )
 
 
