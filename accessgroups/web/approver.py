@@ -22,7 +22,11 @@ from accessgroups.catalogue.grants import (
     inline_policy_text,
     request_grants,
 )
-from accessgroups.catalogue.selectors import current_accounts_prefetch, current_policies_prefetch
+from accessgroups.catalogue.selectors import (
+    LABELS_ONLY,
+    current_accounts_prefetch,
+    current_policies_prefetch,
+)
 from accessgroups.core.errors import Conflict
 from accessgroups.core.roles import decides_anything
 from accessgroups.models import AccessRequest, Decision, Membership, User
@@ -62,7 +66,7 @@ def _render_approvals(
         AccessRequest.objects.decidable_by(user)
         .select_related("requester", "access_group")
         .prefetch_related(
-            current_accounts_prefetch("access_group__"),
+            current_accounts_prefetch("access_group__", only=LABELS_ONLY),
             current_policies_prefetch("access_group__"),
             "decisions",  # the quorum's progress (AccessRequest.approvals)
         )

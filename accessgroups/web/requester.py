@@ -23,7 +23,11 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accessgroups.access import services
-from accessgroups.catalogue.selectors import current_accounts_prefetch, current_policies_prefetch
+from accessgroups.catalogue.selectors import (
+    LABELS_ONLY,
+    current_accounts_prefetch,
+    current_policies_prefetch,
+)
 from accessgroups.core.errors import Conflict
 from accessgroups.identity.source import NOT_YET_PROVISIONED, waits_for_identity_provider
 from accessgroups.core.roles import eligibility_refusal
@@ -35,6 +39,7 @@ from accessgroups.models import (
     DecisionOutcome,
     Membership,
     RequestStatus,
+    User,
 )
 from accessgroups.web.break_glass import request_sent_message
 from accessgroups.web.common import paginate, query_text
@@ -52,7 +57,11 @@ CATALOGUE_PAGE_SIZE = 24
 @login_required
 def catalogue(request: HttpRequest) -> HttpResponse:
     groups = AccessGroup.objects.requestable_by(request.user).prefetch_related(
-        current_accounts_prefetch(), current_policies_prefetch(), "approvers", "approver_groups"
+        current_accounts_prefetch(only=LABELS_ONLY),
+        current_policies_prefetch(),
+        # The cards name the approvers: their usernames, not whole users.
+        Prefetch("approvers", queryset=User.objects.only("id", "username")),
+        "approver_groups",
     )
     search = query_text(request, "q")
     if search:
