@@ -8,11 +8,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+BENCH_STAMP := $(VENV)/.installed-bench
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test bench bench-report bench-drift bench-organizations bench-groups bench-chaos install install-test clean
+.PHONY: run test bench bench-load bench-report bench-drift bench-organizations bench-groups bench-chaos install install-test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +28,10 @@ $(STAMP): pyproject.toml | $(PY)
 
 $(TEST_STAMP): $(STAMP)
 	$(PIP_INSTALL) -e '.[test]'
+	touch $@
+
+$(BENCH_STAMP): $(STAMP)
+	$(PIP_INSTALL) -e '.[bench]'
 	touch $@
 
 install: $(STAMP)
@@ -52,6 +57,15 @@ test: install-test
 # BENCH_ARGS="--redis redis://127.0.0.1:6379/15" uses the fleet-wide Redis limiter.
 bench: install
 	$(PY) bench/assignments.py $(BENCH_ARGS)
+
+# Load test (README "Performance"): people signing in, requesting, approving, reading the
+# reports and exporting, with Locust, against the web service as docker-compose.yml runs it
+# (gunicorn, 3 workers) on the organisation of bench/load_org.py (500,000 who-has-access
+# rows). PostgreSQL: DATABASE_URL's server (a database of the run's own, dropped after);
+# Redis: 127.0.0.1:6379/12 unless BENCH_ARGS="--redis URL". Prints figures.
+bench-load: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+bench-load: $(BENCH_STAMP)
+	$(PY) bench/load.py $(BENCH_ARGS)
 
 # Who-has-access CSV export of 500,000 rows through the real view (README "Performance"):
 # on PostgreSQL with DATABASE_URL=postgres://..., else a temporary SQLite. Prints figures.

@@ -1,0 +1,99 @@
+"""The load test's organisation, in bulk (bench/load.py).
+
+The who-has-access organisation of bench/report_export.py (10,000 users each in 5 of 1,000
+access groups, each group granting 10 of 500 accounts: 500,000 report rows), plus what the
+personas of bench/locustfile.py need to act on it:
+
+- every user can sign in with one password (hashed once, as the portal hashes it);
+- ``APPROVERS`` approvers (``user00000`` ...), each deciding for 1,000 / APPROVERS groups;
+- ``AUDITORS`` auditors (``auditor00`` ...);
+- 5,000 pending requests, from requesters other than the approvers, for groups they are not
+  in, five or so waiting on each group.
+
+Requesters in the load test are the users after the approvers; each asks for groups at an
+offset of 100 or more from their own (bench/locustfile.py), where nothing is pending yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+PASSWORD = "load-test-password-1"
+APPROVERS = 100
+AUDITORS = 10
+PENDING = 5000
+
+
+def organisation_args(**overrides: int) -> argparse.Namespace:
+    """The shape of bench/report_export.py's organisation, which ``_build`` reads."""
+    shape = {
+        "users": 10000,
+        "groups": 1000,
+        "accounts": 500,
+        "accounts_per_group": 10,
+        "groups_per_user": 5,
+    }
+    shape.update(overrides)
+    return argparse.Namespace(**shape)
+
+
+def build(args: argparse.Namespace, *, pending: int = PENDING) -> dict[str, int]:
+    """Builds the organisation; returns what it made, by kind."""
+    from django.contrib.auth.hashers import make_password
+
+    from accessgroups.models import AccessGroup, AccessRequest, RequestStatus, User
+    from bench.report_export import _build
+
+    rows = _build(args)
+    # One hash for everyone: the portal checks it as it would any other (PBKDF2, Django's
+    # default), and hashing 10,000 passwords one by one would take longer than the rest.
+    User.objects.update(password=make_password(PASSWORD))
+    users = list(User.objects.filter(username__startswith="user").order_by("username"))
+    groups = list(AccessGroup.objects.order_by("name"))
+    approvers = users[:APPROVERS]
+
+    through = AccessGroup.approvers.through
+    through.objects.bulk_create(
+        through(accessgroup_id=group.pk, user_id=approvers[g % APPROVERS].pk)
+        for g, group in enumerate(groups)
+    )
+    User.objects.bulk_create(
+        User(
+            username=f"auditor{n:02d}",
+            email=f"auditor{n:02d}@bench.example",
+            password=make_password(PASSWORD),
+            is_auditor=True,
+        )
+        for n in range(AUDITORS)
+    )
+
+    # Requesters after the approvers ask for groups 5 to 54 places after their own five.
+    requesters = users[APPROVERS:]
+    seen: set[tuple[int, int]] = set()
+    waiting = []
+    for n in range(pending):
+        u = (n * 7919) % len(requesters)
+        index = APPROVERS + u
+        group = groups[(index * args.groups_per_user + 5 + n % 50) % len(groups)]
+        key = (requesters[u].pk, group.pk)
+        if key in seen:
+            continue
+        seen.add(key)
+        waiting.append(
+            AccessRequest(
+                requester=requesters[u],
+                access_group=group,
+                justification="Load test: a request waiting for its approver.",
+                status=RequestStatus.PENDING,
+            )
+        )
+    AccessRequest.objects.bulk_create(waiting, batch_size=5000)
+    return {
+        "users": len(users),
+        "approvers": len(approvers),
+        "auditors": AUDITORS,
+        "access groups": len(groups),
+        "accounts": args.accounts,
+        "who-has-access rows": rows,
+        "pending requests": len(waiting),
+    }
