@@ -55,6 +55,8 @@ test: install-test
 
 # Bulk provisioning benchmark (README "Performance"). It prints figures; it asserts nothing.
 # BENCH_ARGS="--redis redis://127.0.0.1:6379/15" uses the fleet-wide Redis limiter.
+# BENCH_ARGS="--workers 2 --accounts 1000 --redis redis://127.0.0.1:6379/0" with
+# DATABASE_URL=postgres://... runs real Celery workers sharing one moto server (bench/fleet.py).
 bench: install
 	$(PY) bench/assignments.py $(BENCH_ARGS)
 

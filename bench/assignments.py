@@ -1,6 +1,10 @@
 """Benchmark: one access group assigned to many accounts, brought to in_sync.
 
     .venv/bin/python bench/assignments.py [--accounts 500] [--hold 1.0] [--redis URL]
+    DATABASE_URL=postgres://... .venv/bin/python bench/assignments.py --workers 2 \\
+        --accounts 1000 [--groups 10] [--redis redis://127.0.0.1:6379/0]
+
+With ``--workers N`` it runs on a fleet of N real Celery workers instead (bench/fleet.py).
 
 Runs the real provisioning task (``access_group_sync_task``) against moto in-process, with a
 throwaway SQLite database, and holds each account assignment IN_PROGRESS for ``--hold``
@@ -60,8 +64,24 @@ def main() -> int:
     parser.add_argument(
         "--redis", default="", help="Redis URL for the limits (default: in-process)"
     )
+    parser.add_argument(
+        "--workers", type=int, default=0,
+        help="real Celery worker processes (bench/fleet.py; needs DATABASE_URL and Redis); "
+        "0: the task in this process",
+    )
+    parser.add_argument(
+        "--groups", type=int, default=10, help="access groups sharing the accounts (fleet mode)"
+    )
     args = parser.parse_args()
 
+    if args.workers:
+        sys.path.insert(0, str(ROOT))
+        from bench.fleet import run_fleet
+
+        return run_fleet(
+            workers=args.workers, accounts=args.accounts, groups=args.groups, hold=args.hold,
+            redis_url=args.redis or "redis://127.0.0.1:6379/0",
+        )
     with tempfile.TemporaryDirectory(prefix="portal-bench-") as var_dir:
         _environment(var_dir, args.redis)
         return run(accounts=args.accounts, hold=args.hold, redis_url=args.redis)

@@ -8,6 +8,10 @@ IN_PROGRESS for a set time through botocore ``after-call`` handlers on the porta
 session; ``moto_permission_set_provisioning`` makes moto run permission-set provisions for a
 set time and answer their status. The real provisioning code then polls as it would on AWS.
 
+For a fleet of worker processes, ``moto_assignment_hold`` holds creations IN_PROGRESS on
+the moto server's side instead, whichever process polls them, and ``ServerLog`` records
+every request as it arrives there.
+
 ``CallLog`` records every call as it is sent and the interval each asynchronous request was
 outstanding as the client saw it (from sending the request to reading its final status:
 never shorter than AWS's own view).
@@ -247,3 +251,114 @@ def max_overlap(intervals: Iterable[tuple[float, float]]) -> int:
         current += delta
         best = max(best, current)
     return best
+
+
+@dataclass
+class ServerLog:
+    """What a moto server received, for a fleet whose calls come from several processes.
+
+    ``calls`` holds (monotonic time, service, operation) of every request as it arrived at
+    the server; ``creations`` the interval from each ``CreateAccountAssignment``'s arrival to
+    the answer that gave its final status: measured where AWS would be.
+    """
+
+    calls: list[tuple[float, str, str]] = field(default_factory=list)
+    creations: list[tuple[float, float]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self.lock:
+            self.calls.clear()
+            self.creations.clear()
+
+    def stamps(self, service: str) -> list[float]:
+        return [t for t, s, _ in self.calls if s == service]
+
+    def count(self, operation: str) -> int:
+        return sum(1 for _, _, op in self.calls if op == operation)
+
+
+# The JSON protocol names the operation in X-Amz-Target as "<prefix>.<Operation>".
+_TARGET_PREFIXES = {"SWBExternalService": "sso-admin", "AWSIdentityStore": "identitystore"}
+
+
+@contextmanager
+def moto_assignment_hold(seconds: float) -> Iterator[ServerLog]:
+    """moto whose account-assignment creations stay IN_PROGRESS for ``seconds``, on its side.
+
+    The patch goes into moto itself, in the process that serves the requests (a
+    ThreadedMotoServer), like ``moto_permission_set_provisioning``: whichever worker polls a
+    creation sees it IN_PROGRESS until ``seconds`` after it arrived, then SUCCEEDED. Every
+    sso-admin and identitystore request is logged as it arrives (``ServerLog``).
+    """
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+    from moto.ssoadmin.responses import SSOAdminResponse
+
+    log = ServerLog()
+    arrived: dict[str, float] = {}
+    answered: set[str] = set()
+    original_call = DomainDispatcherApplication.__call__
+    original_create = SSOAdminResponse.create_account_assignment
+    original_describe = SSOAdminResponse.describe_account_assignment_creation_status
+
+    def received(
+        self: DomainDispatcherApplication, environ: dict[str, Any], start_response: Any
+    ) -> Any:
+        # Stamped as the server starts on the request, before moto parses or dispatches it.
+        prefix, _, operation = environ.get("HTTP_X_AMZ_TARGET", "").partition(".")
+        service = _TARGET_PREFIXES.get(prefix)
+        if service:
+            with log.lock:
+                log.calls.append((time.monotonic(), service, operation))
+        return original_call(self, environ, start_response)
+
+    def create_account_assignment(self: SSOAdminResponse) -> str:
+        at = time.monotonic()
+        answer = json.loads(original_create(self))
+        status = answer["AccountAssignmentCreationStatus"]
+        with log.lock:
+            arrived[status["RequestId"]] = at
+        if seconds > 0:
+            status["Status"] = "IN_PROGRESS"
+        else:
+            with log.lock:
+                log.creations.append((at, time.monotonic()))
+        return json.dumps(answer)
+
+    def describe_account_assignment_creation_status(self: SSOAdminResponse) -> str:
+        answer = json.loads(original_describe(self))
+        status = answer["AccountAssignmentCreationStatus"]
+        request_id = status.get("RequestId", "")
+        now = time.monotonic()
+        with log.lock:
+            at = arrived.get(request_id)
+            if at is not None and now < at + seconds:
+                status["Status"] = "IN_PROGRESS"
+            elif at is not None and request_id not in answered:
+                answered.add(request_id)
+                log.creations.append((at, now))
+        return json.dumps(answer)
+
+    # moto looks handlers up on the class at every request, so patching the class is enough.
+    patched: list[tuple[Any, str, Any]] = [
+        (DomainDispatcherApplication, "__call__", received),
+        (SSOAdminResponse, "create_account_assignment", create_account_assignment),
+        (
+            SSOAdminResponse,
+            "describe_account_assignment_creation_status",
+            describe_account_assignment_creation_status,
+        ),
+    ]
+    saved = [(cls, name, cls.__dict__.get(name)) for cls, name, _ in patched]
+    for cls, name, function in patched:
+        setattr(cls, name, function)
+    try:
+        yield log
+    finally:
+        for cls, name, before in saved:
+            if before is None:
+                delattr(cls, name)
+            else:
+                setattr(cls, name, before)
