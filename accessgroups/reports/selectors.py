@@ -215,22 +215,24 @@ def report_count(
     memberships = _report_memberships(
         access_group=access_group, user=user, expiring_before=expiring_before, at=at
     )
-    members = dict(
-        memberships.order_by()
-        .values("access_group_id")
-        .annotate(n=Count("pk"))
-        .values_list("access_group_id", "n")
-    )
-    if not members:
-        return 0
     links = AccessGroupAccount.objects.filter(_report_link_condition(at=at))
+
+    def per_group(queryset: QuerySet) -> dict[int, int]:
+        counted = queryset.order_by().values("access_group_id").annotate(n=Count("pk"))
+        return dict(counted.values_list("access_group_id", "n"))
+
+    # The narrower side first (an account's links; a group's or a user's memberships), then
+    # the other only over the groups it found; nothing found, nothing more to read.
     if account is not None:
-        links = links.filter(account=account)
-    if access_group is not None or user is not None:
-        # Only the groups that have members to count.
-        links = links.filter(access_group__in=list(members))
-    per_group = links.order_by().values("access_group_id").annotate(n=Count("pk"))
-    return sum(members.get(g, 0) * n for g, n in per_group.values_list("access_group_id", "n"))
+        accounts = per_group(links.filter(account=account))
+        memberships = memberships.filter(access_group__in=list(accounts))
+        members = per_group(memberships) if accounts else {}
+    else:
+        members = per_group(memberships)
+        if access_group is not None or user is not None:
+            links = links.filter(access_group__in=list(members))
+        accounts = per_group(links) if members else {}
+    return sum(n * accounts.get(group, 0) for group, n in members.items())
 
 
 def report_rows(

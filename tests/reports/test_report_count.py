@@ -110,8 +110,14 @@ def test_count_is_the_number_of_rows_under_every_filter(mixed):
     assert nonzero > 50
 
 
-def test_count_is_two_queries(mixed, django_assert_num_queries):
-    with django_assert_num_queries(2):
-        who_has_access().count()
-    with django_assert_num_queries(1):  # nothing to count: the links are not read
+def test_count_is_two_queries(mixed, make_account, django_assert_num_queries):
+    ops = mixed["groups"][1]
+    for filters in ({}, {"account": mixed["accounts"][1]}, {"access_group": ops}):
+        with django_assert_num_queries(2):
+            who_has_access(**filters).count()
+    # Nothing on the side read first: the other is not read.
+    with django_assert_num_queries(1):
         who_has_access(expiring_before=timezone.now() - timedelta(days=365)).count()
+    unused = make_account("unused")
+    with django_assert_num_queries(1):
+        assert who_has_access(account=unused).count() == 0
