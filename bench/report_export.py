@@ -1,7 +1,7 @@
 """Benchmark: the who-has-access files and the access matrix of a large organisation.
 
     .venv/bin/python bench/report_export.py [--users 10000] [--groups 1000] [--accounts 500]
-        [--accounts-per-group 10] [--groups-per-user 5] [--only csv|matrix]
+        [--accounts-per-group 10] [--groups-per-user 5] [--only csv|matrix|api ...]
 
 Builds the organisation with bulk_create in a throwaway database (PostgreSQL when
 DATABASE_URL is set: a database of this run's own on that server, dropped at the end; else a
@@ -23,8 +23,13 @@ would do on a live database, so that the planner works from statistics.
 Then the access matrix page (``web:access-matrix``) is read through the real view: people and
 access groups as rows, the first page and the last, and filtered by an account, an access
 group and a user. Each page is read five times after a warm-up; it prints the median time,
-the SQL queries and the rows and columns shown. ``--only`` runs one of the two parts
-(``csv``: the files).
+the SQL queries and the rows and columns shown.
+
+Then the JSON pages of ``/api/v1/reports/who-has-access/`` (bench/report_api.py): the first
+page, a page half way through by cursor and by page number, filtered pages, and the count.
+
+``--only`` runs the parts named (``csv``: the files; ``matrix``; ``api``: the JSON pages),
+and may be given more than once; without it, all three run.
 """
 
 from __future__ import annotations
@@ -330,9 +335,13 @@ def main() -> int:
     parser.add_argument("--accounts-per-group", type=int, default=10)
     parser.add_argument("--groups-per-user", type=int, default=5)
     parser.add_argument(
-        "--only", choices=["csv", "matrix"], help="measure only the CSV export or the matrix"
+        "--only",
+        choices=["csv", "matrix", "api"],
+        action="append",
+        help="measure only this part (the files, the matrix, the JSON pages); repeatable",
     )
     args = parser.parse_args()
+    parts = set(args.only or ("csv", "matrix", "api"))
     if args.groups_per_user > args.groups or args.accounts_per_group > args.accounts:
         parser.error("a user's groups and a group's accounts must be distinct")
 
@@ -364,6 +373,7 @@ def main() -> int:
         files: dict[str, dict[str, float]] = {}
         copy = None
         matrix = None
+        api = None
         try:
             started = time.perf_counter()
             expected = _build(args)
@@ -379,7 +389,7 @@ def main() -> int:
             )
             client = Client()
             client.force_login(auditor)
-            if args.only != "matrix":
+            if "csv" in parts:
                 from accessgroups.auth.tokens import api_token_create
 
                 key = api_token_create(actor=None, user=auditor, name="bench").key
@@ -401,7 +411,11 @@ def main() -> int:
                 if "xlsx" in files:
                     # The workbook is not parsed to count its rows: it holds the CSV's.
                     files["xlsx"]["rows"] = files["csv"]["rows"]
-            if args.only != "csv":
+            if "api" in parts:
+                from bench.report_api import api_cases, read_api
+
+                api = read_api(client, api_cases(expected))
+            if "matrix" in parts:
                 from bench.report_matrix import matrix_cases, read_matrix
 
                 matrix = read_matrix(client, matrix_cases(args))
@@ -410,6 +424,10 @@ def main() -> int:
 
     if files:
         _print_export(files, copy, expected)
+    if api is not None:
+        from bench.report_api import print_api
+
+        print_api(api)
     if matrix is not None:
         from bench.report_matrix import print_matrix
 

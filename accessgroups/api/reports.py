@@ -36,6 +36,7 @@ from accessgroups.api.base import (
     time_parameter,
 )
 from accessgroups.api.permissions import AUDITOR
+from accessgroups.api.report_pagination import ReportCursorPagination
 from accessgroups.models import AccessGroup, Account, Membership, User
 from accessgroups.reports.export_rows import who_has_access_batches
 from accessgroups.reports.exports import (
@@ -134,11 +135,15 @@ class WhoHasAccessViewSet(FileFormatMixin, PortalViewSet):
     whose removal Identity Center has not confirmed yet (``state`` ``removal_pending``, with
     ``ended_at`` and ``last_error``); with ``?at=`` who had access at a past moment, from the
     dated history. Auditors and admins. Times are ISO 8601 UTC. ``?format=csv`` or ``jsonl``
-    streams the whole report, ``xlsx`` sends it as a workbook; same columns in all."""
+    streams the whole report, ``xlsx`` sends it as a workbook; same columns in all. JSON comes
+    in pages of 50 rows: follow ``next`` and ``previous`` (URLs with an opaque ``cursor`` that
+    keep the filters); a late page costs what the first does. ``count`` is exact."""
 
     formats = WHO_HAS_ACCESS_FORMATS
 
     serializer_class = WhoHasAccessRow
+    # JSON pages by a row's key: ``next`` and ``previous`` carry a cursor.
+    pagination_class = ReportCursorPagination
     # Rows come from the selector; this only names the model for the schema generator.
     queryset = Membership.objects.none()
     action_roles = {"list": AUDITOR}

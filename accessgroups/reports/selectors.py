@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.db.models import (
     Case,
     CharField,
+    Count,
     DateTimeField,
     Exists,
     F,
@@ -26,6 +26,7 @@ from django.db.models.functions import Coalesce
 
 from accessgroups.models import (
     AccessGroup,
+    AccessGroupAccount,
     Account,
     Decision,
     DecisionOutcome,
@@ -34,6 +35,7 @@ from accessgroups.models import (
     ProvisioningStatus,
     User,
 )
+from accessgroups.reports.rows import Rows
 
 WHO_HAS_ACCESS_COLUMNS = (
     "username",
@@ -62,110 +64,6 @@ ORDER = ("user__username", "access_group__name", "link__account__account_id", "p
 
 ACTIVE = "active"
 REMOVAL_PENDING = "removal_pending"
-
-
-@dataclass
-class KeysetPage:
-    """A page of report rows and the keys of its first and last rows (for Previous/Next)."""
-
-    # As Django's Page names them.
-    object_list: list[dict[str, Any]]
-    first_key: tuple | None
-    last_key: tuple | None
-    has_next: bool
-    has_previous: bool
-
-
-def _after(fields: tuple[str, ...], key: tuple, *, descending: bool = False) -> Q:
-    """Rows whose ``fields`` come after ``key`` in their order (before, if ``descending``).
-
-    Spelled out as (a > x) or (a = x and b > y) or ..., which both databases read; the
-    first term alone (a >= x) lets an index on ``a`` narrow the scan.
-    """
-    op = "lt" if descending else "gt"
-    first = Q(**{f"{fields[0]}__{'lte' if descending else 'gte'}": key[0]})
-    alternatives = Q()
-    for n, field in enumerate(fields):
-        equal = {f: v for f, v in zip(fields[:n], key[:n], strict=True)}
-        alternatives |= Q(**equal, **{f"{field}__{op}": key[n]})
-    return first & alternatives
-
-
-class Rows:
-    """Rows of a values() queryset under the report's own column names.
-
-    Several columns share a name with a model field (``source``, ``granted_at``...), which
-    a values() query cannot use as aliases; the query selects them under other names and
-    this view of it renames them. It counts and slices in SQL, so a paginator can use it,
-    and iterating it streams with a server-side cursor where the database has one.
-    """
-
-    ordered = True  # the queryset is ordered; tells Django's Paginator not to warn
-
-    def __init__(
-        self,
-        queryset: QuerySet,
-        renames: dict[str, str],
-        columns: tuple[str, ...],
-        key_names: tuple[str, ...] = (),
-    ):
-        self.queryset = queryset
-        self.renames = renames
-        self.columns = columns
-        # The names among the values of the order's fields, a unique key: for keyset pages.
-        self.key_names = key_names
-
-    def _row(self, raw: dict[str, Any]) -> dict[str, Any]:
-        return {column: raw[self.renames.get(column, column)] for column in self.columns}
-
-    def count(self) -> int:
-        return self.queryset.count()
-
-    def __len__(self) -> int:
-        return self.count()
-
-    def __getitem__(self, key: slice) -> list[dict[str, Any]]:
-        if not isinstance(key, slice):
-            raise TypeError("Rows are read by slices.")
-        return [self._row(raw) for raw in self.queryset[key]]
-
-    def keyset_page(
-        self, *, after: tuple | None = None, before: tuple | None = None, size: int = 50
-    ) -> KeysetPage:
-        """The ``size`` rows after the row whose key is ``after`` (or before ``before``; the
-        first rows if neither): a late page costs what the first does, where an OFFSET
-        makes the database build and skip every row before it."""
-        # The keys by their names among the values: a lookup through ``link`` in a new
-        # filter() would join the account links a second time.
-        fields = self.key_names
-        queryset = self.queryset
-        if before is not None:
-            queryset = queryset.filter(_after(fields, before, descending=True)).order_by(
-                *(f"-{f}" for f in fields)
-            )
-        elif after is not None:
-            queryset = queryset.filter(_after(fields, after))
-        raws = list(queryset[: size + 1])
-        more = len(raws) > size
-        raws = raws[:size]
-        if before is not None:
-            raws.reverse()
-        rows = [self._row(raw) for raw in raws]
-        keys = [tuple(raw[k] for k in self.key_names) for raw in raws]
-        return KeysetPage(
-            object_list=rows,
-            first_key=keys[0] if keys else None,
-            last_key=keys[-1] if keys else None,
-            # Coming back from a later page, there is one; going back, there is one if
-            # more rows were found before.
-            has_next=(more if before is None else True) and bool(rows),
-            has_previous=(after is not None if before is None else more) and bool(rows),
-        )
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        # Rows are ten short columns: 2,000 per fetch keeps round trips few and memory bounded.
-        for raw in self.queryset.iterator(chunk_size=2000):
-            yield self._row(raw)
 
 
 def _expiry_at(at: datetime) -> Case:
@@ -254,21 +152,19 @@ def approvals(*, at: datetime | None = None) -> QuerySet[Decision]:
     return found
 
 
-def report_rows(
+def _report_memberships(
     *,
-    account: Account | None,
     access_group: AccessGroup | None,
     user: User | None,
     expiring_before: datetime | None,
     at: datetime | None,
-) -> QuerySet:
-    """The report's rows (memberships joined to their account links) before their columns
-    are chosen."""
+) -> QuerySet[Membership]:
+    """The memberships behind the report's rows, under the filters that bear on them, with
+    their ``expiry`` (in force at ``at``, or now)."""
     if at is None:
         memberships = Membership.objects.filter(membership_may_grant_now()).annotate(
             expiry=F("expires_at")
         )
-        link_condition = link_may_grant_now("access_group__account_links__")
     else:
         memberships = Membership.objects.filter(
             # Active from the moment Identity Center confirmed it; a row without that moment
@@ -281,12 +177,78 @@ def report_rows(
             ),
             Q(ended_at__isnull=True) | Q(ended_at__gt=at),
             Q(access_group__archived_at__isnull=True) | Q(access_group__archived_at__gt=at),
-        )
-        link_condition = Q(access_group__account_links__valid_from__lte=at) & (
-            Q(access_group__account_links__valid_to__isnull=True)
-            | Q(access_group__account_links__valid_to__gt=at)
-        )
-        memberships = memberships.annotate(expiry=_expiry_at(at))
+        ).annotate(expiry=_expiry_at(at))
+    if access_group is not None:
+        memberships = memberships.filter(access_group=access_group)
+    if user is not None:
+        memberships = memberships.filter(user=user)
+    if expiring_before is not None:
+        memberships = memberships.filter(expiry__lt=expiring_before)
+    return memberships
+
+
+def _report_link_condition(*, at: datetime | None, path: str = "") -> Q:
+    """Conditions on AccessGroupAccount: the links whose accounts the report lists."""
+    if at is None:
+        return link_may_grant_now(path)
+    return Q(**{f"{path}valid_from__lte": at}) & (
+        Q(**{f"{path}valid_to__isnull": True}) | Q(**{f"{path}valid_to__gt": at})
+    )
+
+
+def report_count(
+    *,
+    account: Account | None,
+    access_group: AccessGroup | None,
+    user: User | None,
+    expiring_before: datetime | None,
+    at: datetime | None,
+) -> int:
+    """How many rows report_rows() gives, exactly, without making them.
+
+    A row is a membership and one of its group's links that the filters keep, every such
+    pair once (state and dates are columns, not rows: removal_pending rows are among these
+    pairs). So the count is, over access groups, (memberships kept in the group) x (links
+    kept of the group): two GROUP BY aggregates, of memberships (about 50,000) and of links
+    (about 10,000), where a count of the join reads every one of its 500,000 rows.
+    """
+    memberships = _report_memberships(
+        access_group=access_group, user=user, expiring_before=expiring_before, at=at
+    )
+    links = AccessGroupAccount.objects.filter(_report_link_condition(at=at))
+
+    def per_group(queryset: QuerySet) -> dict[int, int]:
+        counted = queryset.order_by().values("access_group_id").annotate(n=Count("pk"))
+        return dict(counted.values_list("access_group_id", "n"))
+
+    # The narrower side first (an account's links; a group's or a user's memberships), then
+    # the other only over the groups it found; nothing found, nothing more to read.
+    if account is not None:
+        accounts = per_group(links.filter(account=account))
+        memberships = memberships.filter(access_group__in=list(accounts))
+        members = per_group(memberships) if accounts else {}
+    else:
+        members = per_group(memberships)
+        if access_group is not None or user is not None:
+            links = links.filter(access_group__in=list(members))
+        accounts = per_group(links) if members else {}
+    return sum(n * accounts.get(group, 0) for group, n in members.items())
+
+
+def report_rows(
+    *,
+    account: Account | None,
+    access_group: AccessGroup | None,
+    user: User | None,
+    expiring_before: datetime | None,
+    at: datetime | None,
+) -> QuerySet:
+    """The report's rows (memberships joined to their account links) before their columns
+    are chosen."""
+    memberships = _report_memberships(
+        access_group=access_group, user=user, expiring_before=expiring_before, at=at
+    )
+    link_condition = _report_link_condition(at=at, path="access_group__account_links__")
     # One join to the account links, filtered in the ON clause, so that the account
     # columns come from exactly the links that passed the filter.
     rows = memberships.annotate(
@@ -298,12 +260,6 @@ def report_rows(
     if account is not None:
         link_filter["link__account"] = account
     rows = rows.filter(**link_filter)
-    if access_group is not None:
-        rows = rows.filter(access_group=access_group)
-    if user is not None:
-        rows = rows.filter(user=user)
-    if expiring_before is not None:
-        rows = rows.filter(expiry__lt=expiring_before)
     if at is None:
         confirmed = Q(ended_at__isnull=True, link__valid_to__isnull=True)
         rows = rows.annotate(
@@ -383,15 +339,17 @@ def who_has_access(
     ``expiring_before`` keeps only grants whose expiry (in force at ``at``, or now) is
     before that moment.
 
-    The result is one query whether it is iterated (files) or counted and sliced (pages).
+    The result is one query whether it is iterated (files) or sliced (pages); its count
+    is report_count(), two small aggregates rather than a count of the join.
     """
-    rows = report_rows(
-        account=account,
-        access_group=access_group,
-        user=user,
-        expiring_before=expiring_before,
-        at=at,
-    )
+    filters = {
+        "account": account,
+        "access_group": access_group,
+        "user": user,
+        "expiring_before": expiring_before,
+        "at": at,
+    }
+    rows = report_rows(**filters)
     # Pages read a few rows at a time (LIMIT), so the approver is looked up per row shown;
     # the files join it per membership instead (accessgroups.reports.export_rows).
     latest_approver = (
@@ -418,4 +376,5 @@ def who_has_access(
         },
         columns=WHO_HAS_ACCESS_COLUMNS,
         key_names=("username", "access_group_name", "account_id", "row_id"),
+        counter=partial(report_count, **filters),
     )

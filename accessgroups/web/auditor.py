@@ -8,7 +8,6 @@ session), so a page and its export can never disagree on what a filter means.
 from __future__ import annotations
 
 import json
-from base64 import urlsafe_b64decode, urlsafe_b64encode
 from datetime import UTC, datetime, time
 from typing import Any
 from urllib.parse import urlencode
@@ -32,7 +31,14 @@ from accessgroups.reports.audit_names import (
     object_names,
     object_type_choices,
 )
-from accessgroups.reports.selectors import KeysetPage
+from accessgroups.reports.rows import (
+    AFTER,
+    BEFORE,
+    BadCursor,
+    KeysetPage,
+    cursor_token,
+    read_cursor,
+)
 from accessgroups.reports.selectors import who_has_access as who_has_access_rows
 from accessgroups.web.common import paginate
 from accessgroups.web.requester_forms import moment_input
@@ -181,30 +187,21 @@ class WhoHasAccessReportFilters(WhoHasAccessFilters):
 EXPORT_FORMATS = (("csv", "Export CSV"), ("jsonl", "JSON Lines"), ("xlsx", "XLSX"))
 
 
-def _key_token(key: tuple) -> str:
-    return urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode()
-
-
-def _key(token: str | None) -> tuple | None:
-    """The row key a Next or Previous link carries; one that does not read is no key."""
+def _position(token: str | None) -> dict[str, tuple]:
+    """``after`` or ``before`` and the row key a Next or Previous link's cursor carries;
+    nothing (the first page) for a cursor that does not read."""
     if not token:
-        return None
+        return {}
     try:
-        key = json.loads(urlsafe_b64decode(token.encode()))
-    except (ValueError, UnicodeError):
-        return None
-    valid = (
-        isinstance(key, list)
-        and len(key) == 4
-        and all(isinstance(v, str) and "\x00" not in v for v in key[:3])
-        and isinstance(key[3], int)
-    )
-    return tuple(key) if valid else None
+        direction, key = read_cursor(token)
+    except BadCursor:
+        return {}
+    return {direction: key}
 
 
 def _page_url(request: HttpRequest, **position: str) -> str:
     query = request.GET.copy()
-    for name in ("page", "after", "before"):
+    for name in ("page", "cursor"):
         query.pop(name, None)
     query.update(position)
     return f"{request.path}?{query.urlencode()}" if query else request.path
@@ -214,7 +211,7 @@ def _page_url(request: HttpRequest, **position: str) -> str:
 @login_required
 def who_has_access(request: HttpRequest) -> HttpResponse:
     require_auditor(request.user)
-    # Pages are found by the key of a row (``after``/``before``), not numbered: a numbered
+    # Pages are found by the key of a row (a ``cursor``), not numbered: a numbered
     # link from before (``?page=3``) starts again at the first page.
     if request.GET.get("page") not in (None, "", "1"):
         return redirect(_page_url(request))
@@ -224,9 +221,7 @@ def who_has_access(request: HttpRequest) -> HttpResponse:
     exports: list[tuple[str, str]] = []
     if form.is_valid():
         page = who_has_access_rows(**form.selector_filters()).keyset_page(
-            after=_key(request.GET.get("after")),
-            before=_key(request.GET.get("before")),
-            size=REPORT_PAGE_SIZE,
+            **_position(request.GET.get("cursor")), size=REPORT_PAGE_SIZE
         )
         base = reverse("who-has-access-list")
         exports = [
@@ -240,10 +235,10 @@ def who_has_access(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
-            "next_url": _page_url(request, after=_key_token(page.last_key))
+            "next_url": _page_url(request, cursor=cursor_token(AFTER, page.last_key))
             if page.has_next
             else None,
-            "previous_url": _page_url(request, before=_key_token(page.first_key))
+            "previous_url": _page_url(request, cursor=cursor_token(BEFORE, page.first_key))
             if page.has_previous
             else None,
             "exports": exports,

@@ -48,6 +48,8 @@ ROW_RULES: dict[str, dict[str, tuple[str, ...]]] = {
         "account": ("is known",),
         "access_group": ("No access group",),
         "user": ("No user",),
+        # An opaque value the API signs: any other string is refused.
+        "cursor": ("Not a cursor",),
     },
     "POST /api/v1/users/": {
         "username": ("exists",),

@@ -204,6 +204,9 @@ def test_query_filters_are_typed(schema):
     assert "pending" in requests["status"]["enum"]
     assert requests["page"]["minimum"] == 1
     assert parameters("/api/v1/access-groups/")["archived"]["enum"] == ["all", "false", "true"]
+    report = parameters("/api/v1/reports/who-has-access/")
+    assert report["cursor"] == {"type": "string"}
+    assert report["page"]["minimum"] == 1
 
 
 def test_real_refusals_match_their_schemas(schema, api, dave, alice, readonly):
