@@ -18,6 +18,7 @@ A request counts as failed when its answer is not the one a browser would act on
 
 from __future__ import annotations
 
+import html
 import itertools
 import os
 import random
@@ -35,7 +36,7 @@ APPROVE = re.compile(
     r'action="/approvals/requests/(\d+)/approve/".*?name="r\1-access_group_version" value="(\d+)"',
     re.S,
 )
-NEXT_PAGE = re.compile(r'href="(\?[^"]*after=[^"]+)"')
+NEXT_PAGE = re.compile(r'<a href="([^"]+)" rel="next">')
 ACCOUNTS = int(os.environ.get("LOAD_ACCOUNTS", "500"))
 ACCOUNT_IDS = [f"{200000000000 + n:012d}" for n in range(ACCOUNTS)]
 
@@ -194,7 +195,7 @@ class Auditor(Person):
         page = self.client.get("/reports/", name="/reports/")
         later = NEXT_PAGE.search(page.text)
         if later:
-            self.client.get("/reports/" + later.group(1).replace("&amp;", "&"), name="/reports/?after=")
+            self.client.get(html.unescape(later.group(1)), name="/reports/?cursor=")
         self.click()
 
     @task(2)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from django.db.models import Prefetch
 
-from accessgroups.models import AccessGroupAccount, AccessGroupPolicy
+from accessgroups.models import AccessGroupAccount, AccessGroupPolicy, IdentityCenterGroup, User
 
 BY_ACCOUNT_NAME = ("account__name", "account__account_id")
 BY_ACCOUNT_ID = ("account__account_id",)
@@ -48,3 +48,25 @@ def current_policies_prefetch(prefix: str = "") -> Prefetch:
         ),
         to_attr="current_policy_rows",
     )
+
+
+def card_prefetches() -> list[Prefetch]:
+    """What a group's card shows (templates/accessgroups/requests/_group_grants.html), as
+    lists: its accounts' labels, its policies, and its approvers' usernames and approver
+    groups' names as ``approver_list`` and ``approver_group_list``.
+
+    Lists (``to_attr``) rather than prefetched managers: Django builds a queryset for each
+    instance's manager, which cost more than the queries themselves on a page of cards.
+    """
+    return [
+        current_accounts_prefetch(only=LABELS_ONLY),
+        current_policies_prefetch(),
+        Prefetch(
+            "approvers", queryset=User.objects.only("id", "username"), to_attr="approver_list"
+        ),
+        Prefetch(
+            "approver_groups",
+            queryset=IdentityCenterGroup.objects.only("id", "display_name"),
+            to_attr="approver_group_list",
+        ),
+    ]

@@ -52,8 +52,8 @@ def revocable_memberships(user: User) -> QuerySet[Membership]:
     if not user.is_admin:
         memberships = memberships.filter(approves(user, "access_group_id"))
     return (
-        memberships.select_related("user", "access_group", "granted_by")
-        .prefetch_related(current_accounts_prefetch("access_group__"))
+        memberships.select_related("user", "access_group")
+        .prefetch_related(current_accounts_prefetch("access_group__", only=LABELS_ONLY))
         .order_by("access_group__name", "user__username", "id")
     )
 

@@ -20,7 +20,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html_join
 from django.views.decorators.http import require_GET
 
 from accessgroups.core.limits import NUL_MESSAGE, SEARCH_MAX, column_max
@@ -40,7 +39,7 @@ from accessgroups.reports.rows import (
     read_cursor,
 )
 from accessgroups.reports.selectors import who_has_access as who_has_access_rows
-from accessgroups.web.common import paginate
+from accessgroups.web.common import options_html, paginate, values_html
 from accessgroups.web.requester_forms import moment_input
 
 REPORT_PAGE_SIZE = 50
@@ -92,12 +91,10 @@ class WhoHasAccessFilters(forms.Form):
             "name", "account_id"
         )
         return [
-            ("filter-access-groups", format_html_join("", '<option value="{}">', ((g,) for g in groups))),
+            ("filter-access-groups", values_html(groups)),
             (
                 "filter-accounts",
-                format_html_join(
-                    "", '<option value="{}">{}</option>', ((a[0], Account.label_of(*a)) for a in accounts)
-                ),
+                options_html((a[0], Account.label_of(*a)) for a in accounts),
             ),
         ]
 

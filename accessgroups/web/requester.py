@@ -18,15 +18,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html_join
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accessgroups.access import services
 from accessgroups.catalogue.selectors import (
     LABELS_ONLY,
+    card_prefetches,
     current_accounts_prefetch,
-    current_policies_prefetch,
 )
 from accessgroups.core.errors import Conflict
 from accessgroups.identity.source import NOT_YET_PROVISIONED, waits_for_identity_provider
@@ -39,10 +37,9 @@ from accessgroups.models import (
     DecisionOutcome,
     Membership,
     RequestStatus,
-    User,
 )
 from accessgroups.web.break_glass import request_sent_message
-from accessgroups.web.common import paginate, query_text
+from accessgroups.web.common import options_html, paginate, query_text
 from accessgroups.web.confirm import render_confirm
 from accessgroups.web.requester_forms import AccessRequestForm, show_refusal
 
@@ -57,11 +54,7 @@ CATALOGUE_PAGE_SIZE = 24
 @login_required
 def catalogue(request: HttpRequest) -> HttpResponse:
     groups = AccessGroup.objects.requestable_by(request.user).prefetch_related(
-        current_accounts_prefetch(only=LABELS_ONLY),
-        current_policies_prefetch(),
-        # The cards name the approvers: their usernames, not whole users.
-        Prefetch("approvers", queryset=User.objects.only("id", "username")),
-        "approver_groups",
+        *card_prefetches()
     )
     search = query_text(request, "q")
     if search:
@@ -106,17 +99,10 @@ def catalogue(request: HttpRequest) -> HttpResponse:
 
 
 def _account_options(selected: str) -> str:
-    """The account filter's options as one string: through the template, 500 accounts cost
-    a third of the page."""
+    """The account filter's options: through the template, 500 accounts cost a third of
+    the page."""
     accounts = Account.objects.values_list("account_id", "name", "ou_path")
-    return format_html_join(
-        "",
-        '<option value="{}"{}>{}</option>',
-        (
-            (a[0], mark_safe(" selected") if a[0] == selected else "", Account.label_of(*a))
-            for a in accounts
-        ),
-    )
+    return options_html(((a[0], Account.label_of(*a)) for a in accounts), selected)
 
 
 # --- the request form -----------------------------------------------------------------------
@@ -135,7 +121,10 @@ def _holds_for_good(user, group: AccessGroup) -> bool:
 @login_required
 def request_create(request: HttpRequest, group_id: int) -> HttpResponse:
     group = get_object_or_404(
-        AccessGroup.objects.requestable().prefetch_related(current_accounts_prefetch()),
+        # The form shows the group's accounts only (_group_grants.html without policies).
+        AccessGroup.objects.requestable().prefetch_related(
+            current_accounts_prefetch(only=LABELS_ONLY)
+        ),
         pk=group_id,
     )
     refusal = eligibility_refusal(request.user, group)
