@@ -17,8 +17,8 @@ Locust (headless, in a process of its own on the same machine): they sign in, br
 request, approve and reject, read the reports and export; 1 to 3 s between clicks. People
 arrive at ``--spawn-rate`` a second; the figures are those of the ``--measure`` seconds after
 the last one arrived (Locust's statistics are reset then), after ``--warmup`` seconds of 10
-people that are not reported (the workers' first requests load code and templates). It prints, per page and in all:
-requests, requests per second, the 50th, 95th and 99th percentiles of the response time,
+people that are not reported (the workers' first requests load code and templates). It
+prints, per page and in all: requests, requests per second, the 50th, 95th and 99th percentiles of the response time,
 failures; and the CPU time the web workers (Python) and the PostgreSQL backends of the
 run's database spent per request in that window, read from /proc every half second. It
 asserts nothing. The same machine runs Locust, PostgreSQL and Redis: the load is not free.
@@ -154,17 +154,16 @@ class CpuMeter(threading.Thread):
 
     def run(self) -> None:
         import psycopg
-
         from django.db import connection
 
         params = connection.get_connection_params()
         params.pop("cursor_factory", None)
         params.pop("context", None)
-        with psycopg.connect(**{**params, "dbname": "postgres"}, autocommit=True) as pg:
-            with pg.cursor() as cursor:
-                while not self.stopping.is_set():
-                    self.read(cursor)
-                    self.stopping.wait(0.5)
+        pg = psycopg.connect(**{**params, "dbname": "postgres"}, autocommit=True)
+        with pg, pg.cursor() as cursor:
+            while not self.stopping.is_set():
+                self.read(cursor)
+                self.stopping.wait(0.5)
 
     def read(self, cursor) -> None:
         processes = [("web", self.server_pid)] + [("web", p) for p in _children(self.server_pid)]
@@ -184,8 +183,14 @@ class CpuMeter(threading.Thread):
 
 
 def _locust(
-    base: str, people: int, spawn_rate: float, measure: int, out: Path, meter: CpuMeter,
+    base: str,
+    people: int,
+    spawn_rate: float,
+    measure: int,
+    out: Path,
+    meter: CpuMeter,
     shape: dict[str, int],
+    first_requester: int,
 ):
     """Runs the personas; returns the CPU totals when all had arrived and at the end."""
     ramp = people / spawn_rate
@@ -200,6 +205,7 @@ def _locust(
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.update({f"LOAD_{kind.upper()}": str(n) for kind, n in shape.items()})
+    env["LOAD_FIRST_REQUESTER"] = str(first_requester)
     process = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
@@ -266,7 +272,8 @@ def main() -> int:
                 flush=True,
             )
             db = settings.DATABASES["default"]
-            url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT'] or 5432}/{database}"
+            host = f"{db['HOST']}:{db['PORT'] or 5432}"
+            url = f"postgres://{db['USER']}:{db['PASSWORD']}@{host}/{database}"
             port = _free_port()
             base = f"http://127.0.0.1:{port}"
             log_path = Path(var_dir) / "web.log"
@@ -285,14 +292,25 @@ def main() -> int:
             meter.start()
             out = Path(var_dir)
             shape = {"users": args.users, "groups": args.groups, "accounts": args.accounts}
+            # Every level's people are new ones: none has asked for anything in the run yet.
+            first_requester = 0
             if args.warmup:
                 # The workers' first requests load code and templates; no one measures those.
-                _locust(base, 10, 10, args.warmup, out, meter, shape)
+                _locust(base, 10, 10, args.warmup, out, meter, shape, first_requester)
+                first_requester += 10
             for people in levels:
                 before = activity()
                 arrival, end = _locust(
-                    base, people, args.spawn_rate, args.measure, out, meter, shape
+                    base,
+                    people,
+                    args.spawn_rate,
+                    args.measure,
+                    out,
+                    meter,
+                    shape,
+                    first_requester,
                 )
+                first_requester += people
                 print_level(
                     people=people,
                     stats=out / f"people{people}_stats.csv",

@@ -45,7 +45,9 @@ def print_level(
     pages = sorted((r for r in rows if r["Name"] != "Aggregated"), key=lambda r: r["Name"])
     print()
     print(f"{people} people, after the last arrived:")
-    print(f"  {'page':<44} {'requests':>8} {'req/s':>6} {'p50':>5} {'p95':>5} {'p99':>5} {'fail':>5}")
+    print(
+        f"  {'page':<44} {'requests':>8} {'req/s':>6} {'p50':>5} {'p95':>5} {'p99':>5} {'fail':>5}"
+    )
     for r in pages + [total]:
         name = "all" if r is total else f"{r['Type']} {r['Name']}"
         print(
@@ -57,7 +59,9 @@ def print_level(
         for r in csv.DictReader(f):
             print(f"  failed {r['Occurrences']}x: {r['Method']} {r['Name']}: {r['Error']}")
     print("  done in the database: " + ", ".join(f"{n} {kind}" for kind, n in done.items()))
-    errors = sum(1 for line in web_log.read_text(errors="replace").splitlines() if "Traceback" in line)
+    errors = sum(
+        1 for line in web_log.read_text(errors="replace").splitlines() if "Traceback" in line
+    )
     print(f"  tracebacks in the web log so far: {errors}")
     requests = int(total["Request Count"])
     if arrival is None or not requests:
