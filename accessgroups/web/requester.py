@@ -21,11 +21,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accessgroups.access import services
-from accessgroups.catalogue.selectors import (
-    LABELS_ONLY,
-    card_prefetches,
-    current_accounts_prefetch,
-)
+from accessgroups.catalogue.selectors import LABELS_ONLY, current_accounts_prefetch
 from accessgroups.core.errors import Conflict
 from accessgroups.identity.source import NOT_YET_PROVISIONED, waits_for_identity_provider
 from accessgroups.core.roles import eligibility_refusal
@@ -39,6 +35,7 @@ from accessgroups.models import (
     RequestStatus,
 )
 from accessgroups.web.break_glass import request_sent_message
+from accessgroups.web.cards import attach_cards
 from accessgroups.web.common import options_html, paginate, query_text
 from accessgroups.web.confirm import render_confirm
 from accessgroups.web.requester_forms import AccessRequestForm, show_refusal
@@ -53,9 +50,7 @@ CATALOGUE_PAGE_SIZE = 24
 @require_GET
 @login_required
 def catalogue(request: HttpRequest) -> HttpResponse:
-    groups = AccessGroup.objects.requestable_by(request.user).prefetch_related(
-        *card_prefetches()
-    )
+    groups = AccessGroup.objects.requestable_by(request.user)
     search = query_text(request, "q")
     if search:
         groups = groups.filter(Q(name__icontains=search) | Q(description__icontains=search))
@@ -84,6 +79,8 @@ def catalogue(request: HttpRequest) -> HttpResponse:
     }
     for group in page.object_list:
         group.held = held.get(group.pk)
+    # What each card grants, the same for every reader: kept a minute (accessgroups.web.cards).
+    attach_cards(page.object_list)
     return render(
         request,
         "accessgroups/requests/catalogue.html",

@@ -1,0 +1,53 @@
+"""What the catalogue's cards show of an access group, written once and kept a minute.
+
+A card's grants (accounts, policies, session and maximum durations, approvers) are the same
+for everyone who reads the catalogue, and they cost most of the page: the account links and
+policies of 24 groups, read and written out as HTML. They are kept in the shared cache under
+the group's ``version`` (which grows with every change to its accounts, policies, session
+duration or approvers) and the moment of its last change, so a change to the group shows at
+once; a name changed elsewhere (an account renamed in AWS Organizations, an approver's
+username, an Identity Center group's name) shows within ``CARD_SECONDS``. What depends on the
+reader (what they hold, what they have asked for) is never kept: the page adds it.
+
+A group whose card is not kept is read with its links and policies in one query each for all
+such groups on the page, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.core.cache import cache
+from django.db.models import prefetch_related_objects
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
+
+from accessgroups.catalogue.selectors import card_prefetches
+from accessgroups.models import AccessGroup
+
+CARD_SECONDS = 60
+GRANTS_TEMPLATE = "accessgroups/requests/_group_grants.html"
+
+
+def _key(group: AccessGroup) -> str:
+    return f"catalogue-card:{group.pk}:{group.version}:{group.updated_at.timestamp():.6f}"
+
+
+def attach_cards(groups: Sequence[AccessGroup]) -> None:
+    """Set ``group.card_grants`` (HTML) on each group, from the cache or written now."""
+    keys = {group.pk: _key(group) for group in groups}
+    kept = cache.get_many(list(keys.values()))
+    missing = [group for group in groups if keys[group.pk] not in kept]
+    if missing:
+        prefetch_related_objects(missing, *card_prefetches())
+        written = {
+            keys[group.pk]: render_to_string(
+                GRANTS_TEMPLATE, {"group": group, "show_policies": True}
+            )
+            for group in missing
+        }
+        cache.set_many(written, CARD_SECONDS)
+        kept.update(written)
+    for group in groups:
+        # Written by the template above, escaped there; the cache hands back a plain str.
+        group.card_grants = mark_safe(kept[keys[group.pk]])
