@@ -226,7 +226,7 @@ def _locust(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--levels", default="50,200", help="people at once, comma-separated")
-    parser.add_argument("--measure", type=int, default=120, help="seconds measured per level")
+    parser.add_argument("--measure", type=int, default=90, help="seconds measured per level")
     parser.add_argument("--spawn-rate", type=float, default=4.0, help="people arriving a second")
     parser.add_argument(
         "--warmup", type=int, default=30, help="seconds of 10 people first, not reported"
