@@ -48,10 +48,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
-import psycopg  # noqa: E402
 import redis  # noqa: E402
 import requests  # noqa: E402
 
+from bench.databases import fresh_database  # noqa: E402
 from provisioning.fake import FakeIdentityCenter  # noqa: E402
 from tests.system.faulty_aws import FaultyAws  # noqa: E402
 from tests.system.harness import (  # noqa: E402
@@ -82,18 +82,6 @@ for username in {usernames!r}:
 
 
 # --- resources of this run -------------------------------------------------------------------
-
-
-@contextmanager
-def fresh_database() -> Iterator[str]:
-    """A PostgreSQL database of this run's own, dropped afterwards."""
-    name = f"bench_chaos_{secrets.token_hex(4)}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"{POSTGRES_URL.rsplit('/', 1)[0]}/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager
@@ -421,7 +409,7 @@ def main() -> int:
     print(f"load average at start: {load()}; process logs in {log_dir}", flush=True)
     processes = Processes(log_dir)
     with ExitStack() as cleanup:
-        database_url = cleanup.enter_context(fresh_database())
+        database_url = cleanup.enter_context(fresh_database(POSTGRES_URL, "bench_chaos"))
         broker = cleanup.enter_context(redis_broker())
         fake, proxy = cleanup.enter_context(moto_behind_proxy(log_dir, seed))
         cleanup.callback(processes.stop_all)

@@ -55,20 +55,6 @@ POLL_SECONDS = 0.1
 
 
 @contextmanager
-def fresh_database(server_url: str) -> Iterator[str]:
-    """A PostgreSQL database of this run's own on ``server_url``'s server, dropped afterwards."""
-    import psycopg
-
-    name = f"bench_fleet_{secrets.token_hex(4)}"
-    with psycopg.connect(server_url, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"{server_url.rsplit('/', 1)[0]}/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextmanager
 def redis_prefix(url: str, what: str) -> Iterator[str]:
     """A key prefix of this run's own on ``url``; its keys are deleted afterwards."""
     import redis
@@ -112,10 +98,12 @@ def run_fleet(*, workers: int, accounts: int, groups: int, hold: float, redis_ur
         print("--groups must be at least 1 and at most --accounts.")
         return 2
     sys.path.insert(0, str(ROOT))
+    from bench.databases import fresh_database
+
     log_dir = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
     print(f"worker logs:               {log_dir} (deleted if the run ends in sync)")
     with ExitStack() as stack:
-        db_url = stack.enter_context(fresh_database(database_url))
+        db_url = stack.enter_context(fresh_database(database_url, "bench_fleet"))
         broker_prefix = stack.enter_context(redis_prefix(redis_url, "broker"))
         limits_prefix = stack.enter_context(redis_prefix(redis_url, "limits"))
         endpoint, server_log = stack.enter_context(moto_server(hold))

@@ -37,27 +37,11 @@ import threading
 import time
 import urllib.request
 import uuid
-import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _environment(var_dir: str) -> None:
-    # Before Django reads its settings: the orchestrator builds the data and reads
-    # pg_stat_activity; the server has an environment of its own (_server_env).
-    os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
-    os.environ["PORTAL_VAR_DIR"] = var_dir
-    os.environ["DEBUG"] = "0"
-    os.environ.setdefault("SECRET_KEY", "bench-" + uuid.uuid4().hex)
-    os.environ["ALLOWED_HOSTS"] = "127.0.0.1"
-    os.environ["SECURE_SSL_REDIRECT"] = "0"
-    os.environ["LOG_LEVEL"] = "WARNING"
-    os.environ.pop("CELERY_BROKER_URL", None)
-    sys.path.insert(0, str(ROOT))
-    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
 
 
 def _server_env(database_url: str, redis_url: str, prefix: str, var_dir: str) -> dict[str, str]:
@@ -242,6 +226,10 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="bench-load-") as var_dir:
+        # Before Django reads its settings (the server has an environment of its own).
+        sys.path.insert(0, str(ROOT))
+        from bench.report_export import _environment
+
         _environment(var_dir)
         import django
 
