@@ -8,7 +8,7 @@ personas of bench/locustfile.py need to act on it:
 - ``APPROVERS`` approvers (``user00000`` ...), each deciding for 1,000 / APPROVERS groups;
 - ``AUDITORS`` auditors (``auditor00`` ...);
 - 5,000 pending requests, from requesters other than the approvers, for groups they are not
-  in, five or so waiting on each group.
+  in, five waiting on each group (fifty in each approver's queue).
 
 Requesters in the load test are the users after the approvers; each asks for groups at an
 offset of 100 or more from their own (bench/locustfile.py), where nothing is pending yet.
@@ -67,22 +67,26 @@ def build(args: argparse.Namespace, *, pending: int = PENDING) -> dict[str, int]
         for n in range(AUDITORS)
     )
 
-    # Requesters after the approvers ask for groups 5 to 54 places after their own five.
+    # The same number waiting on every group (so every approver has a queue), each from a
+    # requester after the approvers whose own five groups lie 5 to 54 places before it.
     requesters = users[APPROVERS:]
     seen: set[tuple[int, int]] = set()
     waiting = []
     for n in range(pending):
+        group_index = n % len(groups)
         u = (n * 7919) % len(requesters)
-        index = APPROVERS + u
-        group = groups[(index * args.groups_per_user + 5 + n % 50) % len(groups)]
-        key = (requesters[u].pk, group.pk)
-        if key in seen:
+        for _ in range(len(requesters)):
+            distance = (group_index - (APPROVERS + u) * args.groups_per_user) % len(groups)
+            if 5 <= distance < 55 and (u, group_index) not in seen:
+                break
+            u = (u + 1) % len(requesters)
+        else:
             continue
-        seen.add(key)
+        seen.add((u, group_index))
         waiting.append(
             AccessRequest(
                 requester=requesters[u],
-                access_group=group,
+                access_group=groups[group_index],
                 justification="Load test: a request waiting for its approver.",
                 status=RequestStatus.PENDING,
             )
