@@ -27,11 +27,13 @@ from allauth.account.internal.flows.login import (
 from allauth.mfa.models import Authenticator
 from allauth.mfa.webauthn import forms as webauthn_forms
 from django.conf import settings
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from accessgroups.auth.standing import standing
 from accessgroups.core.roles import decides_anything
 
 # Pages a user without MFA still needs: allauth's own (enrolment, sign-out, password
@@ -66,20 +68,29 @@ def session_passed_mfa(request: HttpRequest) -> bool:
     return False
 
 
+def second_factors(user) -> QuerySet[Authenticator]:
+    return Authenticator.objects.filter(user=user, type__in=_SECOND_FACTORS)
+
+
 def has_second_factor(user) -> bool:
-    return Authenticator.objects.filter(user=user, type__in=_SECOND_FACTORS).exists()
+    return second_factors(user).exists()
 
 
 def mfa_required(user) -> bool:
     """True when this user must enrol an authenticator before using the portal."""
-    if not getattr(settings, "REQUIRE_MFA_FOR_APPROVERS", False):
-        return False
-    if not user.is_authenticated or not user.is_active:
+    if not _must_have_second_factor(user):
         return False
     # Cheapest test first: most users are requesters, who need one query to rule out.
     if not decides_anything(user):
         return False
     return not has_second_factor(user)
+
+
+def _must_have_second_factor(user) -> bool:
+    """Whether the setting asks this user's kind for MFA at all (approvers and admins)."""
+    if not getattr(settings, "REQUIRE_MFA_FOR_APPROVERS", False):
+        return False
+    return user.is_authenticated and user.is_active
 
 
 class MFAState(enum.Enum):
@@ -92,9 +103,10 @@ def mfa_state(request: HttpRequest) -> MFAState:
     user = request.user
     if not user.is_authenticated or session_passed_mfa(request):
         return MFAState.OK
-    if has_second_factor(user):
+    who = standing(request)
+    if who.has_second_factor:
         return MFAState.VERIFY
-    if mfa_required(user):
+    if who.decides and _must_have_second_factor(user):
         return MFAState.ENROL
     return MFAState.OK
 

@@ -173,12 +173,19 @@ def possible_approvers(
     )
 
 
-def decides_anything(user: User) -> bool:
-    """Approvers of some group and admins: they see the approval queue and need MFA."""
+def deciding_groups(user: User) -> QuerySet[AccessGroup]:
+    """The access groups that name ``user`` as an approver, themselves or by an approver group."""
     from accessgroups.models import AccessGroup
     from accessgroups.models.directory import approves
 
-    return user.is_active and (user.is_admin or AccessGroup.objects.filter(approves(user)).exists())
+    return AccessGroup.objects.filter(approves(user))
+
+
+def decides_anything(user: User) -> bool:
+    """Approvers of some group and admins: they see the approval queue and need MFA.
+
+    Pages read it, with the other per-request questions, from accessgroups.auth.standing."""
+    return user.is_active and (user.is_admin or deciding_groups(user).exists())
 
 
 def eligibility_refusal(user: User, access_group: AccessGroup) -> str | None:

@@ -34,9 +34,13 @@ EXPORT_HEADER = [
 ]
 
 
+def review_items_of(user: User) -> QuerySet[ReviewItem]:
+    return ReviewItem.objects.filter(reviewer=user)
+
+
 def may_see_reviews(user: User) -> bool:
     """Auditors and admins see every review; anyone else only reviews they have items in."""
-    return user.can_audit or ReviewItem.objects.filter(reviewer=user).exists()
+    return user.can_audit or review_items_of(user).exists()
 
 
 def may_see_review(user: User, review: AccessReview) -> bool:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.urls import reverse
 
-from accessgroups.core.roles import decides_anything
+from accessgroups.auth.standing import Standing, standing
 from accessgroups.models import ChangeRequest
-from accessgroups.reviews.selectors import may_see_reviews
 
 # (label, URL name, who sees it). Labels are accessible names scripts and tests rely on.
 ITEMS = (
@@ -28,17 +27,17 @@ ITEMS = (
 )
 
 
-def _may_see(user, audience: str) -> bool:
+def _may_see(user, who: Standing, audience: str) -> bool:
     if audience == "everyone":
         return True
     if audience == "approvers":
-        return decides_anything(user)
+        return who.decides
     if audience == "auditors":
         return user.can_audit
     if audience == "reviewers":
         # Anyone who was ever asked to review keeps the item: it does not vanish with the
         # last decision.
-        return may_see_reviews(user)
+        return who.reviews
     return user.is_admin
 
 
@@ -47,8 +46,9 @@ def navigation(request: HttpRequest) -> dict:
     if user is None or not user.is_authenticated:
         return {"nav_items": []}
     items = []
+    who = standing(request)
     for label, name, audience in ITEMS:
-        if not _may_see(user, audience):
+        if not _may_see(user, who, audience):
             continue
         url = reverse(name)
         item = {"label": label, "url": url, "current": request.path.startswith(url) if url != "/" else request.path == "/"}
