@@ -1,7 +1,7 @@
-"""Approver pages: the queue of requests this user may decide, their past decisions, and the
-active access they may revoke. Who may decide what is the services' and querysets' rule
-(``AccessRequest.objects.decidable_by``, ``accessgroups.core.roles.can_decide``), not this
-module's."""
+"""Approver pages, one per list: the queue of requests this user may decide (with break-glass
+access to review), the active access they may revoke, and their past decisions. Who may
+decide what is the services' and querysets' rule (``AccessRequest.objects.decidable_by``,
+``accessgroups.core.roles.can_decide``), not this module's."""
 
 from __future__ import annotations
 
@@ -16,33 +16,21 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accessgroups.access import services
 from accessgroups.access.selectors import break_glass_reviews_for
-from accessgroups.catalogue.grants import (
-    INLINE_COLLAPSE_LINES,
-    current_memberships,
-    inline_policy_text,
-    request_grants,
-)
-from accessgroups.catalogue.selectors import (
-    LABELS_ONLY,
-    current_accounts_prefetch,
-    current_policies_prefetch,
-)
+from accessgroups.auth.standing import standing
+from accessgroups.catalogue.grants import current_memberships
+from accessgroups.catalogue.selectors import LABELS_ONLY, current_accounts_prefetch
 from accessgroups.core.errors import Conflict
-from accessgroups.core.roles import decides_anything
 from accessgroups.models import AccessRequest, Decision, Membership, User
 from accessgroups.models.directory import approves
+from accessgroups.web.approval_cards import attach_approval_cards
 from accessgroups.web.common import paginate
 from accessgroups.web.confirm import render_confirm
 from accessgroups.web.requester_forms import ApproveForm, CommentForm, show_refusal
 
 
-def may_approve(user: User) -> bool:
+def _require_approver(request: HttpRequest) -> None:
     """Admins and the approvers of some access group see the approval pages."""
-    return decides_anything(user)
-
-
-def _require_approver(user: User) -> None:
-    if not may_approve(user):
+    if not standing(request).decides:
         raise PermissionDenied("Only approvers and admins can open the approval pages.")
 
 
@@ -65,39 +53,23 @@ def _render_approvals(
     queue = (
         AccessRequest.objects.decidable_by(user)
         .select_related("requester", "access_group")
-        .prefetch_related(
-            current_accounts_prefetch("access_group__", only=LABELS_ONLY),
-            current_policies_prefetch("access_group__"),
-            "decisions",  # the quorum's progress (AccessRequest.approvals)
-        )
+        .prefetch_related("decisions")  # the quorum's progress (AccessRequest.approvals)
         .order_by("created_at", "id")
     )
     queue_page = paginate(request, queue)
-    held = current_memberships(queue_page.object_list)
-    for item in queue_page.object_list:
-        item.grants = request_grants(item, held)
-        if item.grants["inline_policy"] is not None:
-            item.inline_text = inline_policy_text(item.grants["inline_policy"])
-            item.inline_long = item.inline_text.count("\n") >= INLINE_COLLAPSE_LINES
+    items = list(queue_page.object_list)
+    # What each card says of its request, the same for every approver: kept a minute.
+    attach_approval_cards(items, current_memberships(items))
+    for item in items:
         # A comment that was refused comes back with its error, by its own request.
         if failed is not None and failed[0] == item.pk:
             item.comment_form = failed[1]
         else:
             item.comment_form = CommentForm(prefix=f"r{item.pk}")
-    decisions = (
-        Decision.objects.filter(decided_by=user)
-        .select_related("request__access_group", "requester")
-        .order_by("-created_at", "-id")
-    )
     return render(
         request,
         "accessgroups/approvals/approvals.html",
-        {
-            "queue_page": queue_page,
-            "decisions_page": paginate(request, decisions, param="dpage"),
-            "memberships_page": paginate(request, revocable_memberships(user), param="mpage"),
-            "break_glass_reviews": break_glass_reviews_for(user)[:50],
-        },
+        {"queue_page": queue_page, "break_glass_reviews": break_glass_reviews_for(user)[:50]},
         status=status,
     )
 
@@ -105,12 +77,43 @@ def _render_approvals(
 @require_GET
 @login_required
 def approvals(request: HttpRequest) -> HttpResponse:
-    _require_approver(request.user)
+    """The queue: requests waiting for this user's decision, and break-glass to review."""
+    _require_approver(request)
     return _render_approvals(request)
 
 
+@require_GET
+@login_required
+def approvals_access(request: HttpRequest) -> HttpResponse:
+    """Active access in the groups this user decides for, each with its Revoke."""
+    _require_approver(request)
+    memberships = revocable_memberships(request.user)
+    return render(
+        request,
+        "accessgroups/approvals/access.html",
+        {"memberships_page": paginate(request, memberships)},
+    )
+
+
+@require_GET
+@login_required
+def approvals_decisions(request: HttpRequest) -> HttpResponse:
+    """This user's decisions, newest first, with what became of each request."""
+    _require_approver(request)
+    decisions = (
+        Decision.objects.filter(decided_by=request.user)
+        .select_related("request__access_group", "requester")
+        .order_by("-created_at", "-id")
+    )
+    return render(
+        request,
+        "accessgroups/approvals/decisions.html",
+        {"decisions_page": paginate(request, decisions)},
+    )
+
+
 def _decide(request: HttpRequest, pk: int, approve: bool) -> HttpResponse:
-    _require_approver(request.user)
+    _require_approver(request)
     access_request = get_object_or_404(
         AccessRequest.objects.visible_to(request.user).select_related("access_group", "requester"),
         pk=pk,
@@ -164,7 +167,7 @@ def request_reject(request: HttpRequest, pk: int) -> HttpResponse:
     """GET asks to confirm, with a reason for the requester; POST rejects."""
     if request.method == "POST":
         return _decide(request, pk, approve=False)
-    _require_approver(request.user)
+    _require_approver(request)
     access_request = get_object_or_404(
         AccessRequest.objects.visible_to(request.user).select_related("access_group", "requester"),
         pk=pk,
@@ -188,19 +191,19 @@ def request_reject(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def membership_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     """GET asks to confirm; POST revokes."""
-    _require_approver(request.user)
+    _require_approver(request)
     membership = get_object_or_404(Membership.objects.select_related("user", "access_group"), pk=pk)
     if request.method == "GET":
         if not membership.is_active or not services.can_revoke_membership(request.user, membership):
             messages.info(request, "This access has ended already, or you cannot revoke it.")
-            return redirect("web:approvals")
+            return redirect("web:approvals-access")
         return render_confirm(
             request,
             title=f"Revoke {membership.user.username}'s access to {membership.access_group.name}",
             consequence="Their membership ends now and Identity Center removes it within moments; "
             "they would have to ask again.",
             button="Revoke access",
-            back=reverse("web:approvals"),
+            back=reverse("web:approvals-access"),
         )
     try:
         services.membership_revoke(
@@ -213,4 +216,4 @@ def membership_revoke(request: HttpRequest, pk: int) -> HttpResponse:
             request,
             f"{membership.user.username}'s access to {membership.access_group.name} is being removed.",
         )
-    return redirect("web:approvals")
+    return redirect("web:approvals-access")

@@ -15,8 +15,8 @@ from django.views.decorators.http import require_POST
 
 from accessgroups.access import services
 from accessgroups.access.break_glass import access_request_acknowledge
+from accessgroups.auth.standing import standing
 from accessgroups.core.errors import Conflict
-from accessgroups.core.roles import decides_anything
 from accessgroups.models import AccessGroup, AccessRequest
 from accessgroups.web.requester_forms import CommentForm
 
@@ -31,7 +31,7 @@ def request_sent_message(group: AccessGroup, break_glass: bool) -> str:
 
 
 def _review(request: HttpRequest, pk: int, revoke: bool) -> HttpResponse:
-    if not decides_anything(request.user):
+    if not standing(request).decides:
         raise PermissionDenied("Only approvers and admins review break-glass access.")
     access_request = get_object_or_404(
         AccessRequest.objects.visible_to(request.user).select_related("access_group", "requester"),

@@ -15,11 +15,9 @@ from accessgroups.core import limits
 PAGE_SIZE = 20
 
 
-def paginate(
-    request: HttpRequest, items, *, per_page: int = PAGE_SIZE, param: str = "page"
-) -> Page:
+def paginate(request: HttpRequest, items, *, per_page: int = PAGE_SIZE) -> Page:
     """One page of ``items``; a page number out of range or not a number gives the nearest page."""
-    return Paginator(items, per_page).get_page(request.GET.get(param))
+    return Paginator(items, per_page).get_page(request.GET.get("page"))
 
 
 def options_html(options: Iterable[tuple[str, str]], selected: str | None = None) -> SafeString:

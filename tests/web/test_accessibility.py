@@ -72,6 +72,8 @@ def test_the_new_pages_label_every_control(client_for, alice, bob, carol, dave, 
     audit_record(action="user.onboarded", actor=dave, obj=alice, data={"a": 1})
     pages = [
         (bob, reverse("web:approvals")),
+        (bob, reverse("web:approvals-access")),
+        (bob, reverse("web:approvals-decisions")),
         (bob, reverse("web:request-reject", args=[request.pk])),
         (bob, reverse("web:approvals-revoke", args=[membership.pk])),
         (alice, reverse("web:request-cancel", args=[request.pk])),

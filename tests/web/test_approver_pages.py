@@ -1,5 +1,5 @@
 """Approval pages through Django's test client: who may open them, deciding with a comment,
-never one's own request, past decisions and revoking access."""
+never one's own request, past decisions and revoking access, each list a page of its own."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ def test_users_who_approve_nothing_get_403(client_for, alice, carol, readonly):
     )
     for user in (alice, carol):  # a requester, an auditor
         client = client_for(user)
-        assert client.get(reverse("web:approvals")).status_code == 403
+        for page in ("web:approvals", "web:approvals-access", "web:approvals-decisions"):
+            assert client.get(reverse(page)).status_code == 403
         assert client.post(reverse("web:request-approve", args=[request.pk])).status_code == 403
     request.refresh_from_db()
     assert request.status == RequestStatus.PENDING and not Decision.objects.exists()
@@ -70,7 +71,9 @@ def test_approve_with_a_comment(client_for, alice, bob, readonly):
     )
     page = client.get(reverse("web:approvals")).content.decode()
     assert "Nothing is waiting for you." in page
-    assert "fine for the audit" in page  # past decisions
+    assert "fine for the audit" not in page  # past decisions have a page of their own
+    page = client.get(reverse("web:approvals-decisions")).content.decode()
+    assert "Your past decisions (1)" in page and "fine for the audit" in page
     # Deciding again: a message, nothing changes.
     response = client.post(reverse("web:request-reject", args=[request.pk]), follow=True)
     assert "cannot be decided again" in response.content.decode()
@@ -155,8 +158,9 @@ def test_revoke_active_access(client_for, alice, bob, erin, readonly, make_group
     membership = _active(alice, readonly, bob)
     theirs = _active(alice, billing, erin)
     client = client_for(bob)
-    page = client.get(reverse("web:approvals")).content.decode()
+    page = client.get(reverse("web:approvals-access")).content.decode()
     assert "alice in ReadOnly" in page and "alice in Billing" not in page
+    assert "alice in ReadOnly" not in client.get(reverse("web:approvals")).content.decode()
     # Not bob's group: refused, nothing ends.
     assert client.post(reverse("web:approvals-revoke", args=[theirs.pk])).status_code == 403
     assert Membership.objects.get(pk=theirs.pk).ended_at is None
@@ -167,3 +171,40 @@ def test_revoke_active_access(client_for, alice, bob, erin, readonly, make_group
     # Twice: a message, not an error.
     response = client.post(reverse("web:approvals-revoke", args=[membership.pk]), follow=True)
     assert response.status_code == 200 and "already ended" in response.content.decode()
+    assert response.redirect_chain == [(reverse("web:approvals-access"), 302)]
+
+
+def test_each_list_has_its_page_and_the_pages_link_each_other(
+    client_for, alice, bob, readonly, make_user
+):
+    pages = {
+        "web:approvals": "Waiting for your decision",
+        "web:approvals-access": "Active access you can revoke",
+        "web:approvals-decisions": "Your past decisions",
+    }
+    client = client_for(bob)
+    for name, label in pages.items():
+        html = client.get(reverse(name)).content.decode()
+        tabs = html[html.index('<nav class="subnav"') :]
+        tabs = tabs[: tabs.index("</nav>")]
+        # Every page links all three; the one shown is marked current, the others are not.
+        for other, other_label in pages.items():
+            current = ' aria-current="page"' if other == name else ""
+            assert f'<a href="{reverse(other)}"{current}>{other_label}</a>' in tabs
+        # The menu's Approvals item stays current on all three.
+        assert '<a href="/approvals/" aria-current="page">Approvals</a>' in html
+
+
+def test_access_and_decisions_pages_go_page_by_page(client_for, bob, readonly, make_user):
+    people = [make_user(f"person{n:02d}") for n in range(25)]
+    for person in people:
+        membership = _active(person, readonly, bob)
+        assert membership.is_active
+    client = client_for(bob)
+    first = client.get(reverse("web:approvals-access")).content.decode()
+    second = client.get(reverse("web:approvals-access") + "?page=2").content.decode()
+    assert "Active access you can revoke (25)" in first and "Page 1 of 2" in first
+    assert "person00 in ReadOnly" in first and "person24 in ReadOnly" not in first
+    assert "person24 in ReadOnly" in second and "person00 in ReadOnly" not in second
+    decisions = client.get(reverse("web:approvals-decisions")).content.decode()
+    assert "Your past decisions (25)" in decisions and 'href="?page=2"' in decisions

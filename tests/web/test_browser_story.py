@@ -161,6 +161,7 @@ def test_request_approve_active_report_revoke(
 
     # bob revokes; Identity Center forgets her.
     bob_page.get_by_role("link", name="Approvals").click()
+    bob_page.get_by_role("link", name="Active access you can revoke").click()
     bob_page.get_by_role("row", name="alice in ReadOnly").get_by_role(
         "button", name="Revoke"
     ).click()

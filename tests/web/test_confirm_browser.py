@@ -38,7 +38,7 @@ def test_a_sent_forms_buttons_are_disabled(page, login, alice, readonly):
 def test_revoke_asks_first_and_going_back_changes_nothing(page, login, alice, bob, readonly, grant):
     membership = grant(alice, readonly)
     login(page, bob)
-    page.goto(reverse("web:approvals"))
+    page.goto(reverse("web:approvals-access"))
     page.get_by_role("row", name="alice in ReadOnly").get_by_role("button", name="Revoke").click()
     expect(page.get_by_role("heading", name="Revoke alice's access to ReadOnly?")).to_be_visible()
     page.get_by_role("link", name="Go back").click()

@@ -27,7 +27,7 @@ def _confirm_form(html: str, action: str) -> str:
 def test_revoke_from_approvals_asks_first(client_for, alice, bob, readonly, grant):
     membership = grant(alice, readonly)
     client = client_for(bob)
-    listing = client.get(reverse("web:approvals")).content.decode()
+    listing = client.get(reverse("web:approvals-access")).content.decode()
     url = reverse("web:approvals-revoke", args=[membership.pk])
     # The list's button only opens the confirmation (a GET form, no token).
     assert f'<form method="get" action="{url}">' in listing
