@@ -1,7 +1,8 @@
 """Load test: the portal under people clicking, as docker-compose.yml runs it.
 
     DATABASE_URL=postgres://... .venv/bin/python bench/load.py [--levels 50,200]
-        [--measure 120] [--spawn-rate 4] [--users 10000] [--groups 1000] [--accounts 500]
+        [--measure 120] [--settle 20] [--spawn-rate 4] [--users 10000] [--groups 1000]
+        [--accounts 500]
 
 Builds bench/load_org.py's organisation in bulk (10,000 users, 1,000 access groups, 500
 accounts, 500,000 who-has-access rows, 5,000 pending requests) in a database of the run's
@@ -15,13 +16,16 @@ provisioning there, as they would while the workers are busy.
 Then, for each number of people in ``--levels``, it runs bench/locustfile.py's personas with
 Locust (headless, in a process of its own on the same machine): they sign in, browse,
 request, approve and reject, read the reports and export; 1 to 3 s between clicks. People
-arrive at ``--spawn-rate`` a second; the figures are those of the ``--measure`` seconds after
-the last one arrived (Locust's statistics are reset then), after ``--warmup`` seconds of 10
-people that are not reported (the workers' first requests load code and templates). It
-prints, per page and in all: requests, requests per second, the 50th, 95th and 99th percentiles of the response time,
-failures; and the CPU time the web workers (Python) and the PostgreSQL backends of the
-run's database spent per request in that window, read from /proc every half second. It
-asserts nothing. The same machine runs Locust, PostgreSQL and Redis: the load is not free.
+arrive at ``--spawn-rate`` a second; the figures are those of the ``--measure`` seconds that
+begin ``--settle`` seconds after the last one arrived (Locust's statistics are reset then:
+until then the arrivals' first sign-ins, PBKDF2 on purpose, and what queued behind them
+are still being served; one line says what those seconds looked like), after ``--warmup``
+seconds of 10 people that are not reported (the workers' first requests load code and
+templates). It prints, per page and in all: requests, requests per second, the 50th, 95th
+and 99th percentiles of the response time, failures; and the CPU time the web workers
+(Python) and the PostgreSQL backends of the run's database spent per request in that
+window, read from /proc every half second. It asserts nothing. The same machine runs
+Locust, PostgreSQL and Redis: the load is not free.
 """
 
 from __future__ import annotations
@@ -175,36 +179,45 @@ def _locust(
     meter: CpuMeter,
     shape: dict[str, int],
     first_requester: int,
+    settle: int = 0,
 ):
-    """Runs the personas; returns the CPU totals when all had arrived and at the end."""
+    """Runs the personas; returns the CPU totals when the measured seconds began (``settle``
+    seconds after the last person arrived) and at the end, and Locust's line on the seconds
+    before."""
     ramp = people / spawn_rate
     command = [
         str(BIN / "locust"),
         "-f", str(ROOT / "bench" / "locustfile.py"),
         "--headless", "--host", base,
         "--users", str(people), "--spawn-rate", str(spawn_rate),
-        "--run-time", f"{int(ramp + measure)}s",
-        "--reset-stats", "--csv", str(out / f"people{people}"),
+        "--run-time", f"{int(ramp + settle + measure)}s",
+        "--csv", str(out / f"people{people}"),
         "--only-summary", "--loglevel", "INFO",
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.update({f"LOAD_{kind.upper()}": str(n) for kind, n in shape.items()})
     env["LOAD_FIRST_REQUESTER"] = str(first_requester)
+    env["LOAD_SETTLE"] = str(settle)
     process = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
-    at_arrival = None
+    from bench.load_org import MEASURING
+
+    at_start = None
+    arrivals = ""
     log = []
     for line in process.stderr:
         log.append(line)
-        if at_arrival is None and "All users spawned" in line:
-            at_arrival = (time.monotonic(), meter.totals())
+        if "arrivals: " in line:
+            arrivals = line.split("arrivals: ", 1)[1].strip()
+        if at_start is None and MEASURING in line:
+            at_start = (time.monotonic(), meter.totals())
     process.wait()
     at_end = (time.monotonic(), meter.totals())
     if process.returncode not in (0, 1):  # 1: some requests failed; the figures say which
         sys.stderr.write("".join(log[-30:]))
         raise SystemExit(f"locust exited with {process.returncode}")
-    return at_arrival, at_end
+    return at_start, at_end, arrivals
 
 
 def main() -> int:
@@ -212,6 +225,12 @@ def main() -> int:
     parser.add_argument("--levels", default="50,200", help="people at once, comma-separated")
     parser.add_argument("--measure", type=int, default=90, help="seconds measured per level")
     parser.add_argument("--spawn-rate", type=float, default=4.0, help="people arriving a second")
+    parser.add_argument(
+        "--settle",
+        type=int,
+        default=20,
+        help="seconds after the last arrival before measuring: first sign-ins still queue",
+    )
     parser.add_argument(
         "--warmup", type=int, default=30, help="seconds of 10 people first, not reported"
     )
@@ -288,7 +307,7 @@ def main() -> int:
                 first_requester += 10
             for people in levels:
                 before = activity()
-                arrival, end = _locust(
+                start, end, arrivals = _locust(
                     base,
                     people,
                     args.spawn_rate,
@@ -297,13 +316,16 @@ def main() -> int:
                     meter,
                     shape,
                     first_requester,
+                    settle=args.settle,
                 )
                 first_requester += people
                 print_level(
                     people=people,
                     stats=out / f"people{people}_stats.csv",
                     failures=out / f"people{people}_failures.csv",
-                    arrival=arrival,
+                    settle=args.settle,
+                    arrivals=arrivals,
+                    start=start,
                     end=end,
                     done=activity(before),
                     web_log=log_path,

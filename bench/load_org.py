@@ -22,6 +22,8 @@ PASSWORD = "load-test-password-1"
 APPROVERS = 100
 AUDITORS = 10
 PENDING = 5000
+# What bench/locustfile.py logs when the measured seconds begin; bench/load.py waits for it.
+MEASURING = "measuring from now"
 
 
 def organisation_args(**overrides: int) -> argparse.Namespace:

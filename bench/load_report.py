@@ -34,7 +34,9 @@ def print_level(
     people: int,
     stats: Path,
     failures: Path,
-    arrival: tuple[float, dict[str, float]] | None,
+    settle: int,
+    arrivals: str,
+    start: tuple[float, dict[str, float]] | None,
     end: tuple[float, dict[str, float]],
     done: dict[str, int],
     web_log: Path,
@@ -44,7 +46,9 @@ def print_level(
     total = next(r for r in rows if r["Name"] == "Aggregated")
     pages = sorted((r for r in rows if r["Name"] != "Aggregated"), key=lambda r: r["Name"])
     print()
-    print(f"{people} people, after the last arrived:")
+    print(f"{people} people, from {settle} s after the last arrived:")
+    if arrivals:
+        print(f"  before (arriving, signing in; not in the figures): {arrivals}")
     print(
         f"  {'page':<44} {'requests':>8} {'req/s':>6} {'p50':>5} {'p95':>5} {'p99':>5} {'fail':>5}"
     )
@@ -64,10 +68,10 @@ def print_level(
     )
     print(f"  tracebacks in the web log so far: {errors}")
     requests = int(total["Request Count"])
-    if arrival is None or not requests:
-        print("  CPU per request: not measured (Locust did not report the arrivals)")
+    if start is None or not requests:
+        print("  CPU per request: not measured (Locust did not say when it began measuring)")
         return
-    (t0, cpu0), (t1, cpu1) = arrival, end
+    (t0, cpu0), (t1, cpu1) = start, end
     web = cpu1["web"] - cpu0["web"]
     pg = cpu1["postgres"] - cpu0["postgres"]
     print(
