@@ -1,7 +1,8 @@
 """The load test's personas (bench/load.py runs them; they act on bench/load_org.py's people).
 
 Each simulated person signs in through the sign-in form, as a browser does, and clicks
-every 1 to 3 seconds. After 50 to 150 clicks they sign out and back in: a new visit.
+every 1 to 3 seconds. After 50 to 150 clicks they sign out and back in: a new visit (their
+first visit ends at a random point of one).
 
 - Requesters (7 in 10) read the catalogue, their access and their requests, and ask for an
   access group they are not in, with a justification.
@@ -100,6 +101,9 @@ class Person(HttpUser):
         self.name = self.username()
         self.clicks_left = 0
         self.sign_in()
+        # Each first visit is cut short at random, as if they had arrived in the middle of
+        # one: later, people sign in again at about the rate of a long run, not all at once.
+        self.clicks_left = random.randint(1, self.clicks_left)
 
     def csrf(self, html: str) -> str:
         found = CSRF.search(html)
