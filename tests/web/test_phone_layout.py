@@ -31,7 +31,7 @@ def active(alice, dave, readonly):
 def test_approvers_revoke_button_is_on_screen_with_its_cells_named(new_page, login, bob, active):
     page = new_page(viewport=PHONE)
     login(page, bob)
-    page.goto(reverse("web:approvals"))
+    page.goto(reverse("web:approvals-access"))
 
     revoke = page.get_by_role("button", name="Revoke")
     expect(revoke).to_be_visible()
@@ -51,7 +51,7 @@ def test_approvers_revoke_button_is_on_screen_with_its_cells_named(new_page, log
     ("persona", "url_name"),
     [
         ("alice", "web:my-access"),
-        ("bob", "web:approvals"),
+        ("bob", "web:approvals-access"),
         ("carol", "web:who-has-access"),
         ("carol", "web:audit-log"),
         ("dave", "web:manage-users"),
