@@ -8,8 +8,8 @@ the shared cache under everything they show that can change while the request wa
 group's ``version`` and last change, the approvals so far and the number required, and the
 requester's current membership in the group. A change to any of them shows at once; a name
 changed elsewhere (the requester's display name or email, an account's name) shows within
-``CARD_SECONDS``. The form under the card (the approver's comment, its errors, the CSRF
-token) is never kept.
+``accessgroups.web.cards.CARD_SECONDS``. The form under the card (the approver's comment,
+its errors, the CSRF token) is never kept.
 
 The accounts and policies of a group are read only for the cards not kept, in one query each.
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from django.core.cache import cache
 from django.db.models import prefetch_related_objects
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
@@ -31,7 +30,7 @@ from accessgroups.catalogue.selectors import (
     current_policies_prefetch,
 )
 from accessgroups.models import AccessRequest, Membership
-from accessgroups.web.cards import CARD_SECONDS
+from accessgroups.web.cards import kept_or_written
 
 DETAILS_TEMPLATE = "accessgroups/approvals/_card_details.html"
 
@@ -60,27 +59,23 @@ def attach_approval_cards(
     """Set ``card_details`` (HTML) and ``card_risk`` on each queued request, from the cache
     or written now. ``items`` come with their requester, group and decisions;
     ``held`` is ``accessgroups.catalogue.grants.current_memberships`` of them."""
-    keys = {item.pk: _key(item, held) for item in items}
-    kept = cache.get_many(list(keys.values()))
-    missing = [item for item in items if keys[item.pk] not in kept]
-    if missing:
+
+    def write(missing: list[AccessRequest]) -> list[tuple[str, str]]:
         prefetch_related_objects(
             missing,
             current_accounts_prefetch("access_group__", only=LABELS_ONLY),
             current_policies_prefetch("access_group__"),
         )
-        written = {}
+        written = []
         for item in missing:
             item.grants = request_grants(item, held)
             if item.grants["inline_policy"] is not None:
                 item.inline_text = inline_policy_text(item.grants["inline_policy"])
                 item.inline_long = item.inline_text.count("\n") >= INLINE_COLLAPSE_LINES
-            html = render_to_string(DETAILS_TEMPLATE, {"r": item})
-            written[keys[item.pk]] = (item.grants["risk"], html)
-        cache.set_many(written, CARD_SECONDS)
-        kept.update(written)
-    for item in items:
-        risk, html = kept[keys[item.pk]]
+            written.append((item.grants["risk"], render_to_string(DETAILS_TEMPLATE, {"r": item})))
+        return written
+
+    for item, (risk, html) in zip(items, kept_or_written(items, lambda r: _key(r, held), write)):
         item.card_risk = risk
         # Written by the template above, escaped there; the cache hands back a plain str.
         item.card_details = mark_safe(html)

@@ -15,7 +15,8 @@ such groups on the page, as before.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from django.core.cache import cache
 from django.db.models import prefetch_related_objects
@@ -33,21 +34,35 @@ def _key(group: AccessGroup) -> str:
     return f"catalogue-card:{group.pk}:{group.version}:{group.updated_at.timestamp():.6f}"
 
 
+def kept_or_written(
+    items: Sequence[Any],
+    key_of: Callable[[Any], str],
+    write: Callable[[list[Any]], list[Any]],
+    seconds: int = CARD_SECONDS,
+) -> list[Any]:
+    """What is kept for each of ``items``, in their order: read from the shared cache in one
+    call; for the items not kept, ``write(missing)`` (a value each, in their order), kept
+    for ``seconds``."""
+    keys = [key_of(item) for item in items]
+    kept = cache.get_many(keys)
+    missing = [(item, key) for item, key in zip(items, keys) if key not in kept]
+    if missing:
+        written = dict(zip([key for _, key in missing], write([item for item, _ in missing])))
+        cache.set_many(written, seconds)
+        kept.update(written)
+    return [kept[key] for key in keys]
+
+
+def _write_cards(groups: list[AccessGroup]) -> list[str]:
+    prefetch_related_objects(groups, *card_prefetches())
+    return [
+        render_to_string(GRANTS_TEMPLATE, {"group": group, "show_policies": True})
+        for group in groups
+    ]
+
+
 def attach_cards(groups: Sequence[AccessGroup]) -> None:
     """Set ``group.card_grants`` (HTML) on each group, from the cache or written now."""
-    keys = {group.pk: _key(group) for group in groups}
-    kept = cache.get_many(list(keys.values()))
-    missing = [group for group in groups if keys[group.pk] not in kept]
-    if missing:
-        prefetch_related_objects(missing, *card_prefetches())
-        written = {
-            keys[group.pk]: render_to_string(
-                GRANTS_TEMPLATE, {"group": group, "show_policies": True}
-            )
-            for group in missing
-        }
-        cache.set_many(written, CARD_SECONDS)
-        kept.update(written)
-    for group in groups:
+    for group, html in zip(groups, kept_or_written(groups, _key, _write_cards)):
         # Written by the template above, escaped there; the cache hands back a plain str.
-        group.card_grants = mark_safe(kept[keys[group.pk]])
+        group.card_grants = mark_safe(html)
