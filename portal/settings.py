@@ -112,6 +112,9 @@ TEMPLATES = [
     },
 ]
 
+# Inputs and text areas written without a template each (accessgroups.web.form_renderer).
+FORM_RENDERER = "accessgroups.web.form_renderer.FormRenderer"
+
 if not os.environ.get("DATABASE_URL"):
     VAR_DIR.mkdir(parents=True, exist_ok=True)
 # Persistent connections (DATABASE_CONN_MAX_AGE, with health checks): portal.env.
