@@ -274,7 +274,8 @@ SESSION_MAX_HOURS = env_count("SESSION_MAX_HOURS", 12, least=1, unit="hours")
 # for every poll, and keep an idle page's session alive for ever).
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
 # Sessions live in the database, never in the cache: signing in must not depend on Redis.
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Django's database store, read with SQL built once per process.
+SESSION_ENGINE = "accessgroups.auth.sessions"
 MIDDLEWARE.insert(
     MIDDLEWARE.index("django.contrib.messages.middleware.MessageMiddleware") + 1,
     "accessgroups.auth.sessions.SessionLifetimeMiddleware",

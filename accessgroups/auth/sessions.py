@@ -13,6 +13,10 @@ most once a minute, so that a busy person does not cost a session write per requ
 
 API calls with a token have no session and are not affected: the portal never writes a
 session for them.
+
+The sessions live in the database (``SESSION_ENGINE`` is this module): Django's store,
+reading a session with SQL built once per process (accessgroups.core.compiled), since every
+signed-in request reads one.
 """
 
 from __future__ import annotations
@@ -24,7 +28,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import SESSION_KEY, logout
 from django.contrib.sessions.backends.base import SessionBase
+from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
+from django.db.models import QuerySet
+from django.db.models.functions import Now
 from django.http import HttpRequest, HttpResponse
+
+from accessgroups.core import compiled
 
 SIGNED_IN_AT = "portal_signed_in_at"
 ACTIVE_AT = "portal_active_at"
@@ -33,6 +42,25 @@ ACTIVITY_RESOLUTION_SECONDS = 60
 
 IDLE_MESSAGE = "You were signed out after {minutes} minutes without activity. Sign in again."
 MAX_MESSAGE = "You were signed out: a sign-in lasts at most {hours} hours. Sign in again."
+
+
+def _unexpired(session_key: str) -> QuerySet:
+    from django.contrib.sessions.models import Session
+
+    return Session.objects.filter(session_key=session_key, expire_date__gt=Now()).values_list(
+        "session_data"
+    )
+
+
+class SessionStore(DatabaseSessionStore):
+    """Django's database sessions; a session is read with SQL built once per process."""
+
+    def load(self) -> dict:
+        found = compiled.rows("session", _unexpired, (self.session_key,))
+        if not found:  # unknown or expired: a new session, as Django's store does
+            self._session_key = None
+            return {}
+        return self.decode(found[0][0])
 
 
 def record_sign_in(sender: type, request: HttpRequest | None, **kwargs: object) -> None:

@@ -45,7 +45,13 @@ def sign_in(login: str, password: str, address: str = "198.51.100.7"):
 
 
 def test_sessions_never_live_in_the_cache():
-    assert django_settings.SESSION_ENGINE == "django.contrib.sessions.backends.db"
+    from importlib import import_module
+
+    from django.contrib.sessions.backends.cached_db import SessionStore as CachedStore
+    from django.contrib.sessions.backends.db import SessionStore as DatabaseStore
+
+    store = import_module(django_settings.SESSION_ENGINE).SessionStore
+    assert issubclass(store, DatabaseStore) and not issubclass(store, CachedStore)
 
 
 def test_through_the_proxy_the_cache_is_redis(portal_cache):
