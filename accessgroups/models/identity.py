@@ -8,11 +8,36 @@ from django.db.models import F
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from accessgroups.core import compiled
 from accessgroups.core.roles import ADMIN, AUDITOR
 from accessgroups.models.provisioned import Provisioned, ProvisioningStatus
 
 
+def _by_pk(pk: int) -> models.QuerySet[User]:
+    return User.objects.filter(pk=pk).order_by()
+
+
 class PortalUserManager(UserManager):
+    def get(self, *args, **kwargs) -> User:
+        """``User.objects.get(pk=...)``, which Django's auth backends ask on every signed-in
+        request (``ModelBackend.get_user``), with its SQL built once per process; any other
+        get, and the managers of relations (subclasses of this one), as the ORM does."""
+        pk = kwargs.get("pk")
+        if (
+            type(self) is PortalUserManager
+            and self._db is None
+            and not args
+            and len(kwargs) == 1
+            and type(pk) is int
+        ):
+            found = compiled.instances("user by pk", _by_pk, (pk,))
+            if found:
+                return found[0]
+            raise self.model.DoesNotExist(
+                f"{self.model._meta.object_name} matching query does not exist."
+            )
+        return super().get(*args, **kwargs)
+
     def get_by_natural_key(self, username: str) -> User:
         # Sign-in accepts the username; email look-ups go through for_email().
         return self.get(**{self.model.USERNAME_FIELD: username})

@@ -82,3 +82,60 @@ def test_keys_keep_queries_apart(alice, bob):
         "two", lambda name: User.objects.filter(username=name).values_list("pk"), (bob.username,)
     )
     assert by_pk == [("alice",)] and by_name == [(bob.pk,)]
+
+
+def _fields(instance):
+    return [(f.attname, getattr(instance, f.attname)) for f in type(instance)._meta.concrete_fields]
+
+
+def test_instances_are_the_orms_with_every_field_converted(alice, bob, readonly):
+    asked = _ask(alice, readonly)
+    asked.refresh_from_db()
+    for person in (alice, bob):
+        found = compiled.instances("user", lambda pk: User.objects.filter(pk=pk), (person.pk,))
+        orm = User.objects.filter(pk=person.pk).get()
+        assert len(found) == 1 and _fields(found[0]) == _fields(orm)
+        # Converted as the ORM converts them: booleans are bools on SQLite too.
+        assert type(found[0].is_active) is bool and found[0].date_joined.tzinfo is not None
+        assert found[0]._state.db == "default" and not found[0]._state.adding
+    (request,) = compiled.instances(
+        "request", lambda pk: AccessRequest.objects.filter(requester_id=pk), (alice.pk,)
+    )
+    assert _fields(request) == _fields(asked)
+    assert compiled.instances("user", lambda pk: User.objects.filter(pk=pk), (-1,)) == []
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda pk: User.objects.filter(pk=pk).values_list("pk"),
+        lambda pk: User.objects.filter(pk=pk).values("pk"),
+        lambda pk: User.objects.filter(pk=pk).only("username"),
+        lambda pk: AccessRequest.objects.filter(pk=pk).select_related("requester"),
+    ],
+)
+def test_instances_are_whole_models_only(alice, build):
+    with pytest.raises(TypeError):
+        compiled.instances("partial", build, (alice.pk,))
+
+
+def test_the_user_by_pk_is_the_orms_in_one_query(alice, bob):
+    for person in (alice, bob):
+        with CaptureQueriesContext(connection) as captured:
+            found = User.objects.get(pk=person.pk)
+        assert len(captured) == 1 and _fields(found) == _fields(
+            User.objects.filter(pk=person.pk).get()
+        )
+    with pytest.raises(User.DoesNotExist, match="User matching query does not exist"):
+        User.objects.get(pk=alice.pk + bob.pk + 1000)
+
+
+def test_relations_and_other_lookups_still_filter(alice, bob, readonly):
+    # readonly's approver is bob, not alice: the relation's manager must keep its filter.
+    assert readonly.approvers.get(pk=bob.pk) == bob
+    with pytest.raises(User.DoesNotExist):
+        readonly.approvers.get(pk=alice.pk)
+    assert User.objects.get(pk=str(alice.pk)) == alice
+    assert User.objects.get(username="bob") == bob
+    with pytest.raises(User.DoesNotExist):
+        User.objects.get(pk=alice.pk, username="bob")
