@@ -39,7 +39,8 @@ from accessgroups.reports.rows import (
     read_cursor,
 )
 from accessgroups.reports.selectors import who_has_access as who_has_access_rows
-from accessgroups.web.common import options_html, paginate, values_html
+from accessgroups.web.choices import account_options
+from accessgroups.web.common import paginate, values_html
 from accessgroups.web.requester_forms import moment_input
 
 REPORT_PAGE_SIZE = 50
@@ -87,15 +88,9 @@ class WhoHasAccessFilters(forms.Form):
     def datalists(self) -> list[tuple[str, str]]:
         """(id, options) of the fields' datalists, built as one string each: two queries."""
         groups = AccessGroup.objects.live().order_by("name", "id").values_list("name", flat=True)
-        accounts = Account.objects.values_list("account_id", "name", "ou_path").order_by(
-            "name", "account_id"
-        )
         return [
             ("filter-access-groups", values_html(groups)),
-            (
-                "filter-accounts",
-                options_html((a[0], Account.label_of(*a)) for a in accounts),
-            ),
+            ("filter-accounts", account_options()),
         ]
 
     def clean_user(self) -> User | None:

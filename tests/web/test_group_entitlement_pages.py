@@ -11,13 +11,16 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accessgroups.models import AccessGroup, AccessRequest, GroupSync
+from accessgroups.web import choices
 
 pytestmark = pytest.mark.django_db
 
 
 def _queries(client, url: str) -> tuple[int, str]:
-    # The cold path: pages keep what groups grant in the cache (accessgroups.web.cards).
+    # The cold path: pages keep what groups grant in the cache (accessgroups.web.cards) and
+    # the account filter's options in process memory (accessgroups.web.choices).
     cache.clear()
+    choices.forget()
     with CaptureQueriesContext(connection) as captured:
         response = client.get(url)
     assert response.status_code == 200
