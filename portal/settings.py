@@ -108,6 +108,8 @@ TEMPLATES = [
                 "accessgroups.web.navigation.navigation",
                 "accessgroups.auth.mfa.mfa_notice",
             ],
+            # {% url %}, its answers kept per process (accessgroups.web.links).
+            "builtins": ["accessgroups.web.links"],
         },
     },
 ]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
-from django.urls import reverse
 
 from accessgroups.auth.standing import Standing, standing
 from accessgroups.models import ChangeRequest
+from accessgroups.web.links import link
 
 # (label, URL name, who sees it). Labels are accessible names scripts and tests rely on.
 ITEMS = (
@@ -50,7 +50,7 @@ def navigation(request: HttpRequest) -> dict:
     for label, name, audience in ITEMS:
         if not _may_see(user, who, audience):
             continue
-        url = reverse(name)
+        url = link(name)
         item = {"label": label, "url": url, "current": request.path.startswith(url) if url != "/" else request.path == "/"}
         if name == "web:manage-change-requests":
             # One query, on admins' pages only: how many wait for a decision.
