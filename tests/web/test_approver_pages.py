@@ -208,3 +208,17 @@ def test_access_and_decisions_pages_go_page_by_page(client_for, bob, readonly, m
     assert "person24 in ReadOnly" in second and "person00 in ReadOnly" not in second
     decisions = client.get(reverse("web:approvals-decisions")).content.decode()
     assert "Your past decisions (25)" in decisions and 'href="?page=2"' in decisions
+
+
+@pytest.mark.django_db
+def test_a_queued_cards_ids_are_never_localized(client_for, alice, bob, readonly, settings):
+    # With thousands separators on, an id of 12,345 must still name its fields as the form
+    # reads them: r12345-comment, not r12,345-comment.
+    settings.USE_THOUSAND_SEPARATOR = True
+    request = AccessRequest.objects.create(
+        pk=12345, requester=alice, access_group=readonly, justification="x"
+    )
+    page = client_for(bob).get(reverse("web:approvals")).content.decode()
+    assert 'id="request-12345"' in page and 'name="r12345-comment"' in page
+    assert 'name="r12345-access_group_version"' in page and "12,345" not in page
+    assert reverse("web:request-approve", args=[request.pk]) in page
