@@ -240,12 +240,31 @@ def timeline(access_request: AccessRequest) -> list[Step]:
     return steps
 
 
+def _fields(model, prefix: str = "") -> list[str]:
+    return [f"{prefix}{field.name}" for field in model._meta.concrete_fields]
+
+
+# What the list and its timelines read: the requests and their memberships whole, of the
+# group its name, of the people their usernames.
+_MY_REQUESTS_READ = (
+    *_fields(AccessRequest),
+    "access_group__name",
+    *_fields(Membership, "membership__"),
+    "membership__ended_by__username",
+)
+_DECISIONS_READ = (*_fields(Decision), "decided_by__username")
+
+
 def _my_requests_page(request: HttpRequest) -> dict:
     requests = (
         AccessRequest.objects.filter(requester=request.user)
         .select_related("access_group", "membership", "membership__ended_by")
+        .only(*_MY_REQUESTS_READ)
         .prefetch_related(
-            Prefetch("decisions", queryset=Decision.objects.select_related("decided_by")),
+            Prefetch(
+                "decisions",
+                queryset=Decision.objects.select_related("decided_by").only(*_DECISIONS_READ),
+            ),
         )
     )
     page = paginate(request, requests)
@@ -306,11 +325,12 @@ def request_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def my_memberships(user) -> QuerySet[Membership]:
+    # The page names each group's accounts and nothing else of them.
     return (
         Membership.objects.active()
         .filter(user=user)
-        .select_related("access_group", "granted_by")
-        .prefetch_related(current_accounts_prefetch("access_group__"))
+        .select_related("access_group")
+        .prefetch_related(current_accounts_prefetch("access_group__", only=LABELS_ONLY))
         .order_by("access_group__name", "id")
     )
 
