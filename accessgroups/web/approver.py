@@ -56,7 +56,7 @@ def _render_approvals(
         .prefetch_related("decisions")  # the quorum's progress (AccessRequest.approvals)
         .order_by("created_at", "id")
     )
-    queue_page = paginate(request, queue)
+    queue_page = paginate(request, queue, count_with_rows=True)
     items = list(queue_page.object_list)
     # What each card says of its request, the same for every approver: kept a minute.
     attach_approval_cards(items, current_memberships(items))

@@ -7,6 +7,7 @@ from html import escape
 
 from django.core.exceptions import BadRequest, ValidationError
 from django.core.paginator import Page, Paginator
+from django.db.models import Count, QuerySet, Window
 from django.http import HttpRequest
 from django.utils.safestring import SafeString, mark_safe
 
@@ -15,9 +16,49 @@ from accessgroups.core import limits
 PAGE_SIZE = 20
 
 
-def paginate(request: HttpRequest, items, *, per_page: int = PAGE_SIZE) -> Page:
-    """One page of ``items``; a page number out of range or not a number gives the nearest page."""
-    return Paginator(items, per_page).get_page(request.GET.get("page"))
+# The name the page's rows carry their total under (paginate(..., count_with_rows=True)).
+_TOTAL = "_paginate_total"
+
+
+def paginate(
+    request: HttpRequest, items, *, per_page: int = PAGE_SIZE, count_with_rows: bool = False
+) -> Page:
+    """One page of ``items``; a page number out of range or not a number gives the nearest page.
+
+    ``count_with_rows``: for a queryset of the few rows a person's own list holds (their
+    requests, their access, their queue, the groups they may ask for), the total comes with
+    the page's rows (``COUNT(*) OVER ()``), one query where the paginator makes two. Not for
+    long lists: the database then reads every row whole before it takes a page. A number
+    past the last page, or one that is not a page number, is answered as without it.
+    """
+    paginator = Paginator(items, per_page)
+    number = request.GET.get("page")
+    if count_with_rows and isinstance(items, QuerySet) and _countable(items):
+        wanted = _page_number(number)
+        if wanted is not None:
+            start = (wanted - 1) * per_page
+            rows = list(items.annotate(**{_TOTAL: Window(Count("*"))})[start : start + per_page])
+            if rows or wanted == 1:
+                paginator.count = getattr(rows[0], _TOTAL) if rows else 0
+                return Page(rows, wanted, paginator)
+    return paginator.get_page(number)
+
+
+def _countable(items: QuerySet) -> bool:
+    # DISTINCT is applied after the window: the total would count the duplicates.
+    query = items.query
+    return not (query.distinct or query.combinator or query.is_sliced or query.group_by)
+
+
+def _page_number(number: str | None) -> int | None:
+    """A page number as the paginator reads one, if it is a page (1 or more)."""
+    if number is None:
+        return 1
+    try:
+        wanted = int(number)
+    except (TypeError, ValueError):
+        return None
+    return wanted if wanted >= 1 else None
 
 
 def options_html(options: Iterable[tuple[str, str]], selected: str | None = None) -> SafeString:

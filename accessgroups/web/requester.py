@@ -64,7 +64,9 @@ def catalogue(request: HttpRequest) -> HttpResponse:
         groups = groups.filter(max_duration_hours__isnull=False)
     elif limited == "no":
         groups = groups.filter(max_duration_hours__isnull=True)
-    page = paginate(request, groups.order_by("name", "id"), per_page=CATALOGUE_PAGE_SIZE)
+    page = paginate(
+        request, groups.order_by("name", "id"), per_page=CATALOGUE_PAGE_SIZE, count_with_rows=True
+    )
     open_groups = set(
         AccessRequest.objects.open()
         .filter(requester=request.user)
@@ -267,7 +269,7 @@ def _my_requests_page(request: HttpRequest) -> dict:
             ),
         )
     )
-    page = paginate(request, requests)
+    page = paginate(request, requests, count_with_rows=True)
     rows = [{"request": r, "steps": timeline(r)} for r in page.object_list]
     return {
         "page": page,
@@ -338,7 +340,7 @@ def my_memberships(user) -> QuerySet[Membership]:
 @require_GET
 @login_required
 def my_access(request: HttpRequest) -> HttpResponse:
-    page = paginate(request, my_memberships(request.user))
+    page = paginate(request, my_memberships(request.user), count_with_rows=True)
     for m in page.object_list:
         m.waits_for_idp = not m.activated_at and waits_for_identity_provider(m.last_error)
     return render(

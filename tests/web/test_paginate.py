@@ -1,0 +1,66 @@
+"""paginate(..., count_with_rows=True): the same pages as Django's paginator, in one query."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.paginator import Paginator
+from django.db import connection
+from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+
+from accessgroups.models import User
+from accessgroups.web.common import paginate
+
+pytestmark = pytest.mark.django_db
+
+PER_PAGE = 3
+
+
+def _page(queryset, number, **options):
+    query = {} if number is None else {"page": number}
+    request = RequestFactory().get("/", query)
+    with CaptureQueriesContext(connection) as captured:
+        page = paginate(request, queryset, per_page=PER_PAGE, **options)
+        shown = [u.username for u in page.object_list]
+        summary = (shown, page.number, page.paginator.count, page.paginator.num_pages)
+        summary += (page.has_next(), page.has_previous(), page.start_index(), page.end_index())
+    return summary, len(captured)
+
+
+def _django(queryset, number):
+    page = Paginator(queryset, PER_PAGE).get_page(number)
+    shown = [u.username for u in page.object_list]
+    return (shown, page.number, page.paginator.count, page.paginator.num_pages) + (
+        page.has_next(),
+        page.has_previous(),
+        page.start_index(),
+        page.end_index(),
+    )
+
+
+@pytest.mark.parametrize("people", [0, 1, 3, 7])
+def test_every_page_is_djangos_and_takes_one_query(make_user, people):
+    for n in range(people):
+        make_user(f"p{n:02d}")
+    everyone = User.objects.filter(username__startswith="p").order_by("username")
+    pages = max(1, -(-people // PER_PAGE))
+    for number in [None, *map(str, range(1, pages + 1))]:
+        found, queries = _page(everyone, number, count_with_rows=True)
+        assert found == _django(everyone, number)
+        assert queries == 1
+    # Not a page (past the last, below 1, not a number): the page Django's paginator gives.
+    for number in [str(pages + 1), "99", "0", "-2", "x", "2.5", ""]:
+        found, _ = _page(everyone, number, count_with_rows=True)
+        assert found == _django(everyone, number), number
+
+
+def test_without_it_and_for_distinct_rows_the_paginator_counts(make_user):
+    for n in range(4):
+        make_user(f"p{n:02d}")
+    everyone = User.objects.filter(username__startswith="p").order_by("username")
+    found, queries = _page(everyone, "2")
+    assert found == _django(everyone, "2") and queries == 2
+    # DISTINCT comes after the window, which would count the repeats it removes.
+    distinct = everyone.distinct()
+    found, queries = _page(distinct, "1", count_with_rows=True)
+    assert found == _django(distinct, "1") and queries == 2
