@@ -108,8 +108,8 @@ TEMPLATES = [
                 "accessgroups.web.navigation.navigation",
                 "accessgroups.auth.mfa.mfa_notice",
             ],
-            # {% url %}, its answers kept per process (accessgroups.web.links).
-            "builtins": ["accessgroups.web.links"],
+            # {% url %} with its answers kept per process; {{ moment|utc_time }}.
+            "builtins": ["accessgroups.web.links", "accessgroups.web.moments"],
         },
     },
 ]
