@@ -20,10 +20,10 @@ from accessgroups.auth.standing import standing
 from accessgroups.catalogue.grants import current_memberships
 from accessgroups.catalogue.selectors import LABELS_ONLY, current_accounts_prefetch
 from accessgroups.core.errors import Conflict
-from accessgroups.models import AccessRequest, Decision, Membership, User
+from accessgroups.models import AccessGroup, AccessRequest, Decision, Membership, User
 from accessgroups.models.directory import approves
 from accessgroups.web.approval_cards import attach_approval_cards
-from accessgroups.web.common import paginate
+from accessgroups.web.common import model_fields, paginate
 from accessgroups.web.confirm import render_confirm
 from accessgroups.web.requester_forms import ApproveForm, CommentForm, show_refusal
 
@@ -46,6 +46,15 @@ def revocable_memberships(user: User) -> QuerySet[Membership]:
     )
 
 
+# A card reads of its requester the names it shows; of the request and the group, everything.
+_QUEUE_READ = (
+    *model_fields(AccessRequest),
+    *model_fields(AccessGroup, "access_group__"),
+    *(f"requester__{name}" for name in ("username", "email", "display_name", "given_name")),
+    "requester__family_name",
+)
+
+
 def _render_approvals(
     request: HttpRequest, failed: tuple[int, CommentForm] | None = None, status: int = 200
 ) -> HttpResponse:
@@ -53,6 +62,7 @@ def _render_approvals(
     queue = (
         AccessRequest.objects.decidable_by(user)
         .select_related("requester", "access_group")
+        .only(*_QUEUE_READ)
         .prefetch_related("decisions")  # the quorum's progress (AccessRequest.approvals)
         .order_by("created_at", "id")
     )

@@ -61,6 +61,12 @@ def _page_number(number: str | None) -> int | None:
     return wanted if wanted >= 1 else None
 
 
+def model_fields(model, prefix: str = "") -> list[str]:
+    """Every field of ``model`` by name, for ``only()``: ``prefix`` reaches it through a
+    relation (``"membership__"``)."""
+    return [f"{prefix}{field.name}" for field in model._meta.concrete_fields]
+
+
 def options_html(options: Iterable[tuple[str, str]], selected: str | None = None) -> SafeString:
     """``<option>`` elements of (value, label) pairs as one string, ``selected`` marked.
 

@@ -36,7 +36,7 @@ from accessgroups.models import (
 from accessgroups.web.break_glass import request_sent_message
 from accessgroups.web.cards import attach_cards
 from accessgroups.web.choices import account_options
-from accessgroups.web.common import paginate, query_text
+from accessgroups.web.common import model_fields, paginate, query_text
 from accessgroups.web.confirm import render_confirm
 from accessgroups.web.requester_forms import AccessRequestForm, show_refusal
 
@@ -242,19 +242,15 @@ def timeline(access_request: AccessRequest) -> list[Step]:
     return steps
 
 
-def _fields(model, prefix: str = "") -> list[str]:
-    return [f"{prefix}{field.name}" for field in model._meta.concrete_fields]
-
-
 # What the list and its timelines read: the requests and their memberships whole, of the
 # group its name, of the people their usernames.
 _MY_REQUESTS_READ = (
-    *_fields(AccessRequest),
+    *model_fields(AccessRequest),
     "access_group__name",
-    *_fields(Membership, "membership__"),
+    *model_fields(Membership, "membership__"),
     "membership__ended_by__username",
 )
-_DECISIONS_READ = (*_fields(Decision), "decided_by__username")
+_DECISIONS_READ = (*model_fields(Decision), "decided_by__username")
 
 
 def _my_requests_page(request: HttpRequest) -> dict:
