@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from accessgroups.access import services
 from accessgroups.models import AccessRequest, Membership, RequestStatus
@@ -252,3 +253,25 @@ def test_my_access_lists_and_gives_up_own_access(client_for, alice, erin, bob, r
     assert membership.ended_at is not None and membership.ended_by == alice
     assert request.status == RequestStatus.REVOKED
     assert list(client.get(reverse("web:my-access")).context["page"].object_list) == []
+
+
+def test_ids_are_never_localized(client_for, alice, bob, make_group, sandbox, settings):
+    # With thousands separators on, element ids and links still carry plain ids.
+    settings.USE_THOUSAND_SEPARATOR = True
+    asked = make_group("Asked", pk=23456, accounts=[sandbox], approvers=[bob])
+    held = make_group("Held", pk=34567, accounts=[sandbox], approvers=[bob])
+    AccessRequest.objects.create(pk=45678, requester=alice, access_group=asked, justification="x")
+    now = timezone.now()
+    Membership.objects.create(
+        pk=56789, user=alice, access_group=held, source="admin", granted_at=now, activated_at=now
+    )
+    client = client_for(alice)
+    pages = {
+        "web:catalogue": ['id="group-23456"', 'id="group-34567"'],
+        "web:my-requests": ['id="request-45678"', "Request #45678"],
+        "web:my-access": ['id="membership-56789"', "/my/access/56789/"],
+    }
+    for name, expected in pages.items():
+        page = client.get(reverse(name)).content.decode()
+        assert all(text in page for text in expected), name
+        assert not any(f"{n // 1000},{n % 1000}" in page for n in (23456, 34567, 45678, 56789))
