@@ -13,7 +13,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test bench bench-load bench-report bench-drift bench-organizations bench-groups bench-chaos install install-test clean
+.PHONY: run test bench bench-load bench-pages bench-report bench-drift bench-organizations bench-groups bench-chaos install install-test clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -68,6 +68,13 @@ bench: install
 bench-load: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 bench-load: $(BENCH_STAMP)
 	$(PY) bench/load.py $(BENCH_ARGS)
+
+# The same organisation's pages one request at a time against one gunicorn worker (docs/
+# performance.md): CPU of the worker and of PostgreSQL per page, quiet enough to compare two
+# versions of the code. Same PostgreSQL and Redis as bench-load. Prints figures.
+bench-pages: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+bench-pages: $(BENCH_STAMP)
+	$(PY) bench/pages.py $(BENCH_ARGS)
 
 # Who-has-access CSV export of 500,000 rows through the real view (README "Performance"):
 # on PostgreSQL with DATABASE_URL=postgres://..., else a temporary SQLite. Prints figures.
