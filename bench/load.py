@@ -41,7 +41,10 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -141,13 +144,7 @@ class CpuMeter(threading.Thread):
         return [row[0] for row in cursor.fetchall()]
 
     def run(self) -> None:
-        import psycopg
-        from django.db import connection
-
-        params = connection.get_connection_params()
-        params.pop("cursor_factory", None)
-        params.pop("context", None)
-        pg = psycopg.connect(**{**params, "dbname": "postgres"}, autocommit=True)
+        pg = admin_connection()
         with pg, pg.cursor() as cursor:
             while not self.stopping.is_set():
                 self.read(cursor)
@@ -245,60 +242,14 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="bench-load-") as var_dir:
-        # Before Django reads its settings (the server has an environment of its own).
-        sys.path.insert(0, str(ROOT))
-        from bench.report_export import _environment
+        shape = {"users": args.users, "groups": args.groups, "accounts": args.accounts}
+        with served_organisation("load", var_dir, args.redis, shape) as served:
+            from bench.load_report import activity, print_level
 
-        _environment(var_dir)
-        import django
-
-        django.setup()
-        from django.conf import settings
-        from django.db import connection
-
-        from bench.load_org import build, organisation_args
-        from bench.load_report import activity, print_level
-
-        database = f"bench_load_{uuid.uuid4().hex[:8]}"
-        settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = database
-        old_name = settings.DATABASES["default"]["NAME"]
-        prefix = f"bench-load-{uuid.uuid4().hex[:8]}:"
-        print(f"building the organisation in database {database}...", flush=True)
-        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-        server = None
-        try:
-            started = time.perf_counter()
-            made = build(
-                organisation_args(users=args.users, groups=args.groups, accounts=args.accounts)
-            )
-            with connection.cursor() as cursor:
-                cursor.execute("ANALYZE")
-            print(
-                f"built in {time.perf_counter() - started:.0f} s: "
-                + ", ".join(f"{count:,} {kind}" for kind, count in made.items()),
-                flush=True,
-            )
-            db = settings.DATABASES["default"]
-            host = f"{db['HOST']}:{db['PORT'] or 5432}"
-            url = f"postgres://{db['USER']}:{db['PASSWORD']}@{host}/{database}"
-            port = _free_port()
-            base = f"http://127.0.0.1:{port}"
-            log_path = Path(var_dir) / "web.log"
-            with log_path.open("w") as log:
-                server = subprocess.Popen(
-                    _web_command(port),
-                    cwd=ROOT,
-                    env=_server_env(url, args.redis, prefix, var_dir),
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            _wait_http(f"{base}/healthz", server)
-            print(f"web: {' '.join(_web_command(port)[1:])}", flush=True)
+            server, database, base, log_path = served
             meter = CpuMeter(server.pid, database)
             meter.start()
             out = Path(var_dir)
-            shape = {"users": args.users, "groups": args.groups, "accounts": args.accounts}
             # Every level's people are new ones: none has asked for anything in the run yet.
             first_requester = 0
             if args.warmup:
@@ -331,14 +282,95 @@ def main() -> int:
                     web_log=log_path,
                 )
             meter.stopping.set()
-        finally:
-            if server is not None:
-                os.killpg(server.pid, signal.SIGTERM)
-                server.wait(timeout=30)
-            connection.close()
-            connection.creation.destroy_test_db(old_name, verbosity=0)
-            _forget_redis(args.redis, prefix)
     return 0
+
+
+class Served(NamedTuple):
+    server: subprocess.Popen
+    database: str
+    base: str
+    log_path: Path
+
+
+@contextmanager
+def served_organisation(
+    label: str, var_dir: str, redis_url: str, shape: dict[str, int], *, workers: int | None = None
+) -> Iterator[Served]:
+    """bench/load_org.py's organisation, built in a PostgreSQL database of the run's own on
+    DATABASE_URL's server and analysed, served by docker-compose.yml's web command
+    (``workers`` instead of its number if given) in production settings, Redis under a key
+    prefix of the run's own. At the end the server is stopped, the database dropped and
+    the run's Redis keys deleted."""
+    # Before Django reads its settings (the server has an environment of its own).
+    sys.path.insert(0, str(ROOT))
+    from bench.report_export import _environment
+
+    _environment(var_dir)
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+
+    from bench.load_org import build, organisation_args
+
+    database = f"bench_{label}_{uuid.uuid4().hex[:8]}"
+    settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = database
+    old_name = settings.DATABASES["default"]["NAME"]
+    prefix = f"bench-{label}-{uuid.uuid4().hex[:8]}:"
+    print(f"building the organisation in database {database}...", flush=True)
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+    server = None
+    try:
+        started = time.perf_counter()
+        made = build(organisation_args(**shape))
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        print(
+            f"built in {time.perf_counter() - started:.0f} s: "
+            + ", ".join(f"{count:,} {kind}" for kind, count in made.items()),
+            flush=True,
+        )
+        db = settings.DATABASES["default"]
+        host = f"{db['HOST']}:{db['PORT'] or 5432}"
+        url = f"postgres://{db['USER']}:{db['PASSWORD']}@{host}/{database}"
+        port = _free_port()
+        command = _web_command(port)
+        if workers is not None:
+            command[command.index("--workers") + 1] = str(workers)
+        log_path = Path(var_dir) / "web.log"
+        with log_path.open("w") as log:
+            server = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=_server_env(url, redis_url, prefix, var_dir),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        base = f"http://127.0.0.1:{port}"
+        _wait_http(f"{base}/healthz", server)
+        print(f"web: {' '.join(command[1:])}", flush=True)
+        yield Served(server, database, base, log_path)
+    finally:
+        if server is not None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+        connection.close()
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        _forget_redis(redis_url, prefix)
+
+
+def admin_connection():
+    """A psycopg connection to the server's ``postgres`` database, as the portal's settings
+    reach the server (autocommit): for reading pg_stat_activity."""
+    import psycopg
+    from django.db import connection
+
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    return psycopg.connect(**{**params, "dbname": "postgres"}, autocommit=True)
 
 
 def _forget_redis(url: str, prefix: str) -> None:

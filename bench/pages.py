@@ -23,26 +23,15 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.load import (  # noqa: E402
-    _children,
-    _cpu_seconds,
-    _forget_redis,
-    _free_port,
-    _server_env,
-    _wait_http,
-    _web_command,
-)
+from bench.load import _children, _cpu_seconds, admin_connection, served_organisation  # noqa: E402
 
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 NEXT_PAGE = re.compile(r'<a href="([^"]+)" rel="next">')
@@ -87,61 +76,16 @@ def main() -> int:
         parser.error("DATABASE_URL must name a PostgreSQL server (as docker-compose.yml runs it)")
 
     with tempfile.TemporaryDirectory(prefix="bench-pages-") as var_dir:
-        from bench.report_export import _environment
+        shape = {"users": 10_000, "groups": 1_000, "accounts": 500}
+        with served_organisation("pages", var_dir, args.redis, shape, workers=1) as served:
+            import requests
 
-        _environment(var_dir)
-        import django
+            from bench.load_org import PASSWORD
 
-        django.setup()
-        import psycopg
-        import requests
-        from django.conf import settings
-        from django.db import connection
-
-        from bench.load_org import PASSWORD, build, organisation_args
-
-        database = f"bench_pages_{uuid.uuid4().hex[:8]}"
-        settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = database
-        old_name = settings.DATABASES["default"]["NAME"]
-        prefix = f"bench-pages-{uuid.uuid4().hex[:8]}:"
-        print(f"building the organisation in database {database}...", flush=True)
-        connection.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
-        server = None
-        try:
-            build(organisation_args())
-            with connection.cursor() as cursor:
-                cursor.execute("ANALYZE")
-            db = settings.DATABASES["default"]
-            host = f"{db['HOST']}:{db['PORT'] or 5432}"
-            url = f"postgres://{db['USER']}:{db['PASSWORD']}@{host}/{database}"
-            port = _free_port()
-            command = _web_command(port)
-            command[command.index("--workers") + 1] = "1"
-            with (Path(var_dir) / "web.log").open("w") as log:
-                server = subprocess.Popen(
-                    command,
-                    cwd=ROOT,
-                    env=_server_env(url, args.redis, prefix, var_dir),
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            base = f"http://127.0.0.1:{port}"
-            _wait_http(f"{base}/healthz", server)
-            worker = _children(server.pid)[0]
-            print(f"web: {' '.join(command[1:])} (worker {worker})", flush=True)
-            params = connection.get_connection_params()
-            params.pop("cursor_factory", None)
-            params.pop("context", None)
-            with psycopg.connect(**{**params, "dbname": "postgres"}, autocommit=True) as pg:
-                run(args, base, worker, pg.cursor(), database, PASSWORD, requests)
-        finally:
-            if server is not None:
-                os.killpg(server.pid, signal.SIGTERM)
-                server.wait(timeout=30)
-            connection.close()
-            connection.creation.destroy_test_db(old_name, verbosity=0)
-            _forget_redis(args.redis, prefix)
+            worker = _children(served.server.pid)[0]
+            print(f"one worker: {worker}", flush=True)
+            with admin_connection() as pg:
+                run(args, served.base, worker, pg.cursor(), served.database, PASSWORD, requests)
     return 0
 
 
