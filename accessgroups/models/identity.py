@@ -25,6 +25,7 @@ class PortalUserManager(UserManager):
         pk = kwargs.get("pk")
         if (
             type(self) is PortalUserManager
+            and self.model is User  # not a migration's historical model
             and self._db is None
             and not args
             and len(kwargs) == 1

@@ -139,3 +139,11 @@ def test_relations_and_other_lookups_still_filter(alice, bob, readonly):
     assert User.objects.get(username="bob") == bob
     with pytest.raises(User.DoesNotExist):
         User.objects.get(pk=alice.pk, username="bob")
+
+
+def test_a_migrations_historical_user_is_read_by_the_orm(alice):
+    from django.db.migrations.loader import MigrationLoader
+
+    historical = MigrationLoader(connection).project_state().apps.get_model("accessgroups", "User")
+    found = historical.objects.get(pk=alice.pk)
+    assert type(found) is historical and found.username == "alice"
