@@ -50,15 +50,20 @@ def _countable(items: QuerySet) -> bool:
     return not (query.distinct or query.combinator or query.is_sliced or query.group_by)
 
 
+# Pages past this go the paginator's way (which counts first): an offset of 30 digits is more
+# than SQLite or PostgreSQL take, and no person's own list is that long.
+_FURTHEST_PAGE = 100_000
+
+
 def _page_number(number: str | None) -> int | None:
-    """A page number as the paginator reads one, if it is a page (1 or more)."""
+    """A page number as the paginator reads one, if it is a page (1 to _FURTHEST_PAGE)."""
     if number is None:
         return 1
     try:
         wanted = int(number)
     except (TypeError, ValueError):
         return None
-    return wanted if wanted >= 1 else None
+    return wanted if 1 <= wanted <= _FURTHEST_PAGE else None
 
 
 def model_fields(model, prefix: str = "") -> list[str]:

@@ -49,7 +49,7 @@ def test_every_page_is_djangos_and_takes_one_query(make_user, people):
         assert found == _django(everyone, number)
         assert queries == 1
     # Not a page (past the last, below 1, not a number): the page Django's paginator gives.
-    for number in [str(pages + 1), "99", "0", "-2", "x", "2.5", ""]:
+    for number in [str(pages + 1), "99", "0", "-2", "x", "2.5", "", "9" * 30]:
         found, _ = _page(everyone, number, count_with_rows=True)
         assert found == _django(everyone, number), number
 
@@ -64,3 +64,12 @@ def test_without_it_and_for_distinct_rows_the_paginator_counts(make_user):
     distinct = everyone.distinct()
     found, queries = _page(distinct, "1", count_with_rows=True)
     assert found == _django(distinct, "1") and queries == 2
+
+
+def test_the_pages_that_use_it_answer_any_page_number(client_for, bob, readonly):
+    from django.urls import reverse
+
+    client = client_for(bob)
+    for name in ("web:catalogue", "web:my-requests", "web:my-access", "web:approvals"):
+        for number in ("9" * 30, "-1", "x", "2"):
+            assert client.get(reverse(name), {"page": number}).status_code == 200, (name, number)
