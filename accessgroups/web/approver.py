@@ -50,8 +50,10 @@ def revocable_memberships(user: User) -> QuerySet[Membership]:
 _QUEUE_READ = (
     *model_fields(AccessRequest),
     *model_fields(AccessGroup, "access_group__"),
-    *(f"requester__{name}" for name in ("username", "email", "display_name", "given_name")),
-    "requester__family_name",
+    *(
+        f"requester__{name}"
+        for name in ("username", "email", "display_name", "given_name", "family_name")
+    ),
 )
 
 
