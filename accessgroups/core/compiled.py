@@ -9,19 +9,26 @@ the real values where the stand-ins were and sends the SQL as it is.
 Only for a query whose shape does not depend on its values: the builder is called with
 stand-ins, and the SQL it gives must carry each stand-in as a parameter (checked). When the
 shape depends on something else (whether a user has an Identity Center id, say), that goes
-into the key. ``rows`` gives the rows as the database driver gives them, without the ORM's
-field converters (SQLite's booleans are 0 and 1); ``instances`` gives model instances as the
-ORM makes them, converters applied.
+into the key, and so do a slice's bounds (the SQL carries LIMIT and OFFSET as numbers).
+A value the SQL carries that is not a stand-in is kept as it was built; a date or time is
+refused, and so is a query whose SQL or values differ between two builds with the same
+stand-ins (a moment the builder read, "now", would be kept too). ``rows`` gives the
+rows as the database driver gives them, without the ORM's field converters (SQLite's
+booleans are 0 and 1); ``instances`` gives model instances as the ORM makes them:
+converters applied, ``select_related`` objects, ``only()``'s deferred fields, annotations
+and ``prefetch_related`` lookups, as ``ModelIterable`` does.
 """
 
 from __future__ import annotations
 
+import copy
+import datetime
 import threading
 from collections.abc import Callable, Hashable, Sequence
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Model, QuerySet
-from django.db.models.query import ModelIterable
+from django.db.models import Model, QuerySet, prefetch_related_objects
+from django.db.models.query import ModelIterable, get_related_populators
 
 # Stand-ins: values no caller passes (ids are positive, ours are far below zero; the
 # strings are not identifiers anyone types).
@@ -51,34 +58,40 @@ def _compile(build: Callable[..., QuerySet], stand_ins: tuple, using: str) -> tu
     queryset = build(*stand_ins)
     compiler = queryset.query.get_compiler(using=using)
     sql, params = compiler.as_sql()
+    if (sql, params) != build(*stand_ins).query.get_compiler(using=using).as_sql():
+        raise NotCompilable("the query changes from one build to the next (it reads a moment?)")
     slots: list[int] = []
     for param in params:
         try:
             slots.append(stand_ins.index(param))
         except ValueError:
+            if isinstance(param, datetime.date | datetime.time):
+                raise NotCompilable(f"the query keeps the moment {param!r}") from None
             slots.append(-1)
     missing = set(range(len(stand_ins))) - set(slots)
     if missing:
         raise NotCompilable(f"the query does not take value(s) {sorted(missing)} as parameters")
-    return (sql, tuple(params), tuple(slots), *_model_rows(queryset, compiler))
+    return (sql, tuple(params), tuple(slots), _model_rows(queryset, compiler, using))
 
 
-def _model_rows(queryset: QuerySet, compiler) -> tuple:
-    """For a query of whole model instances: the model, the attribute of each column, and
-    the converters of the columns that have any (as ``ModelIterable`` reads them)."""
-    query = queryset.query
-    if (
-        queryset._iterable_class is not ModelIterable
-        or query.select_related
-        or query.annotation_select
-        or query.extra_select
-        or query.deferred_loading != (frozenset(), True)
-    ):
-        return (None, (), ())
-    columns = [column for column, _sql, _alias in compiler.select]
-    attnames = tuple(column.target.attname for column in columns)
-    converters = tuple(compiler.get_converters(columns).items())
-    return (queryset.model, attnames, converters)
+def _model_rows(queryset: QuerySet, compiler, using: str) -> tuple | None:
+    """For a query of model instances, what ``ModelIterable`` reads of its compiler to make
+    them: the compiler, the columns of the model, the attribute of each, the related
+    objects' populators, the annotations' columns and the lookups to prefetch."""
+    if queryset._iterable_class is not ModelIterable or queryset._known_related_objects:
+        return None
+    select, klass_info = compiler.select, compiler.klass_info
+    first, last = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+    attnames = tuple(column.target.attname for column, _sql, _alias in select[first:last])
+    return (
+        compiler,
+        klass_info["model"],
+        (first, last),
+        attnames,
+        get_related_populators(klass_info, select, using),
+        tuple(compiler.annotation_col_map.items()),
+        tuple(queryset._prefetch_related_lookups),
+    )
 
 
 def _run(key: Hashable, build: Callable[..., QuerySet], values: Sequence, using: str):
@@ -112,23 +125,27 @@ def instances(
     *,
     using: str = DEFAULT_DB_ALIAS,
 ) -> list[Model]:
-    """The model instances of ``build(*values)``, as the ORM would make them, its SQL built
-    once per process under ``key``. The builder gives whole instances of one model: no
-    ``select_related``, ``only``, ``defer``, annotations or ``values`` (else ``TypeError``)."""
-    (_sql, _params, _slots, model, attnames, converters), found = _run(key, build, values, using)
-    if model is None:
-        raise TypeError(f"compiled query {key!r} does not give whole model instances")
-    connection = connections[using]
+    """The model instances of ``build(*values)``, as the ORM would make them (related
+    objects, deferred fields, annotations, prefetched lookups), its SQL built once per
+    process under ``key``. ``values()`` and ``values_list()`` builders are refused
+    (``TypeError``): ``rows`` is for those."""
+    entry, found = _run(key, build, values, using)
+    if entry[3] is None:
+        raise TypeError(f"compiled query {key!r} does not give model instances")
+    compiler, model, (first, last), attnames, populators, annotations, lookups = entry[3]
+    # The compiler of the first run converts the values; this thread's connection is given.
+    compiler = copy.copy(compiler)
+    compiler.connection = connections[using]
     made = []
-    for row in found:
-        if converters:
-            row = list(row)
-            for position, (functions, expression) in converters:
-                value = row[position]
-                for convert in functions:
-                    value = convert(value, expression, connection)
-                row[position] = value
-        made.append(model.from_db(using, attnames, row))
+    for row in compiler.results_iter([found]):
+        instance = model.from_db(using, attnames, row[first:last])
+        for populator in populators:
+            populator.populate(row, instance)
+        for name, position in annotations:
+            setattr(instance, name, row[position])
+        made.append(instance)
+    if lookups and made:
+        prefetch_related_objects(made, *lookups)
     return made
 
 

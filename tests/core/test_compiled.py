@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.db.models import Count, Window
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from accessgroups.core import compiled
-from accessgroups.models import AccessRequest, User
+from accessgroups.models import AccessGroup, AccessRequest, User
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +51,8 @@ def test_rows_are_the_orms_for_every_value_and_the_sql_is_built_once(alice, bob,
                 found = compiled.rows("requests", build, (person.pk, status))
             assert found == list(_requests_of(person.pk, status))
             assert len(captured) == 1
-    assert len(built) == 1  # with stand-ins, never a real value
+    # Built twice with stand-ins (the second checks the first), never with a real value.
+    assert len(built) == 2 and built[0] == built[1]
     assert built[0][0] not in (alice.pk, bob.pk) and built[0][1] not in ("pending", "rejected")
     assert compiled.rows("requests", build, (alice.pk, "pending")) == [
         (r.pk, r.access_group.name) for r in mine
@@ -110,13 +113,104 @@ def test_instances_are_the_orms_with_every_field_converted(alice, bob, readonly)
     [
         lambda pk: User.objects.filter(pk=pk).values_list("pk"),
         lambda pk: User.objects.filter(pk=pk).values("pk"),
-        lambda pk: User.objects.filter(pk=pk).only("username"),
-        lambda pk: AccessRequest.objects.filter(pk=pk).select_related("requester"),
     ],
 )
-def test_instances_are_whole_models_only(alice, build):
+def test_instances_are_models_not_values(alice, build):
     with pytest.raises(TypeError):
-        compiled.instances("partial", build, (alice.pk,))
+        compiled.instances("values", build, (alice.pk,))
+
+
+def _shown(request):
+    """Everything the ORM loaded of a request, its relations and its prefetched decisions,
+    without loading anything more (a deferred field read would be a query)."""
+    loaded = {
+        f.attname: getattr(request, f.attname)
+        for f in AccessRequest._meta.concrete_fields
+        if f.attname in request.__dict__
+    }
+    group = request._state.fields_cache.get("access_group")
+    membership = request._state.fields_cache.get("membership", "absent")
+    return (
+        loaded,
+        None if group is None else (group.pk, group.name, group.get_deferred_fields()),
+        membership if membership in (None, "absent") else (membership.pk, membership.user_id),
+        request.get_deferred_fields(),
+        getattr(request, "shown_total", "none"),
+        [
+            (d.pk, d.decided_by.username)
+            for d in request.__dict__.get("_prefetched_objects_cache", {}).get("decisions", [])
+        ],
+    )
+
+
+def _requests_with_relations(pk):
+    return (
+        AccessRequest.objects.filter(requester_id=pk, status__in=["pending", "rejected"])
+        .select_related("access_group", "membership")
+        .only("status", "justification", "access_group__name", "membership__user")
+        .annotate(shown_total=Window(Count("*")))
+        .prefetch_related("decisions__decided_by")
+        .order_by("created_at", "pk")[:2]
+    )
+
+
+def test_instances_carry_relations_deferred_fields_annotations_and_prefetches(
+    alice, bob, readonly, limited
+):
+    from accessgroups.models import Decision, Membership
+
+    first = _ask(alice, readonly)
+    Decision.objects.create(
+        request=first, requester=alice, decided_by=bob, outcome="approve", access_group_version=1
+    )
+    held = Membership.objects.create(user=alice, access_group=limited)
+    second = _ask(alice, limited, status="rejected")
+    second.membership = held
+    second.save()
+    _ask(alice, readonly, status="rejected")  # a third: the slice takes two
+    _ask(bob, limited)
+    built = []
+
+    def build(pk):
+        built.append(pk)
+        return _requests_with_relations(pk)
+
+    for person in (alice, bob, alice):
+        with CaptureQueriesContext(connection) as captured:
+            found = compiled.instances("with relations", build, (person.pk,))
+            shown = [_shown(r) for r in found]
+        orm = [_shown(r) for r in _requests_with_relations(person.pk)]
+        assert shown == orm and len(found) == (2 if person == alice else 1)
+        # The page's query and the prefetches' (the deciders' only where there are decisions):
+        # nothing is read afterwards.
+        assert len(captured) == (3 if person == alice else 2)
+    assert len(built) == 2  # the build and its check, for every value
+    assert found[0].get_deferred_fields() >= {"duration_hours", "created_at"}
+
+
+def test_distinct_rows_ordered_by_a_relation_drop_the_ordering_column(alice, readonly, limited):
+    _ask(alice, readonly)
+    _ask(alice, limited)
+
+    def build(pk):
+        return (
+            AccessGroup.objects.filter(requests__requester_id=pk)
+            .order_by("-requests__pk")
+            .distinct()
+        )
+
+    found = compiled.instances("distinct", build, (alice.pk,))
+    orm = list(build(alice.pk))
+    assert [g.pk for g in found] == [g.pk for g in orm] == [limited.pk, readonly.pk]
+    assert _fields(found[0]) == _fields(orm[0])
+
+
+def test_a_moment_the_sql_would_keep_is_refused(alice):
+    def build(pk):
+        return User.objects.filter(pk=pk, date_joined__lte=timezone.now())
+
+    with pytest.raises(compiled.NotCompilable, match="moment"):
+        compiled.instances("now", build, (alice.pk,))
 
 
 def test_the_user_by_pk_is_the_orms_in_one_query(alice, bob):
