@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from html import escape
 
 from django.core.exceptions import BadRequest, ValidationError
@@ -11,7 +11,7 @@ from django.db.models import Count, QuerySet, Window
 from django.http import HttpRequest
 from django.utils.safestring import SafeString, mark_safe
 
-from accessgroups.core import limits
+from accessgroups.core import compiled, limits
 
 PAGE_SIZE = 20
 
@@ -42,6 +42,42 @@ def paginate(
                 paginator.count = getattr(rows[0], _TOTAL) if rows else 0
                 return Page(rows, wanted, paginator)
     return paginator.get_page(number)
+
+
+# The pages of a person's own list whose SQL is built once per process (paginate_compiled):
+# nearly every view is of the first; a later page is built as any other query.
+COMPILED_PAGES = 3
+
+
+def paginate_compiled(
+    request: HttpRequest,
+    key: Hashable,
+    build: Callable[..., QuerySet],
+    values: Sequence[int | str],
+    *,
+    per_page: int = PAGE_SIZE,
+) -> Page:
+    """``paginate(request, build(*values), per_page=per_page, count_with_rows=True)``, with
+    the SQL of the first ``COMPILED_PAGES`` built once per process under ``key``
+    (``accessgroups.core.compiled``: ``build`` gives a query of model instances whose shape
+    does not depend on ``values``; what changes its shape goes into ``key``). Building the
+    SQL of a person's list cost more than the database spends on it."""
+    wanted = _page_number(request.GET.get("page"))
+    if wanted is not None and wanted <= COMPILED_PAGES:
+        start = (wanted - 1) * per_page
+
+        def page_of(*given: int | str) -> QuerySet:
+            items = build(*given)
+            if not _countable(items):
+                raise TypeError(f"the list {key!r} is not counted with its rows")
+            return items.annotate(**{_TOTAL: Window(Count("*"))})[start : start + per_page]
+
+        rows = compiled.instances(("page", key, start, per_page), page_of, values)
+        if rows or wanted == 1:
+            paginator = Paginator(rows, per_page)
+            paginator.count = getattr(rows[0], _TOTAL) if rows else 0
+            return Page(rows, wanted, paginator)
+    return paginate(request, build(*values), per_page=per_page, count_with_rows=True)
 
 
 def _countable(items: QuerySet) -> bool:

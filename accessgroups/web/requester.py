@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -22,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from accessgroups.access import services
 from accessgroups.catalogue.selectors import LABELS_ONLY, current_accounts_prefetch
+from accessgroups.core import compiled
 from accessgroups.core.errors import Conflict
 from accessgroups.core.roles import eligibility_refusal
 from accessgroups.identity.source import NOT_YET_PROVISIONED, waits_for_identity_provider
@@ -32,11 +34,12 @@ from accessgroups.models import (
     DecisionOutcome,
     Membership,
     RequestStatus,
+    User,
 )
 from accessgroups.web.break_glass import request_sent_message
 from accessgroups.web.cards import attach_cards
 from accessgroups.web.choices import account_options
-from accessgroups.web.common import model_fields, paginate, query_text
+from accessgroups.web.common import model_fields, paginate, paginate_compiled, query_text
 from accessgroups.web.confirm import render_confirm
 from accessgroups.web.requester_forms import AccessRequestForm, show_refusal
 
@@ -47,38 +50,72 @@ CATALOGUE_PAGE_SIZE = 24
 # --- catalogue ------------------------------------------------------------------------------
 
 
-@require_GET
-@login_required
-def catalogue(request: HttpRequest) -> HttpResponse:
-    groups = AccessGroup.objects.requestable_by(request.user)
-    search = query_text(request, "q")
-    if search:
-        groups = groups.filter(Q(name__icontains=search) | Q(description__icontains=search))
-    account_id = query_text(request, "account")
-    if account_id:
-        groups = groups.filter(
-            account_links__account__account_id=account_id, account_links__valid_to__isnull=True
-        ).distinct()
-    limited = request.GET.get("limited", "")
+def _requestable(limited: str, identity_center_user_id: str = "") -> QuerySet:
+    """The groups a person with this Identity Center id (or none) may ask for, in the
+    catalogue's order; ``limited`` "yes" keeps those with a maximum duration, "no" those
+    without."""
+    user = User(identity_center_user_id=identity_center_user_id)
+    groups = AccessGroup.objects.requestable_by(user)
     if limited == "yes":
         groups = groups.filter(max_duration_hours__isnull=False)
     elif limited == "no":
         groups = groups.filter(max_duration_hours__isnull=True)
-    page = paginate(
-        request, groups.order_by("name", "id"), per_page=CATALOGUE_PAGE_SIZE, count_with_rows=True
-    )
-    open_groups = set(
+    return groups.order_by("name", "id")
+
+
+def _open_groups(requester_id: int) -> QuerySet:
+    return (
         AccessRequest.objects.open()
-        .filter(requester=request.user)
-        .values_list("access_group_id", flat=True)
+        .filter(requester_id=requester_id)
+        .values_list("access_group_id")
     )
-    # What this user already holds: a request for it extends it rather than adding one.
-    held = {
-        m.access_group_id: m
-        for m in Membership.objects.active()
-        .filter(user=request.user, access_group__in=[g.pk for g in page.object_list])
+
+
+def _held(user_id: int, *group_ids: int) -> QuerySet[Membership]:
+    return (
+        Membership.objects.active()
+        .filter(user_id=user_id, access_group__in=group_ids)
         .only("access_group_id", "activated_at", "expires_at", "duration_hours")
-    }
+    )
+
+
+@require_GET
+@login_required
+def catalogue(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    search = query_text(request, "q")
+    account_id = query_text(request, "account")
+    limited = request.GET.get("limited", "")
+    shape = limited if limited in ("yes", "no") else ""
+    # Who may ask for a group depends on their Identity Center groups alone: two shapes,
+    # with an Identity Center id and without.
+    values = (user.identity_center_user_id,) if user.identity_center_user_id else ()
+    if search or account_id:
+        groups = _requestable(shape, *values)
+        if search:
+            groups = groups.filter(Q(name__icontains=search) | Q(description__icontains=search))
+        if account_id:
+            groups = groups.filter(
+                account_links__account__account_id=account_id,
+                account_links__valid_to__isnull=True,
+            ).distinct()
+        page = paginate(request, groups, per_page=CATALOGUE_PAGE_SIZE, count_with_rows=True)
+    else:
+        # The catalogue as most people open it: its SQL built once per process.
+        page = paginate_compiled(
+            request,
+            ("catalogue", shape, len(values)),
+            partial(_requestable, shape),
+            values,
+            per_page=CATALOGUE_PAGE_SIZE,
+        )
+    open_groups = {row[0] for row in compiled.rows("open groups", _open_groups, (user.pk,))}
+    # What this user already holds: a request for it extends it rather than adding one.
+    shown = [g.pk for g in page.object_list]
+    held = {}
+    if shown:
+        found = compiled.instances(("held", len(shown)), _held, (user.pk, *shown))
+        held = {m.access_group_id: m for m in found}
     for group in page.object_list:
         group.held = held.get(group.pk)
     # What each card grants, the same for every reader: kept a minute (accessgroups.web.cards).
@@ -123,7 +160,9 @@ def request_create(request: HttpRequest, group_id: int) -> HttpResponse:
     if refusal:
         raise PermissionDenied(refusal)
     if request.method == "GET" and _holds_for_good(request.user, group):
-        messages.info(request, f"You already have {group.name}, with no expiry: there is nothing to ask for.")
+        messages.info(
+            request, f"You already have {group.name}, with no expiry: there is nothing to ask for."
+        )
         return redirect("web:catalogue")
     form = AccessRequestForm(request.POST or None, access_group=group)
     if request.method == "POST" and form.is_valid():
@@ -209,7 +248,9 @@ def timeline(access_request: AccessRequest) -> list[Step]:
         return steps
     membership = r.membership
     waiting_to_start = (
-        r.status == RequestStatus.APPROVED and r.starts_at is not None and r.starts_at > timezone.now()
+        r.status == RequestStatus.APPROVED
+        and r.starts_at is not None
+        and r.starts_at > timezone.now()
     )
     if waiting_to_start:
         steps.append(
@@ -253,9 +294,9 @@ _MY_REQUESTS_READ = (
 _DECISIONS_READ = (*model_fields(Decision), "decided_by__username")
 
 
-def _my_requests_page(request: HttpRequest) -> dict:
-    requests = (
-        AccessRequest.objects.filter(requester=request.user)
+def _requests_of(requester_id: int) -> QuerySet[AccessRequest]:
+    return (
+        AccessRequest.objects.filter(requester_id=requester_id)
         .select_related("access_group", "membership", "membership__ended_by")
         .only(*_MY_REQUESTS_READ)
         .prefetch_related(
@@ -265,7 +306,10 @@ def _my_requests_page(request: HttpRequest) -> dict:
             ),
         )
     )
-    page = paginate(request, requests, count_with_rows=True)
+
+
+def _my_requests_page(request: HttpRequest) -> dict:
+    page = paginate_compiled(request, "my requests", _requests_of, (request.user.pk,))
     rows = [{"request": r, "steps": timeline(r)} for r in page.object_list]
     return {
         "page": page,
@@ -322,11 +366,11 @@ def request_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 # --- My access ------------------------------------------------------------------------------
 
 
-def my_memberships(user) -> QuerySet[Membership]:
+def my_memberships(user_id: int) -> QuerySet[Membership]:
     # The page names each group's accounts and nothing else of them.
     return (
         Membership.objects.active()
-        .filter(user=user)
+        .filter(user_id=user_id)
         .select_related("access_group")
         .prefetch_related(current_accounts_prefetch("access_group__", only=LABELS_ONLY))
         .order_by("access_group__name", "id")
@@ -336,7 +380,7 @@ def my_memberships(user) -> QuerySet[Membership]:
 @require_GET
 @login_required
 def my_access(request: HttpRequest) -> HttpResponse:
-    page = paginate(request, my_memberships(request.user), count_with_rows=True)
+    page = paginate_compiled(request, "my access", my_memberships, (request.user.pk,))
     for m in page.object_list:
         m.waits_for_idp = not m.activated_at and waits_for_identity_provider(m.last_error)
     return render(
