@@ -5,6 +5,8 @@ decide what is the services' and querysets' rule (``AccessRequest.objects.decida
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -19,11 +21,12 @@ from accessgroups.access.selectors import break_glass_reviews_for
 from accessgroups.auth.standing import standing
 from accessgroups.catalogue.grants import current_memberships
 from accessgroups.catalogue.selectors import LABELS_ONLY, current_accounts_prefetch
+from accessgroups.core import compiled
 from accessgroups.core.errors import Conflict
 from accessgroups.models import AccessGroup, AccessRequest, Decision, Membership, User
 from accessgroups.models.directory import approves
 from accessgroups.web.approval_cards import attach_approval_cards
-from accessgroups.web.common import model_fields, paginate
+from accessgroups.web.common import model_fields, paginate, paginate_compiled
 from accessgroups.web.confirm import render_confirm
 from accessgroups.web.requester_forms import ApproveForm, CommentForm, show_refusal
 
@@ -57,31 +60,58 @@ _QUEUE_READ = (
 )
 
 
-def _render_approvals(
-    request: HttpRequest, failed: tuple[int, CommentForm] | None = None, status: int = 200
-) -> HttpResponse:
-    user = request.user
-    queue = (
-        AccessRequest.objects.decidable_by(user)
+def _decider(admin: bool, pk: int, identity_center_user_id: str = "") -> User:
+    """A stand-in for the approver, with what the queue's rules read of them."""
+    return User(
+        pk=pk,
+        is_active=True,
+        is_portal_admin=admin,
+        identity_center_user_id=identity_center_user_id,
+    )
+
+
+def _queue(admin: bool, *values: int | str) -> QuerySet[AccessRequest]:
+    return (
+        AccessRequest.objects.decidable_by(_decider(admin, *values))
         .select_related("requester", "access_group")
         .only(*_QUEUE_READ)
         .prefetch_related("decisions")  # the quorum's progress (AccessRequest.approvals)
         .order_by("created_at", "id")
     )
-    queue_page = paginate(request, queue, count_with_rows=True)
+
+
+def _break_glass_reviews(admin: bool, pk: int) -> QuerySet[AccessRequest]:
+    return break_glass_reviews_for(_decider(admin, pk))[:50]
+
+
+def _render_approvals(
+    request: HttpRequest, failed: tuple[int, CommentForm] | None = None, status: int = 200
+) -> HttpResponse:
+    user = request.user
+    # The queue's SQL is built once per process for each of its shapes: an admin's or an
+    # approver's, with an Identity Center id (approver groups name people by it) or without.
+    admin = user.is_admin
+    ic = user.identity_center_user_id
+    values = (user.pk, ic) if ic else (user.pk,)
+    queue_page = paginate_compiled(
+        request, ("approval queue", admin, len(values)), partial(_queue, admin), values
+    )
     items = list(queue_page.object_list)
     # What each card says of its request, the same for every approver: kept a minute.
     attach_approval_cards(items, current_memberships(items))
     for item in items:
-        # A comment that was refused comes back with its error, by its own request.
-        if failed is not None and failed[0] == item.pk:
-            item.comment_form = failed[1]
-        else:
-            item.comment_form = CommentForm(prefix=f"r{item.pk}")
+        # A comment that was refused comes back with its error, by its own request; the
+        # other cards show an empty box (approvals.html).
+        item.comment_form = failed[1] if failed is not None and failed[0] == item.pk else None
     return render(
         request,
         "accessgroups/approvals/approvals.html",
-        {"queue_page": queue_page, "break_glass_reviews": break_glass_reviews_for(user)[:50]},
+        {
+            "queue_page": queue_page,
+            "break_glass_reviews": compiled.instances(
+                ("break-glass reviews", admin), partial(_break_glass_reviews, admin), (user.pk,)
+            ),
+        },
         status=status,
     )
 
@@ -133,7 +163,9 @@ def _decide(request: HttpRequest, pk: int, approve: bool) -> HttpResponse:
     form = (ApproveForm if approve else CommentForm)(request.POST, prefix=f"r{pk}")
     if not form.is_valid():
         if "access_group_version" in form.errors:
-            messages.error(request, "This page was out of date: check the request and decide again.")
+            messages.error(
+                request, "This page was out of date: check the request and decide again."
+            )
         return _render_approvals(request, failed=(pk, form), status=400)
     # An approval approves the version of the group its card showed (a reload shows the new one).
     version = {"access_group_version": form.cleaned_data["access_group_version"]} if approve else {}

@@ -222,3 +222,32 @@ def test_a_queued_cards_ids_are_never_localized(client_for, alice, bob, readonly
     assert 'id="request-12345"' in page and 'name="r12345-comment"' in page
     assert 'name="r12345-access_group_version"' in page and "12,345" not in page
     assert reverse("web:request-approve", args=[request.pk]) in page
+
+
+def test_a_cards_empty_comment_box_is_the_forms_own(client_for, alice, bob, readonly, limited):
+    # The queue writes its empty boxes without a form per card: the same label and textarea
+    # as CommentForm renders, which the approve and reject views read.
+    from accessgroups.web.requester_forms import CommentForm
+
+    requests = [
+        services.access_request_create(
+            requester=alice, access_group=group, justification="x", duration_hours=hours
+        )
+        for group, hours in ((readonly, None), (limited, 4))
+    ]
+    page = client_for(bob).get(reverse("web:approvals")).content.decode()
+    for request in requests:
+        field = CommentForm(prefix=f"r{request.pk}")["comment"]
+        assert f'<label for="{field.id_for_label}">Comment</label>' in page
+        assert str(field) in page
+    # A refused comment comes back in its own form, with its error, on its own card only.
+    response = client_for(bob).post(
+        reverse("web:request-approve", args=[requests[0].pk]),
+        {f"r{requests[0].pk}-comment": "y" * 4001, f"r{requests[0].pk}-access_group_version": 1},
+    )
+    page = response.content.decode()
+    assert response.status_code == 400 and page.count("at most 4000 characters") == 1
+    assert (
+        page.count("y" * 4001) == 1
+        and str(CommentForm(prefix=f"r{requests[1].pk}")["comment"]) in page
+    )
