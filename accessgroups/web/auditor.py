@@ -39,8 +39,8 @@ from accessgroups.reports.rows import (
     read_cursor,
 )
 from accessgroups.reports.selectors import who_has_access as who_has_access_rows
-from accessgroups.web.choices import account_options
-from accessgroups.web.common import paginate, values_html
+from accessgroups.web.choices import account_options, group_names
+from accessgroups.web.common import paginate
 from accessgroups.web.requester_forms import moment_input
 
 REPORT_PAGE_SIZE = 50
@@ -86,12 +86,8 @@ class WhoHasAccessFilters(forms.Form):
     )
 
     def datalists(self) -> list[tuple[str, str]]:
-        """(id, options) of the fields' datalists, built as one string each: two queries."""
-        groups = AccessGroup.objects.live().order_by("name", "id").values_list("name", flat=True)
-        return [
-            ("filter-access-groups", values_html(groups)),
-            ("filter-accounts", account_options()),
-        ]
+        """(id, options) of the fields' datalists, kept per process (accessgroups.web.choices)."""
+        return [("filter-access-groups", group_names()), ("filter-accounts", account_options())]
 
     def clean_user(self) -> User | None:
         username = _no_nul(self.cleaned_data["user"])
@@ -209,7 +205,9 @@ def who_has_access(request: HttpRequest) -> HttpResponse:
         return redirect(_page_url(request))
     # Always bound: no filters at all is a valid (empty) filter.
     form = WhoHasAccessReportFilters(request.GET)
-    page = KeysetPage(object_list=[], first_key=None, last_key=None, has_next=False, has_previous=False)
+    page = KeysetPage(
+        object_list=[], first_key=None, last_key=None, has_next=False, has_previous=False
+    )
     exports: list[tuple[str, str]] = []
     if form.is_valid():
         page = who_has_access_rows(**form.selector_filters()).keyset_page(
@@ -371,7 +369,9 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     for event in page.object_list:
         event.kind_label = kind_label(event.object_type)
         event.object_name = names.get((event.object_type, event.object_id))
-        event.object_url = _filter_url(base, object_type=event.object_type, object_id=event.object_id)
+        event.object_url = _filter_url(
+            base, object_type=event.object_type, object_id=event.object_id
+        )
         event.actor_url = _filter_url(base, actor=event.actor_username)
         event.details = detail_lines(event.data)
     return render(

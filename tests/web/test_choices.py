@@ -10,8 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accessgroups.models import Account
-from accessgroups.web.choices import account_options
+from accessgroups.models import AccessGroup, Account
+from accessgroups.web.choices import account_options, group_names
 
 pytestmark = pytest.mark.django_db
 
@@ -71,3 +71,38 @@ def test_the_catalogue_filter_marks_the_chosen_account(client_for, alice, make_a
     page = client_for(alice).get(reverse("web:catalogue"), {"account": chosen.account_id})
     assert page.status_code == 200
     assert f'<option value="{chosen.account_id}" selected>' in page.content.decode()
+
+
+def _names(html: str) -> list[str]:
+    found = re.findall(r'<option value="([^"]*)">', html)
+    assert re.sub(r'<option value="[^"]*">', "", html) == ""  # nothing but options
+    return found
+
+
+def _live_names() -> list[str]:
+    from html import escape
+
+    return [escape(g.name) for g in AccessGroup.objects.live().order_by("name", "id")]
+
+
+def test_every_live_group_by_name_and_every_change_shows_at_once(make_group, make_user):
+    from accessgroups.catalogue.services import access_group_archive, access_group_update
+
+    admin = make_user("root", is_portal_admin=True)
+    payments = make_group("Payments")
+    make_group("Audit")
+    assert _names(group_names()) == _live_names() == ["Audit", "Payments"]
+
+    with CaptureQueriesContext(connection) as captured:
+        again = group_names()
+    assert len(captured) == 1 and _names(again) == _live_names()  # the stamp only
+
+    # A group's name never changes (Identity Center cannot rename a permission set); its
+    # other fields do, and the names stay.
+    access_group_update(actor=admin, access_group=payments, description="Billing runs")
+    assert _names(group_names()) == ["Audit", "Payments"]
+    hostile = make_group('<b>"x"</b>')
+    assert _names(group_names()) == _live_names() and "<b>" not in group_names()
+    # Archiving takes a group out of the live ones without a save.
+    access_group_archive(actor=admin, access_group=hostile)
+    assert _names(group_names()) == ["Audit", "Payments"]
