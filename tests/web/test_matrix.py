@@ -383,3 +383,36 @@ def test_cells_agree_with_the_who_has_access_report(tangle):
         ("u5", "G1", a1),
         ("u5", "G1", a2),
     }
+
+
+# The cells as the template wrote them one by one, before accessgroups.web.matrix.cells_html.
+_CELLS_TEMPLATE = (
+    "{% for cell in cells %}{% if users %}"
+    '<td>{% if cell %}<span aria-hidden="true">✓ </span>{{ cell|join:", " }}'
+    '{% else %}<span class="muted">no access</span>{% endif %}</td>'
+    "{% else %}"
+    '<td>{% if cell %}<span aria-hidden="true">✓ </span>{{ cell }} '
+    '{{ cell|pluralize:"person,people" }}{% else %}<span class="muted">no access</span>'
+    "{% endif %}</td>{% endif %}{% endfor %}"
+)
+
+
+@pytest.mark.parametrize(
+    "rows_kind, cells",
+    [
+        ("users", [["ReadOnly"], [], ["<b>x</b>", 'R&D\'s "ops"'], ["Deploy", "ReadOnly"]]),
+        ("access_groups", [1, None, 2, 0, 1000]),
+    ],
+)
+def test_cells_are_written_as_the_template_wrote_them(rows_kind, cells):
+    from django.template import Context, Template
+
+    from accessgroups.reports.matrix import MatrixRows
+    from accessgroups.web.matrix import cells_html
+
+    kind = MatrixRows(rows_kind)
+    expected = Template(_CELLS_TEMPLATE).render(
+        Context({"cells": cells, "users": kind is MatrixRows.USERS})
+    )
+    assert cells_html(kind, cells) == expected
+    assert "<b>" not in cells_html(kind, cells)

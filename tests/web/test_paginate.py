@@ -9,8 +9,8 @@ from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from accessgroups.models import User
 from accessgroups.core import compiled
+from accessgroups.models import User
 from accessgroups.web.common import COMPILED_PAGES, paginate, paginate_compiled
 
 pytestmark = pytest.mark.django_db
