@@ -41,6 +41,7 @@ from accessgroups.reports.rows import (
 from accessgroups.reports.selectors import who_has_access as who_has_access_rows
 from accessgroups.web.choices import account_options, group_names
 from accessgroups.web.common import paginate
+from accessgroups.web.report_table import rows_html
 from accessgroups.web.requester_forms import moment_input
 
 REPORT_PAGE_SIZE = 50
@@ -218,6 +219,7 @@ def who_has_access(request: HttpRequest) -> HttpResponse:
             (f"{base}?{urlencode({'format': fmt, **form.api_query()})}", label)
             for fmt, label in EXPORT_FORMATS
         ]
+    at = form.cleaned_data.get("at") if form.is_valid() else None
     # A filter that names nothing known lists nothing, rather than everything.
     return render(
         request,
@@ -232,7 +234,8 @@ def who_has_access(request: HttpRequest) -> HttpResponse:
             if page.has_previous
             else None,
             "exports": exports,
-            "at": form.cleaned_data.get("at") if form.is_valid() else None,
+            "at": at,
+            "rows_html": rows_html(page.object_list, at=at),
         },
         status=200 if form.is_valid() else 400,
     )
