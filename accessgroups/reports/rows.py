@@ -32,8 +32,10 @@ def cursor_token(direction: str, key: tuple) -> str:
     return signing.dumps([direction, list(key)], salt=CURSOR_SALT, compress=False)
 
 
-def read_cursor(token: str) -> tuple[str, tuple]:
-    """(direction, key) from a cursor made by cursor_token; BadCursor if it is not one."""
+def read_cursor(token: str, *, texts: int = 3) -> tuple[str, tuple]:
+    """(direction, key) from a cursor made by cursor_token; BadCursor if it is not one. A
+    key is ``texts`` strings and an id: the report's row (username, access group, account),
+    the access matrix's row (its label: ``texts=1``)."""
     try:
         found = signing.loads(token, salt=CURSOR_SALT)
     except (signing.BadSignature, ValueError, UnicodeError):
@@ -44,10 +46,10 @@ def read_cursor(token: str) -> tuple[str, tuple]:
         and len(found) == 2
         and found[0] in (AFTER, BEFORE)
         and isinstance(found[1], list)
-        and len(found[1]) == 4
-        and all(isinstance(v, str) and "\x00" not in v for v in found[1][:3])
-        and isinstance(found[1][3], int)
-        and not isinstance(found[1][3], bool)
+        and len(found[1]) == texts + 1
+        and all(isinstance(v, str) and "\x00" not in v for v in found[1][:texts])
+        and isinstance(found[1][texts], int)
+        and not isinstance(found[1][texts], bool)
     )
     if not valid:
         raise BadCursor(token)
@@ -66,7 +68,7 @@ class KeysetPage:
     has_previous: bool
 
 
-def _after(fields: tuple[str, ...], key: tuple, *, descending: bool = False) -> Q:
+def after_key(fields: tuple[str, ...], key: tuple, *, descending: bool = False) -> Q:
     """Rows whose ``fields`` come after ``key`` in their order (before, if ``descending``).
 
     Spelled out as (a > x) or (a = x and b > y) or ..., which both databases read; the
@@ -144,11 +146,11 @@ class Rows:
         fields = self.key_names
         queryset = self.queryset
         if before is not None:
-            queryset = queryset.filter(_after(fields, before, descending=True)).order_by(
+            queryset = queryset.filter(after_key(fields, before, descending=True)).order_by(
                 *(f"-{f}" for f in fields)
             )
         elif after is not None:
-            queryset = queryset.filter(_after(fields, after))
+            queryset = queryset.filter(after_key(fields, after))
         raws = list(queryset[: size + 1])
         more = len(raws) > size
         raws = raws[:size]

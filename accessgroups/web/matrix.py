@@ -14,11 +14,12 @@ from typing import Any
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET
 
 from accessgroups.reports.matrix import MatrixRows, access_matrix
+from accessgroups.reports.rows import AFTER, BEFORE, BadCursor, cursor_token, read_cursor
 from accessgroups.web.auditor import WhoHasAccessFilters, require_auditor
 
 MATRIX_PAGE_SIZE = 50
@@ -38,6 +39,29 @@ class MatrixFilters(WhoHasAccessFilters):
 
     def rows_kind(self) -> MatrixRows:
         return MatrixRows(self.cleaned_data.get("rows") or MatrixRows.USERS)
+
+
+def _position(token: str | None) -> dict[str, tuple]:
+    """``after`` or ``before`` and the row key a Next or Previous link's cursor carries;
+    nothing (the first page) for a cursor that does not read as one of the matrix's."""
+    if not token:
+        return {}
+    try:
+        direction, key = read_cursor(token, texts=1)
+    except BadCursor:
+        return {}
+    return {direction: key}
+
+
+def _rows_url(request: HttpRequest, direction: str | None = None, key: tuple | None = None) -> str:
+    """This page's URL for the rows ``direction`` of ``key`` (the first rows if none), with
+    the same filters, from the first page of accounts."""
+    query = request.GET.copy()
+    for name in ("page", "cursor", "cpage"):
+        query.pop(name, None)
+    if direction is not None:
+        query["cursor"] = cursor_token(direction, key)
+    return f"{request.path}?{query.urlencode()}" if query else request.path
 
 
 _NO_ACCESS = '<td><span class="muted">no access</span></td>'
@@ -63,12 +87,16 @@ def cells_html(rows_kind: MatrixRows, cells: Sequence[Any]) -> SafeString:
 @login_required
 def access_matrix_page(request: HttpRequest) -> HttpResponse:
     require_auditor(request.user)
+    # Rows' pages are found by a row's key (a ``cursor``), as on /reports/: a numbered link
+    # from before (``?page=3``) starts again at the first page.
+    if request.GET.get("page") not in (None, "", "1"):
+        return redirect(_rows_url(request))
     form = MatrixFilters(request.GET)
     matrix: Any = None
     if form.is_valid():
         matrix = access_matrix(
             rows_kind=form.rows_kind(),
-            page_number=request.GET.get("page"),
+            **_position(request.GET.get("cursor")),
             per_page=MATRIX_PAGE_SIZE,
             column_page_number=request.GET.get("cpage"),
             columns_per_page=MATRIX_COLUMNS_PER_PAGE,
@@ -76,10 +104,20 @@ def access_matrix_page(request: HttpRequest) -> HttpResponse:
         )
         for row in matrix.rows:
             row.cells_html = cells_html(matrix.rows_kind, row.cells)
+    page = matrix.page if matrix is not None else None
+    next_url = _rows_url(request, AFTER, page.last_key) if page and page.has_next else None
+    previous_url = (
+        _rows_url(request, BEFORE, page.first_key) if page and page.has_previous else None
+    )
     # A filter that names nothing known shows no grid, rather than everything.
     return render(
         request,
         "accessgroups/reports/matrix.html",
-        {"form": form, "matrix": matrix},
+        {
+            "form": form,
+            "matrix": matrix,
+            "next_url": next_url,
+            "previous_url": previous_url,
+        },
         status=200 if form.is_valid() else 400,
     )
