@@ -34,7 +34,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, Exists, F, OuterRef, QuerySet
 
 from accessgroups.models import AccessGroup, AccessGroupAccount, Account, Membership, User
-from accessgroups.reports.rows import after_key
+from accessgroups.reports.rows import keyset_rows
 from accessgroups.reports.selectors import link_may_grant_now, membership_may_grant_now
 
 
@@ -124,25 +124,13 @@ def _row_page(
     rows: QuerySet, fields: tuple[str, str], after: tuple | None, before: tuple | None, size: int
 ) -> tuple[list[Any], RowPage]:
     """The ``size`` rows after the key ``after`` (or before ``before``; the first if neither)."""
-    if before is not None:
-        rows = rows.filter(after_key(fields, before, descending=True)).order_by(
-            *(f"-{f}" for f in fields)
-        )
-    elif after is not None:
-        rows = rows.filter(after_key(fields, after))
-    found = list(rows[: size + 1])
-    more = len(found) > size
-    shown = found[:size]
-    if before is not None:
-        shown.reverse()
+    shown, has_next, has_previous = keyset_rows(rows, fields, after=after, before=before, size=size)
     keys = [(getattr(row, fields[0]), row.pk) for row in shown]
     return shown, RowPage(
         first_key=keys[0] if keys else None,
         last_key=keys[-1] if keys else None,
-        # Coming back from a later page, there is one; going back, there is one if more
-        # rows were found before.
-        has_next=(more if before is None else True) and bool(shown),
-        has_previous=(after is not None if before is None else more) and bool(shown),
+        has_next=has_next,
+        has_previous=has_previous,
     )
 
 

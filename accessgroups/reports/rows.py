@@ -68,7 +68,7 @@ class KeysetPage:
     has_previous: bool
 
 
-def after_key(fields: tuple[str, ...], key: tuple, *, descending: bool = False) -> Q:
+def _after(fields: tuple[str, ...], key: tuple, *, descending: bool = False) -> Q:
     """Rows whose ``fields`` come after ``key`` in their order (before, if ``descending``).
 
     Spelled out as (a > x) or (a = x and b > y) or ..., which both databases read; the
@@ -81,6 +81,35 @@ def after_key(fields: tuple[str, ...], key: tuple, *, descending: bool = False) 
         equal = {f: v for f, v in zip(fields[:n], key[:n], strict=True)}
         alternatives |= Q(**equal, **{f"{field}__{op}": key[n]})
     return first & alternatives
+
+
+def keyset_rows(
+    queryset: QuerySet,
+    fields: tuple[str, ...],
+    *,
+    after: tuple | None = None,
+    before: tuple | None = None,
+    size: int = 50,
+) -> tuple[list, bool, bool]:
+    """The ``size`` rows of ``queryset`` (ordered by ``fields``, which are unique together)
+    after the key ``after`` (or before ``before``; the first rows if neither), in order, and
+    whether there are rows after them and before them."""
+    if before is not None:
+        queryset = queryset.filter(_after(fields, before, descending=True)).order_by(
+            *(f"-{f}" for f in fields)
+        )
+    elif after is not None:
+        queryset = queryset.filter(_after(fields, after))
+    found = list(queryset[: size + 1])
+    more = len(found) > size
+    found = found[:size]
+    if before is not None:
+        found.reverse()
+    # Coming back from a later page, there is one; going back, there is one if more rows
+    # were found before.
+    has_next = (more if before is None else True) and bool(found)
+    has_previous = (after is not None if before is None else more) and bool(found)
+    return found, has_next, has_previous
 
 
 class Rows:
@@ -143,28 +172,16 @@ class Rows:
         makes the database build and skip every row before it."""
         # The keys by their names among the values: a lookup through ``link`` in a new
         # filter() would join the account links a second time.
-        fields = self.key_names
-        queryset = self.queryset
-        if before is not None:
-            queryset = queryset.filter(after_key(fields, before, descending=True)).order_by(
-                *(f"-{f}" for f in fields)
-            )
-        elif after is not None:
-            queryset = queryset.filter(after_key(fields, after))
-        raws = list(queryset[: size + 1])
-        more = len(raws) > size
-        raws = raws[:size]
-        if before is not None:
-            raws.reverse()
+        raws, has_next, has_previous = keyset_rows(
+            self.queryset, self.key_names, after=after, before=before, size=size
+        )
         rows, keys = self._rows_and_keys(raws)
         return KeysetPage(
             object_list=rows,
             first_key=keys[0] if keys else None,
             last_key=keys[-1] if keys else None,
-            # Coming back from a later page, there is one; going back, there is one if
-            # more rows were found before.
-            has_next=(more if before is None else True) and bool(rows),
-            has_previous=(after is not None if before is None else more) and bool(rows),
+            has_next=has_next,
+            has_previous=has_previous,
         )
 
     def offset_page(self, *, offset: int, size: int = 50) -> KeysetPage:
