@@ -176,21 +176,24 @@ class WhoHasAccessReportFilters(WhoHasAccessFilters):
 EXPORT_FORMATS = (("csv", "Export CSV"), ("jsonl", "JSON Lines"), ("xlsx", "XLSX"))
 
 
-def _position(token: str | None) -> dict[str, tuple]:
-    """``after`` or ``before`` and the row key a Next or Previous link's cursor carries;
-    nothing (the first page) for a cursor that does not read."""
+def cursor_position(token: str | None, *, texts: int = 3) -> dict[str, tuple]:
+    """``after`` or ``before`` and the row key a Next or Previous link's cursor carries
+    (``texts`` strings and an id: ``accessgroups.reports.rows.read_cursor``); nothing (the
+    first page) for a cursor that does not read."""
     if not token:
         return {}
     try:
-        direction, key = read_cursor(token)
+        direction, key = read_cursor(token, texts=texts)
     except BadCursor:
         return {}
     return {direction: key}
 
 
-def _page_url(request: HttpRequest, **position: str) -> str:
+def page_url(request: HttpRequest, *, drop: tuple[str, ...] = (), **position: str) -> str:
+    """This page's URL with the same filters, without its page or cursor (and ``drop``),
+    with ``position`` (a ``cursor``) if given."""
     query = request.GET.copy()
-    for name in ("page", "cursor"):
+    for name in ("page", "cursor", *drop):
         query.pop(name, None)
     query.update(position)
     return f"{request.path}?{query.urlencode()}" if query else request.path
@@ -203,7 +206,7 @@ def who_has_access(request: HttpRequest) -> HttpResponse:
     # Pages are found by the key of a row (a ``cursor``), not numbered: a numbered
     # link from before (``?page=3``) starts again at the first page.
     if request.GET.get("page") not in (None, "", "1"):
-        return redirect(_page_url(request))
+        return redirect(page_url(request))
     # Always bound: no filters at all is a valid (empty) filter.
     form = WhoHasAccessReportFilters(request.GET)
     page = KeysetPage(
@@ -212,7 +215,7 @@ def who_has_access(request: HttpRequest) -> HttpResponse:
     exports: list[tuple[str, str]] = []
     if form.is_valid():
         page = who_has_access_rows(**form.selector_filters()).keyset_page(
-            **_position(request.GET.get("cursor")), size=REPORT_PAGE_SIZE
+            **cursor_position(request.GET.get("cursor")), size=REPORT_PAGE_SIZE
         )
         base = reverse("who-has-access-list")
         exports = [
@@ -227,10 +230,10 @@ def who_has_access(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
-            "next_url": _page_url(request, cursor=cursor_token(AFTER, page.last_key))
+            "next_url": page_url(request, cursor=cursor_token(AFTER, page.last_key))
             if page.has_next
             else None,
-            "previous_url": _page_url(request, cursor=cursor_token(BEFORE, page.first_key))
+            "previous_url": page_url(request, cursor=cursor_token(BEFORE, page.first_key))
             if page.has_previous
             else None,
             "exports": exports,

@@ -19,8 +19,13 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET
 
 from accessgroups.reports.matrix import MatrixRows, access_matrix
-from accessgroups.reports.rows import AFTER, BEFORE, BadCursor, cursor_token, read_cursor
-from accessgroups.web.auditor import WhoHasAccessFilters, require_auditor
+from accessgroups.reports.rows import AFTER, BEFORE, cursor_token
+from accessgroups.web.auditor import (
+    WhoHasAccessFilters,
+    cursor_position,
+    page_url,
+    require_auditor,
+)
 
 MATRIX_PAGE_SIZE = 50
 # Twenty account columns still fit a laptop screen with the names readable.
@@ -41,27 +46,12 @@ class MatrixFilters(WhoHasAccessFilters):
         return MatrixRows(self.cleaned_data.get("rows") or MatrixRows.USERS)
 
 
-def _position(token: str | None) -> dict[str, tuple]:
-    """``after`` or ``before`` and the row key a Next or Previous link's cursor carries;
-    nothing (the first page) for a cursor that does not read as one of the matrix's."""
-    if not token:
-        return {}
-    try:
-        direction, key = read_cursor(token, texts=1)
-    except BadCursor:
-        return {}
-    return {direction: key}
-
-
 def _rows_url(request: HttpRequest, direction: str | None = None, key: tuple | None = None) -> str:
     """This page's URL for the rows ``direction`` of ``key`` (the first rows if none), with
     the same filters, from the first page of accounts."""
-    query = request.GET.copy()
-    for name in ("page", "cursor", "cpage"):
-        query.pop(name, None)
-    if direction is not None:
-        query["cursor"] = cursor_token(direction, key)
-    return f"{request.path}?{query.urlencode()}" if query else request.path
+    if direction is None:
+        return page_url(request, drop=("cpage",))
+    return page_url(request, drop=("cpage",), cursor=cursor_token(direction, key))
 
 
 _NO_ACCESS = '<td><span class="muted">no access</span></td>'
@@ -96,7 +86,7 @@ def access_matrix_page(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         matrix = access_matrix(
             rows_kind=form.rows_kind(),
-            **_position(request.GET.get("cursor")),
+            **cursor_position(request.GET.get("cursor"), texts=1),
             per_page=MATRIX_PAGE_SIZE,
             column_page_number=request.GET.get("cpage"),
             columns_per_page=MATRIX_COLUMNS_PER_PAGE,
