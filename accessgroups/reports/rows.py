@@ -90,16 +90,18 @@ def keyset_rows(
     after: tuple | None = None,
     before: tuple | None = None,
     size: int = 50,
+    descending: bool = False,
 ) -> tuple[list, bool, bool]:
-    """The ``size`` rows of ``queryset`` (ordered by ``fields``, which are unique together)
-    after the key ``after`` (or before ``before``; the first rows if neither), in order, and
-    whether there are rows after them and before them."""
+    """The ``size`` rows of ``queryset`` (ordered by ``fields``, which are unique together;
+    by each of them descending if ``descending``) after the key ``after`` (or before
+    ``before``; the first rows if neither), in order, and whether there are rows after them
+    and before them."""
     if before is not None:
-        queryset = queryset.filter(_after(fields, before, descending=True)).order_by(
-            *(f"-{f}" for f in fields)
+        queryset = queryset.filter(_after(fields, before, descending=not descending)).order_by(
+            *(f if descending else f"-{f}" for f in fields)
         )
     elif after is not None:
-        queryset = queryset.filter(_after(fields, after))
+        queryset = queryset.filter(_after(fields, after, descending=descending))
     found = list(queryset[: size + 1])
     more = len(found) > size
     found = found[:size]

@@ -36,11 +36,11 @@ from accessgroups.reports.rows import (
     BadCursor,
     KeysetPage,
     cursor_token,
+    keyset_rows,
     read_cursor,
 )
 from accessgroups.reports.selectors import who_has_access as who_has_access_rows
 from accessgroups.web.choices import account_options, group_names
-from accessgroups.web.common import paginate
 from accessgroups.web.report_table import rows_html
 from accessgroups.web.requester_forms import moment_input
 
@@ -359,20 +359,31 @@ def detail_lines(data: Any) -> list[tuple[str, str]]:
 @login_required
 def audit_log(request: HttpRequest) -> HttpResponse:
     require_auditor(request.user)
+    # Pages are found by an event's sequence (a ``cursor``), as on /reports/: a late page
+    # costs what the first does, and no view counts the whole log. A numbered link from
+    # before (``?page=3``) starts again at the newest events.
+    if request.GET.get("page") not in (None, "", "1"):
+        return redirect(page_url(request))
     form = AuditLogFilters(request.GET)
-    events: Any = AuditEvent.objects.none()
+    events: list[AuditEvent] = []
+    has_next = has_previous = False
     export_url = None
     if form.is_valid():
-        events = form.filter(AuditEvent.objects.order_by("-sequence"))
+        events, has_next, has_previous = keyset_rows(
+            form.filter(AuditEvent.objects.order_by("-sequence")).select_related(
+                "access_group", "subject"
+            ),
+            ("sequence",),
+            **cursor_position(request.GET.get("cursor"), texts=0),
+            size=REPORT_PAGE_SIZE,
+            descending=True,
+        )
         export_url = (
             f"{reverse('audit-event-list')}?{urlencode({'format': 'csv', **form.api_query()})}"
         )
-    page = paginate(
-        request, events.select_related("access_group", "subject"), per_page=REPORT_PAGE_SIZE
-    )
-    names = object_names(page.object_list)
+    names = object_names(events)
     base = reverse("web:audit-log")
-    for event in page.object_list:
+    for event in events:
         event.kind_label = kind_label(event.object_type)
         event.object_name = names.get((event.object_type, event.object_id))
         event.object_url = _filter_url(
@@ -385,7 +396,14 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         "accessgroups/reports/audit_log.html",
         {
             "form": form,
-            "page": page,
+            "events": events,
+            # Newest first: the next page holds older events.
+            "older_url": page_url(request, cursor=cursor_token(AFTER, (events[-1].sequence,)))
+            if has_next
+            else None,
+            "newer_url": page_url(request, cursor=cursor_token(BEFORE, (events[0].sequence,)))
+            if has_previous
+            else None,
             "export_url": export_url,
             "actions": COMMON_ACTIONS,
         },
