@@ -8,7 +8,9 @@ personas of bench/locustfile.py need to act on it:
 - ``APPROVERS`` approvers (``user00000`` ...), each deciding for 1,000 / APPROVERS groups;
 - ``AUDITORS`` auditors (``auditor00`` ...);
 - 5,000 pending requests, from requesters other than the approvers, for groups they are not
-  in, five waiting on each group (fifty in each approver's queue).
+  in, five waiting on each group (fifty in each approver's queue);
+- an audit log of ``AUDIT_EVENTS`` events over the year before, chained and sealed as the
+  portal writes them (the audit log page reads its newest; the portal's own events follow).
 
 Requesters in the load test are the users after the approvers; each asks for groups at an
 offset of 100 or more from their own (bench/locustfile.py), where nothing is pending yet.
@@ -22,6 +24,7 @@ PASSWORD = "load-test-password-1"
 APPROVERS = 100
 AUDITORS = 10
 PENDING = 5000
+AUDIT_EVENTS = 200_000
 # What bench/locustfile.py logs when the measured seconds begin; bench/load.py waits for it.
 MEASURING = "measuring from now"
 
@@ -94,6 +97,7 @@ def build(args: argparse.Namespace, *, pending: int = PENDING) -> dict[str, int]
             )
         )
     AccessRequest.objects.bulk_create(waiting, batch_size=5000)
+    events = seed_audit_log(AUDIT_EVENTS, approvers, requesters, groups)
     return {
         "users": len(users),
         "approvers": len(approvers),
@@ -102,4 +106,48 @@ def build(args: argparse.Namespace, *, pending: int = PENDING) -> dict[str, int]
         "accounts": args.accounts,
         "who-has-access rows": rows,
         "pending requests": len(waiting),
+        "audit events": events,
     }
+
+
+def seed_audit_log(count: int, actors: list, subjects: list, groups: list) -> int:
+    """``count`` events a minute apart up to now, approvals of memberships and changes of
+    groups, each chained to the one before and sealed (accessgroups.core.audit)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accessgroups.core.audit import GENESIS_HASH, event_content, event_hash, event_seal
+    from accessgroups.models import AuditEvent
+
+    start = timezone.now() - timedelta(minutes=count)
+    previous = GENESIS_HASH
+    batch = []
+    for n in range(count):
+        group, actor = groups[n % len(groups)], actors[n % len(actors)]
+        event = AuditEvent(
+            sequence=n + 1,
+            created_at=start + timedelta(minutes=n),
+            actor=actor,
+            actor_username=actor.username,
+            access_group=group,
+            prev_hash=previous,
+        )
+        if n % 4:  # three in four: a membership approved
+            subject = subjects[(n * 7919) % len(subjects)]
+            event.action, event.object_type = "request.approved", "user"
+            event.object_id, event.subject = str(subject.pk), subject
+            event.message = "On call for the payments service this week."
+            event.data = {"duration_hours": 8, "access_group_version": 1, "approvals": 1}
+        else:  # a change to a group
+            event.action, event.object_type = "access_group.updated", "accessgroup"
+            event.object_id = str(group.pk)
+            event.data = {"version": {"from": n, "to": n + 1}, "session_duration": "PT4H"}
+        event.hash = previous = event_hash(previous, event_content(event))
+        event.seal = event_seal(event.hash)
+        batch.append(event)
+        if len(batch) == 10_000:
+            AuditEvent.objects.bulk_create(batch)
+            batch = []
+    AuditEvent.objects.bulk_create(batch)
+    return count
