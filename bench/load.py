@@ -5,12 +5,12 @@
         [--accounts 500]
 
 Builds bench/load_org.py's organisation in bulk (10,000 users, 1,000 access groups, 500
-accounts, 500,000 who-has-access rows, 5,000 pending requests) in a database of the run's
-own on the PostgreSQL server of DATABASE_URL (dropped at the end), analyses it, and starts
-the web service with docker-compose.yml's own command (gunicorn, 3 workers) in production
-settings: DEBUG off, persistent connections (DATABASE_CONN_MAX_AGE 60), Redis
-(``--redis``, a key prefix of the run's own, removed at the end) as broker, cache and
-sign-in limits, four-eyes changes on. Nothing consumes the broker: approvals queue their
+accounts, 500,000 who-has-access rows, 5,000 pending requests, 200,000 audit events) in a
+database of the run's own on the PostgreSQL server of DATABASE_URL (dropped at the end),
+analyses it, and starts the web service with docker-compose.yml's own command (gunicorn, 3
+workers) in production settings: DEBUG off, persistent connections (DATABASE_CONN_MAX_AGE
+60), Redis (``--redis``, a key prefix of the run's own, removed at the end) as broker, cache
+and sign-in limits, four-eyes changes on. Nothing consumes the broker: approvals queue their
 provisioning there, as they would while the workers are busy.
 
 Then, for each number of people in ``--levels``, it runs bench/locustfile.py's personas with
