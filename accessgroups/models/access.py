@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import models
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accessgroups.core.limits import hours_after
@@ -187,6 +188,25 @@ class AccessRequestQuerySet(models.QuerySet):
             return qs
         return qs.filter(approves(user, "access_group_id"))
 
+    def with_pending_approvals(self) -> AccessRequestQuerySet:
+        """Counts in SQL what ``AccessRequest.approvals`` counts of a pending request, as
+        ``counted_approvals``: the distinct approvers (an automatic approval too) on the
+        group's current version. The property then reads no decisions."""
+        counted = (
+            Decision.objects.filter(
+                request=OuterRef("pk"),
+                outcome__in=APPROVING_OUTCOMES,
+                access_group_version=OuterRef("access_group__version"),
+            )
+            .order_by()
+            .values("request")
+            # An automatic approval has no approver and counts once, as the property's set
+            # counts None once; ids are positive.
+            .annotate(approvers=Count(Coalesce("decided_by", Value(0)), distinct=True))
+            .values("approvers")
+        )
+        return self.annotate(counted_approvals=Coalesce(Subquery(counted), 0))
+
 
 class AccessRequest(models.Model):
     requester = models.ForeignKey(User, on_delete=models.PROTECT, related_name="access_requests")
@@ -266,12 +286,16 @@ class AccessRequest(models.Model):
 
     @property
     def approvals(self) -> int:
-        """Distinct approvals that count (an automatic one too); reads prefetched decisions.
+        """Distinct approvals that count (an automatic one too); reads prefetched decisions,
+        or, for a pending request, the count ``with_pending_approvals()`` made in SQL.
 
         While pending, only approvals of the group's current version count: an approval of
         what the group granted before a change is not one of what it grants now.
         """
         pending = self.status == RequestStatus.PENDING
+        counted = self.__dict__.get("counted_approvals")  # with_pending_approvals()
+        if pending and counted is not None:
+            return counted
         return len(
             {
                 d.decided_by_id

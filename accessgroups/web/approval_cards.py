@@ -57,7 +57,7 @@ def attach_approval_cards(
     items: Sequence[AccessRequest], held: dict[tuple[int, int], Membership]
 ) -> None:
     """Set ``card_details`` (HTML) and ``card_risk`` on each queued request, from the cache
-    or written now. ``items`` come with their requester, group and decisions;
+    or written now. ``items`` come with their requester, group and approvals so far;
     ``held`` is ``accessgroups.catalogue.grants.current_memberships`` of them."""
 
     def write(missing: list[AccessRequest]) -> list[tuple[str, str]]:

@@ -75,7 +75,7 @@ def _queue(admin: bool, *values: int | str) -> QuerySet[AccessRequest]:
         AccessRequest.objects.decidable_by(_decider(admin, *values))
         .select_related("requester", "access_group")
         .only(*_QUEUE_READ)
-        .prefetch_related("decisions")  # the quorum's progress (AccessRequest.approvals)
+        .with_pending_approvals()  # the quorum's progress (AccessRequest.approvals)
         .order_by("created_at", "id")
     )
 

@@ -10,7 +10,14 @@ from accessgroups.access.services import (
 )
 from accessgroups.catalogue.services import access_group_update
 from accessgroups.core.errors import Conflict, InvalidTransition
-from accessgroups.models import AccessGroup, AuditEvent, Decision, Membership, RequestStatus
+from accessgroups.models import (
+    AccessGroup,
+    AccessRequest,
+    AuditEvent,
+    Decision,
+    Membership,
+    RequestStatus,
+)
 
 
 @pytest.fixture
@@ -189,7 +196,9 @@ def test_deactivating_an_approver_who_leaves_a_quorum_short_is_audited_and_shown
     assert "requires 2 approvals but has 1 possible approver too few" in page
 
 
-def test_the_deactivation_page_warns_of_a_quorum_left_short(make_user, make_group, dave, client_for):
+def test_the_deactivation_page_warns_of_a_quorum_left_short(
+    make_user, make_group, dave, client_for
+):
     from django.urls import reverse
 
     ann, ben = make_user("ann"), make_user("ben")
@@ -197,10 +206,14 @@ def test_the_deactivation_page_warns_of_a_quorum_left_short(make_user, make_grou
     response = client_for(dave).post(
         reverse("web:manage-user-deactivate", args=[ben.pk]), follow=True
     )
-    assert "Pair now has fewer possible approvers than approvals required" in response.content.decode()
+    assert (
+        "Pair now has fewer possible approvers than approvals required" in response.content.decode()
+    )
 
 
-def test_a_deactivation_that_leaves_every_quorum_whole_audits_nothing_more(make_user, make_group, dave):
+def test_a_deactivation_that_leaves_every_quorum_whole_audits_nothing_more(
+    make_user, make_group, dave
+):
     from accessgroups.identity.services import user_deactivate
     from accessgroups.models import AuditEvent
 
@@ -209,3 +222,54 @@ def test_a_deactivation_that_leaves_every_quorum_whole_audits_nothing_more(make_
     user_deactivate(user=ben, actor=dave)
     assert not AuditEvent.objects.filter(action="access_group.quorum_short").exists()
     assert AuditEvent.objects.get(action="user.deactivated").data in ({}, None)
+
+
+def test_the_queue_counts_in_sql_what_the_property_counts_of_the_decisions(
+    bob, erin, make_user, make_group, sandbox, django_assert_num_queries
+):
+    frank = make_user("frank")
+    group = make_group("Counted", accounts=[sandbox], approvers=[bob, erin, frank])
+    AccessGroup.objects.filter(pk=group.pk).update(version=3)
+    asked = [
+        access_request_create(
+            requester=make_user(f"asker{n}"), access_group=group, justification=str(n)
+        )
+        for n in range(6)
+    ]
+    decisions = [
+        # (request, who, outcome, version): none for asked[0].
+        (1, bob, "approve", 3),
+        (2, bob, "approve", 2),  # an approval of what the group granted before: not counted
+        (2, erin, "approve", 3),
+        (3, bob, "approve", 3),
+        (3, erin, "approve", 3),
+        (3, frank, "approve", 2),
+        (3, bob, "approve", 1),  # the same person, an older version
+        (4, None, "auto", 3),  # an automatic approval counts once
+        (4, erin, "approve", 3),
+        (5, bob, "reject", 3),
+    ]
+    for index, who, outcome, version in decisions:
+        Decision.objects.create(
+            request=asked[index],
+            requester=asked[index].requester,
+            decided_by=who,
+            outcome=outcome,
+            access_group_version=version,
+        )
+    prefetched = {
+        r.pk: r.approvals
+        for r in AccessRequest.objects.filter(pk__in=[r.pk for r in asked])
+        .select_related("access_group")
+        .prefetch_related("decisions")
+    }
+    assert [prefetched[r.pk] for r in asked] == [0, 1, 1, 2, 2, 0]
+    counted = list(
+        AccessRequest.objects.filter(pk__in=[r.pk for r in asked]).with_pending_approvals()
+    )
+    with django_assert_num_queries(0):  # no decisions read
+        assert {r.pk: r.approvals for r in counted} == prefetched
+    # Once decided, every approval counts, whatever version: the count is not used.
+    AccessRequest.objects.filter(pk=asked[2].pk).update(status=RequestStatus.APPROVED)
+    decided = AccessRequest.objects.with_pending_approvals().get(pk=asked[2].pk)
+    assert decided.counted_approvals == 1 and decided.approvals == 2
