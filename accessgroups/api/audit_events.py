@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers
@@ -64,6 +66,17 @@ AUDIT_FORMATS = ("json", "csv", "jsonl")
 AUDIT_HEAD_HEADER = "X-Audit-Head-Hash"
 
 
+class LogPaginator(Paginator):
+    """Pages of the whole log, counted by its last sequence: the log is append-only and its
+    sequence has no gaps (accessgroups.core.audit), so the last one is the number of events,
+    read from the sequence's index, where ``COUNT(*)`` reads every event on every page."""
+
+    @cached_property
+    def count(self) -> int:
+        last = AuditEvent.objects.order_by("-sequence").values_list("sequence", flat=True)
+        return last.first() or 0
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="The audit log (auditors, admins), oldest first",
@@ -100,6 +113,7 @@ class AuditEventViewSet(FileFormatMixin, mixins.RetrieveModelMixin, PortalViewSe
 
     def get_queryset(self) -> QuerySet:
         queryset = AuditEvent.objects.select_related("subject").order_by("sequence")
+        self.filtered = False
         if self.action != "list":
             return queryset
         for name, lookup in (
@@ -111,18 +125,22 @@ class AuditEventViewSet(FileFormatMixin, mixins.RetrieveModelMixin, PortalViewSe
             value = query_text(self.request, name)
             if value:
                 queryset = queryset.filter(**{lookup: value})
+                self.filtered = True
         since = query_time(self.request, "since")
         until = query_time(self.request, "until", end_of_day=True)
         if since:
             queryset = queryset.filter(created_at__gte=since)
         if until:
             queryset = queryset.filter(created_at__lte=until)
+        self.filtered = self.filtered or bool(since or until)
         return queryset
 
     def list(self, request: Request) -> Response | StreamingHttpResponse:
         fmt = self.requested_format()
         queryset = self.get_queryset()
         if fmt == "json":
+            if not self.filtered:
+                self.paginator.django_paginator_class = LogPaginator
             page = self.paginate_queryset(queryset)
             return self.get_paginated_response(self.get_serializer(page, many=True).data)
         # The head of the whole log when the export starts, whatever the filters: what an

@@ -116,3 +116,23 @@ def test_the_log_cannot_be_written_through_the_api(api, dave, events):
     assert client.delete(f"{URL}{event.pk}/").status_code == 405
     assert client.patch(f"{URL}{event.pk}/", {"action": "forged"}, format="json").status_code == 405
     assert database_fingerprint() == before
+
+
+def test_pages_of_the_whole_log_are_counted_by_its_last_sequence(api, carol, dave):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for n in range(120):
+        audit_record(action="account.created" if n % 3 else "account.updated", actor=dave)
+    client = api(carol)
+    with CaptureQueriesContext(connection) as unfiltered:
+        first = client.get(URL)
+    assert first.data["count"] == 120 == AuditEvent.objects.count()
+    assert not [q for q in unfiltered.captured_queries if "COUNT(" in q["sql"].upper()]
+    last = client.get(URL, {"page": "last"})
+    assert [e["sequence"] for e in last.data["results"]] == list(range(101, 121))
+    assert last.data["next"] is None and last.data["count"] == 120
+    # A filtered page counts what it keeps.
+    filtered = client.get(URL, {"action": "account.updated"})
+    assert filtered.data["count"] == 40 and len(filtered.data["results"]) == 40
+    assert client.get(URL, {"since": "2999-01-01"}).data["count"] == 0
