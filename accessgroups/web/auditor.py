@@ -40,6 +40,7 @@ from accessgroups.reports.rows import (
     read_cursor,
 )
 from accessgroups.reports.selectors import who_has_access as who_has_access_rows
+from accessgroups.web.audit_table import rows_html as audit_rows_html
 from accessgroups.web.choices import account_options, group_names
 from accessgroups.web.report_table import rows_html
 from accessgroups.web.requester_forms import moment_input
@@ -406,6 +407,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
             else None,
             "export_url": export_url,
             "actions": COMMON_ACTIONS,
+            "rows_html": audit_rows_html(events),
         },
         status=200 if form.is_valid() else 400,
     )
